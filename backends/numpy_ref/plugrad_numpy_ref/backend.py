@@ -1,0 +1,265 @@
+"""Every protocol kernel in NumPy. Buffers are 1-D NumPy arrays; views are `as_strided`."""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
+
+_UNARY = {
+    "neg": np.negative,
+    "abs": np.abs,
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "tanh": np.tanh,
+    "sigmoid": lambda x: _sigmoid(x),
+    "relu": lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
+    "sign": np.sign,
+    "sin": np.sin,
+    "cos": np.cos,
+    "erf": lambda x: _erf(x),
+    "floor": np.floor,
+    "ceil": np.ceil,
+    "logical_not": np.logical_not,
+}
+
+_BINARY = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.true_divide,
+    "pow": np.power,
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+    "logical_and": np.logical_and,
+    "logical_or": np.logical_or,
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+}
+
+_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}
+_ARG_REDUCE = {"argmax": np.argmax, "argmin": np.argmin}
+
+_erf_vec = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # Split by sign so exp never overflows: 1/(1+e^-x) for x>=0, e^x/(1+e^x) otherwise.
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    e = np.exp(x[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return _erf_vec(x).astype(x.dtype, copy=False) if x.size else x.copy()
+
+
+def _view(x) -> np.ndarray:
+    """The NumPy view of a Strided (buffer, shape, strides, offset, dtype)."""
+    buf = x.buffer
+    item = buf.itemsize
+    return as_strided(
+        buf[x.offset :] if x.offset < buf.size else buf[buf.size :],
+        shape=x.shape,
+        strides=tuple(s * item for s in x.strides),
+        writeable=True,
+    )
+
+
+class NumpyRefBackend:
+    """The reference implementation of `plugrad.backend.protocol.Backend`."""
+
+    name = "numpy_ref"
+    dtypes = ("float32", "float64", "int64", "bool")
+    is_host = True
+
+    def __init__(self) -> None:
+        self._allocated = 0
+
+    # --- buffers -------------------------------------------------------------------------
+    def _track(self, array: np.ndarray) -> np.ndarray:
+        self._allocated += array.nbytes
+        weakref.finalize(array, self._release, array.nbytes)
+        return array
+
+    def _release(self, nbytes: int) -> None:
+        self._allocated -= nbytes
+
+    def allocate(self, size, dtype):
+        return self._track(np.empty(size, dtype=_DTYPES[dtype]))
+
+    def from_numpy(self, array, copy=True):
+        if copy or not array.flags.writeable:
+            return self._track(np.array(array, copy=True))
+        return array  # shared memory: the caller's array owns it and stays alive through us
+
+    def to_numpy(self, x):
+        return _view(x)
+
+    def fill(self, out, value):
+        _view(out)[...] = value
+
+    def compact(self, x, out):
+        _view(out)[...] = _view(x)
+
+    def assign(self, x, out):
+        _view(out)[...] = _view(x)
+
+    # --- elementwise ---------------------------------------------------------------------
+    def unary(self, op, x, out):
+        with np.errstate(all="ignore"):
+            _view(out)[...] = _UNARY[op](_view(x))
+
+    def binary(self, op, a, b, out):
+        with np.errstate(all="ignore"):
+            _view(out)[...] = self._binary(op, _view(a), _view(b))
+
+    def scalar(self, op, a, value, out, reflected):
+        av = _view(a)
+        sv = np.asarray(value, dtype=av.dtype)
+        with np.errstate(all="ignore"):
+            _view(out)[...] = self._binary(op, sv, av) if reflected else self._binary(op, av, sv)
+
+    @staticmethod
+    def _binary(op, a, b):
+        if op == "pow" and a.dtype == np.int64:
+            # NumPy refuses negative integer powers; torch gives 0 (or +-1); match torch.
+            b = np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape))
+            neg = b < 0
+            if neg.any():
+                safe = np.power(a, np.where(neg, 0, b))
+                inv = np.where(np.abs(a) == 1, np.where(b % 2 == 0, 1, a), 0)
+                return np.where(neg, inv, safe)
+        return _BINARY[op](a, b)
+
+    def where(self, cond, a, b, out):
+        _view(out)[...] = np.where(_view(cond), _view(a), _view(b))
+
+    def cast(self, x, out):
+        with np.errstate(all="ignore"):
+            _view(out)[...] = _view(x).astype(_DTYPES[out.dtype])
+
+    # --- reductions ----------------------------------------------------------------------
+    def reduce(self, op, x, axes, out):
+        _view(out)[...] = _REDUCE[op](_view(x), axis=tuple(axes))
+
+    def arg_reduce(self, op, x, axis, out):
+        _view(out)[...] = _ARG_REDUCE[op](_view(x), axis=axis)
+
+    # --- linear algebra and convolution --------------------------------------------------
+    def matmul(self, a, b, out):
+        np.matmul(_view(a), _view(b), out=_view(out))
+
+    @staticmethod
+    def _windows(x, kh, kw, oh, ow, stride, dilation):
+        """(N, C, OH, OW, KH, KW) windows of a padded NCHW array, as a view."""
+        n, c = x.shape[:2]
+        s = x.strides
+        return as_strided(
+            x,
+            shape=(n, c, oh, ow, kh, kw),
+            strides=(s[0], s[1], s[2] * stride[0], s[3] * stride[1],
+                     s[2] * dilation[0], s[3] * dilation[1]),
+            writeable=False,
+        )  # fmt: skip
+
+    def conv2d(self, x, w, out, stride, padding, dilation, groups):
+        xv, wv, ov = _view(x), _view(w), _view(out)
+        n, c, _, _ = xv.shape
+        o, cg, kh, kw = wv.shape
+        _, _, oh, ow = ov.shape
+        ph, pw = padding
+        xp = np.pad(xv, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        cols = self._windows(xp, kh, kw, oh, ow, stride, dilation)
+        og = o // groups
+        for g in range(groups):
+            cg_cols = cols[:, g * cg : (g + 1) * cg]
+            wg = wv[g * og : (g + 1) * og]
+            ov[:, g * og : (g + 1) * og] = np.einsum("ncpqhw,ochw->nopq", cg_cols, wg)
+
+    def conv2d_backward_input(self, grad_out, w, grad_x, stride, padding, dilation, groups):
+        gv, wv, gx = _view(grad_out), _view(w), _view(grad_x)
+        n, c, h, wd = gx.shape
+        o, cg, kh, kw = wv.shape
+        _, _, oh, ow = gv.shape
+        ph, pw = padding
+        og = o // groups
+        padded = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=gx.dtype)
+        for g in range(groups):
+            # contribution[n, c, p, q, i, j] = sum_o grad[n, o, p, q] * w[o, c, i, j]
+            contrib = np.einsum(
+                "nopq,ochw->ncpqhw", gv[:, g * og : (g + 1) * og], wv[g * og : (g + 1) * og]
+            )
+            for i in range(kh):
+                for j in range(kw):
+                    r0, c0 = i * dilation[0], j * dilation[1]
+                    padded[
+                        :, g * cg : (g + 1) * cg,
+                        r0 : r0 + stride[0] * (oh - 1) + 1 : stride[0],
+                        c0 : c0 + stride[1] * (ow - 1) + 1 : stride[1],
+                    ] += contrib[:, :, :, :, i, j]  # fmt: skip
+        gx[...] = padded[:, :, ph : ph + h, pw : pw + wd]
+
+    def conv2d_backward_weight(self, x, grad_out, grad_w, stride, padding, dilation, groups):
+        xv, gv, gw = _view(x), _view(grad_out), _view(grad_w)
+        o, cg, kh, kw = gw.shape
+        _, _, oh, ow = gv.shape
+        ph, pw = padding
+        xp = np.pad(xv, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        cols = self._windows(xp, kh, kw, oh, ow, stride, dilation)
+        og = o // groups
+        for g in range(groups):
+            gw[g * og : (g + 1) * og] = np.einsum(
+                "ncpqhw,nopq->ochw", cols[:, g * cg : (g + 1) * cg], gv[:, g * og : (g + 1) * og]
+            )
+
+    # --- indexing ------------------------------------------------------------------------
+    @staticmethod
+    def _grid(index: np.ndarray, axis: int) -> tuple:
+        grid = list(np.indices(index.shape, sparse=True))
+        grid[axis] = index
+        return tuple(grid)
+
+    def gather(self, x, axis, index, out):
+        iv = _view(index)
+        _view(out)[...] = _view(x)[self._grid(iv, axis)]
+
+    def scatter_add(self, out, axis, index, src):
+        iv = _view(index)
+        np.add.at(_view(out), self._grid(iv, axis), _view(src))
+
+    # --- random numbers ------------------------------------------------------------------
+    @staticmethod
+    def _rng(seed: int) -> np.random.Generator:
+        return np.random.Generator(np.random.Philox(seed))
+
+    def random_uniform(self, out, low, high, seed):
+        ov = _view(out)
+        ov[...] = self._rng(seed).uniform(low, high, size=ov.shape)
+
+    def random_normal(self, out, mean, std, seed):
+        ov = _view(out)
+        ov[...] = self._rng(seed).normal(mean, std, size=ov.shape)
+
+    def random_bernoulli(self, out, p, seed):
+        ov = _view(out)
+        ov[...] = self._rng(seed).random(size=ov.shape) < p
+
+    # --- accounting ----------------------------------------------------------------------
+    def allocated_bytes(self):
+        return self._allocated
+
+    def synchronize(self):
+        return None

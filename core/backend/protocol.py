@@ -1,0 +1,176 @@
+"""The backend protocol: the only road from the core to a device.
+
+A backend owns flat, one-dimensional buffers. Every kernel receives its operands as `Strided`
+views: (buffer, shape, strides, offset, dtype), strides and offset counted in elements.
+Strides may be 0 (broadcast) or negative (flip). Unless a kernel says otherwise its `out` is
+compact: row-major strides over a buffer the core just allocated, offset 0. Operands of
+elementwise kernels have already been broadcast to `out.shape` by the core.
+
+dtypes are the names "float32", "float64", "int64" and "bool" (stored one byte per element).
+
+A backend is any object with the attributes and methods of `Backend` below. It is checked when
+it registers; one that lacks a kernel is refused with the missing names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+Buffer = Any  # opaque to the core; only the backend that made it reads it
+
+
+class Strided(NamedTuple):
+    """A strided view of a backend buffer, the unit every kernel takes."""
+
+    buffer: Buffer
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]
+    offset: int
+    dtype: str
+
+
+UNARY_OPS = (
+    "neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sign",
+    "sin", "cos", "erf", "floor", "ceil", "logical_not",
+)  # fmt: skip
+"""`unary(op, x, out)`: out has x's dtype; logical_not takes and gives bool."""
+
+BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "logical_and", "logical_or")
+"""`binary(op, a, b, out)` and `scalar(...)`: a, b and out share one dtype."""
+
+COMPARISON_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
+"""`binary(op, a, b, out)` with a comparison: a and b share a dtype, out is bool."""
+
+REDUCE_OPS = ("sum", "max", "min", "prod")
+"""`reduce(op, x, axes, out)`."""
+
+ARG_REDUCE_OPS = ("argmax", "argmin")
+"""`arg_reduce(op, x, axis, out)`: out is int64, the first index of the extreme value."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a device backend implements. Kernels return None and write into `out`."""
+
+    name: str
+    """The device name users type: "numpy_ref", "c_cpu", "cuda"."""
+    dtypes: tuple[str, ...]
+    """The dtype names this backend stores and computes on."""
+    is_host: bool
+    """True when buffers live in host memory that NumPy may view without a copy."""
+
+    # --- buffers -------------------------------------------------------------------------
+    def allocate(self, size: int, dtype: str) -> Buffer:
+        """A new uninitialised buffer of `size` elements (size may be 0)."""
+
+    def from_numpy(self, array: np.ndarray, copy: bool = True) -> Buffer:
+        """A buffer holding a 1-D contiguous array of a supported dtype.
+
+        With copy=False a host backend shares the array's memory (and keeps it alive);
+        other backends may copy regardless.
+        """
+
+    def to_numpy(self, x: Strided) -> np.ndarray:
+        """The elements of `x` as an array of shape x.shape. Host backends may return a view."""
+
+    def fill(self, out: Strided, value: float | int | bool) -> None:
+        """Set every element of the (strided) view `out` to `value`."""
+
+    def compact(self, x: Strided, out: Strided) -> None:
+        """Copy the strided view `x` into the compact `out` (same shape and dtype)."""
+
+    def assign(self, x: Strided, out: Strided) -> None:
+        """Copy `x` into the strided view `out` (same shape and dtype). x and out may overlap
+        only if they are the same view."""
+
+    # --- elementwise ---------------------------------------------------------------------
+    def unary(self, op: str, x: Strided, out: Strided) -> None: ...
+
+    def binary(self, op: str, a: Strided, b: Strided, out: Strided) -> None: ...
+
+    def scalar(
+        self, op: str, a: Strided, value: float | int | bool, out: Strided, reflected: bool
+    ) -> None:
+        """`out = a op value`, or `value op a` when reflected."""
+
+    def where(self, cond: Strided, a: Strided, b: Strided, out: Strided) -> None:
+        """`out = a if cond else b`; cond is bool, a and b have out's dtype."""
+
+    def cast(self, x: Strided, out: Strided) -> None:
+        """Convert x's elements to out.dtype (float to int truncates toward zero)."""
+
+    # --- reductions ----------------------------------------------------------------------
+    def reduce(self, op: str, x: Strided, axes: tuple[int, ...], out: Strided) -> None:
+        """Reduce over `axes` (sorted, unique, maybe empty); out.shape is x.shape without them.
+        Reducing nothing (an empty axis) gives 0 for sum and 1 for prod; max/min of an empty
+        extent never reach a backend."""
+
+    def arg_reduce(self, op: str, x: Strided, axis: int, out: Strided) -> None: ...
+
+    # --- linear algebra and convolution --------------------------------------------------
+    def matmul(self, a: Strided, b: Strided, out: Strided) -> None:
+        """Batched matrix product: a (B, M, K) @ b (B, K, N) -> out (B, M, N). a and b are any
+        strides (a batch stride of 0 broadcasts); out is compact. Floating dtypes only."""
+
+    def conv2d(
+        self, x: Strided, w: Strided, out: Strided,
+        stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
+        groups: int,
+    ) -> None:  # fmt: skip
+        """Cross-correlation, NCHW: x (N, C, H, W) and w (O, C/groups, KH, KW), both compact,
+        into out (N, O, OH, OW). Zero padding."""
+
+    def conv2d_backward_input(
+        self, grad_out: Strided, w: Strided, grad_x: Strided,
+        stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
+        groups: int,
+    ) -> None:  # fmt: skip
+        """The gradient of conv2d with respect to x, written into compact grad_x."""
+
+    def conv2d_backward_weight(
+        self, x: Strided, grad_out: Strided, grad_w: Strided,
+        stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
+        groups: int,
+    ) -> None:  # fmt: skip
+        """The gradient of conv2d with respect to w, written into compact grad_w."""
+
+    # --- indexing ------------------------------------------------------------------------
+    def gather(self, x: Strided, axis: int, index: Strided, out: Strided) -> None:
+        """torch.gather: out[i][j][k] = x[i][index[i][j][k]][k] for axis 1. index is int64 of
+        out's shape (any strides); its values are already checked to lie in range."""
+
+    def scatter_add(self, out: Strided, axis: int, index: Strided, src: Strided) -> None:
+        """torch.Tensor.scatter_add_: out[i][index[i][j][k]][k] += src[i][j][k] for axis 1.
+        `out` is strided and updated in place; repeated indices accumulate."""
+
+    # --- random numbers ------------------------------------------------------------------
+    def random_uniform(self, out: Strided, low: float, high: float, seed: int) -> None: ...
+
+    def random_normal(self, out: Strided, mean: float, std: float, seed: int) -> None: ...
+
+    def random_bernoulli(self, out: Strided, p: float, seed: int) -> None:
+        """1 with probability p, else 0, in out's dtype. The same seed gives the same bits."""
+
+    # --- accounting ----------------------------------------------------------------------
+    def allocated_bytes(self) -> int:
+        """Bytes held by live buffers of this backend."""
+
+    def synchronize(self) -> None:
+        """Wait for queued work to finish (a no-op on synchronous backends)."""
+
+
+REQUIRED_ATTRIBUTES = ("name", "dtypes", "is_host")
+REQUIRED_KERNELS = tuple(
+    name
+    for name, value in vars(Backend).items()
+    if callable(value) and not name.startswith("_")
+)
+
+
+def missing_members(backend: object) -> list[str]:
+    """The protocol names `backend` lacks (attributes, or kernels that are not callable)."""
+    missing = [name for name in REQUIRED_ATTRIBUTES if not hasattr(backend, name)]
+    missing += [name for name in REQUIRED_KERNELS if not callable(getattr(backend, name, None))]
+    return missing
