@@ -1,12 +1,125 @@
-"""plugrad: a backend-pluggable array, autograd and neural-network library."""
+"""plugrad: a backend-pluggable array, autograd and neural-network library.
+
+    import plugrad
+    x = plugrad.randn(3, 4, requires_grad=True)
+    y = (x.relu() ** 2).sum()
+    y.backward()
+    x.grad                     # a Tensor of shape (3, 4)
+    x.to("numpy_ref")          # move between installed devices
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import dtypes
+from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd.tensor import (
+    Tensor,
+    cat,
+    chunk,
+    conv2d,
+    gather,
+    matmul,
+    one_hot,
+    pad,
+    scatter_add,
+    split,
+    stack,
+    where,
+)
 from .backend import (
     BackendUnavailable,
     Device,
+    available_devices,
     device,
     get_default_device,
     memory_allocated,
     register_backend,
     set_default_device,
+    unregister_backend,
 )
+from .backend.registry import iter_devices
+from .dtypes import DType, bool_, float32, float64, int64
+from .factory import (
+    arange,
+    as_tensor,
+    bernoulli,
+    empty,
+    empty_like,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .random import Generator, default_generator, initial_seed, manual_seed, seed
+from .scalar import Scalar
 
 __version__ = "0.1.0"
+
+bool = bool_  # noqa: A001 - torch's spelling: plugrad.bool
+float = float32  # noqa: A001
+double = float64
+long = int64
+
+
+def _method(name: str) -> Any:
+    def function(x: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return getattr(x, name)(*args, **kwargs)
+
+    function.__name__ = name
+    function.__doc__ = f"plugrad.{name}(x, ...) is x.{name}(...)"
+    return function
+
+
+# Functional spellings of Tensor methods: plugrad.exp(x), plugrad.sum(x, dim=1), ...
+for _name in (
+    "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "gelu", "sin", "cos", "erf", "sign",
+    "floor", "ceil", "neg", "clamp", "clip", "maximum", "minimum", "sum", "mean", "var", "std",
+    "max", "min", "amax", "amin", "argmax", "argmin", "prod", "logsumexp", "softmax",
+    "log_softmax", "reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "flip",
+    "broadcast_to", "square", "all", "any", "allclose", "equal", "logical_not", "rsqrt",
+):  # fmt: skip
+    globals()[_name] = _method(_name)
+del _name
+
+
+def set_num_threads(n: int) -> None:
+    """Threads for every loaded backend that uses them (also PLUGRAD_NUM_THREADS)."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"number of threads must be a positive integer, got {n!r}")
+    for dev in iter_devices():
+        setter = getattr(dev.backend, "set_num_threads", None)
+        if setter is not None:
+            setter(n)
+
+
+def get_num_threads() -> int:
+    """Threads of the default device's backend (1 if it does not use threads)."""
+    getter = getattr(get_default_device().backend, "get_num_threads", None)
+    return getter() if getter is not None else 1
+
+
+def synchronize(device: object = None) -> None:
+    """Wait for the device's queued work (a no-op on synchronous backends)."""
+    from .backend import get_device
+
+    get_device(device).backend.synchronize()
+
+
+def is_tensor(obj: object) -> bool:
+    return isinstance(obj, Tensor)

@@ -1,0 +1,85 @@
+"""Reverse-mode differentiation: topological order, then one backward pass.
+
+Gradients are Tensors, so with create_graph=True the backward pass itself is recorded and can
+be differentiated again (higher-order gradients).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .grad_mode import enable_grad, no_grad
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Nodes reachable from `roots` that need gradients, each after all of its inputs.
+
+    Iterative depth-first search, so deep graphs do not hit Python's recursion limit.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(root._inputs))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child.requires_grad and id(child) not in visited:
+                    visited.add(id(child))
+                    stack.append((child, iter(child._inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+) -> list[Tensor | None] | None:
+    """Propagate `root_grads` from `roots`. Accumulate into leaves' .grad, or, when `inputs`
+    is given, return the gradients with respect to them instead (autograd.grad)."""
+    order = topological_order(roots)
+    grads: dict[int, Tensor] = {}
+    for root, grad in zip(roots, root_grads):
+        grads[id(root)] = grads[id(root)] + grad if id(root) in grads else grad
+    wanted = {id(t) for t in inputs} if inputs is not None else None
+    results: dict[int, Tensor] = {}
+    mode = enable_grad() if create_graph else no_grad()
+    with mode:
+        for node in reversed(order):
+            grad = grads.pop(id(node), None)
+            if grad is None:
+                continue
+            if wanted is not None and id(node) in wanted:
+                results[id(node)] = grad
+            if node._op is None:
+                if node._graph_freed:
+                    raise RuntimeError(
+                        "trying to backward through the graph a second time (or to reach "
+                        "tensors already freed); pass retain_graph=True to the first backward"
+                    )
+                if wanted is None and node.requires_grad:
+                    node._accumulate_grad(grad, create_graph)
+                continue
+            input_grads = node._op.gradient_as_tuple(grad, node)
+            for child, child_grad in zip(node._inputs, input_grads):
+                if child_grad is None or not child.requires_grad:
+                    continue
+                key = id(child)
+                grads[key] = grads[key] + child_grad if key in grads else child_grad
+            if not retain_graph:
+                node._free_graph()
+    if inputs is None:
+        return None
+    return [results.get(id(t)) for t in inputs]

@@ -1,0 +1,939 @@
+"""Tensor: an NDArray plus its place in the autograd graph, with torch's method names."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes as dt
+from ..backend.registry import Device, get_device
+from ..indexing import IndexPlan, is_basic, normalize_key
+from ..ndarray import NDArray
+from ..ops import conv as conv_ops
+from ..ops import elementwise as ew
+from ..ops import gather as gather_ops
+from ..ops import linalg, reduction
+from ..ops import shape as shape_ops
+from ..ops.base import Op
+from ..shapes import normalize_axes, normalize_axis
+from .engine import run_backward
+from .grad_mode import is_grad_enabled
+
+Number = numbers.Number
+
+
+class Tensor:
+    """An n-dimensional array on a device that can record the operations applied to it.
+
+    `requires_grad=True` makes a leaf whose `.grad` is filled by `backward()`.
+    """
+
+    __slots__ = ("array", "requires_grad", "grad", "_op", "_inputs", "_graph_freed", "name",
+                 "_retains_grad", "__weakref__")  # fmt: skip
+    __array_priority__ = 1000  # NumPy defers `ndarray op Tensor` to us
+
+    def __init__(
+        self,
+        data: Any,
+        dtype: object = None,
+        device: object = None,
+        requires_grad: bool = False,
+    ) -> None:
+        self.array = _to_ndarray(data, dtype, device)
+        self._op: Op | None = None
+        self._inputs: tuple[Tensor, ...] = ()
+        self._graph_freed = False
+        self._retains_grad = False
+        self.grad: Tensor | None = None
+        self.name: str | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # --- construction from ops (hot path: no checks beyond what is needed) ---------------
+    @classmethod
+    def _wrap(cls, array: NDArray) -> Tensor:
+        t = cls.__new__(cls)
+        t.array = array
+        t.requires_grad = False
+        t.grad = None
+        t._op = None
+        t._inputs = ()
+        t._graph_freed = False
+        t._retains_grad = False
+        t.name = None
+        return t
+
+    @classmethod
+    def _from_op(cls, array: NDArray, op: Op, inputs: tuple[Tensor, ...]) -> Tensor:
+        t = cls._wrap(array)
+        t.requires_grad = True
+        t._op = op
+        t._inputs = inputs
+        return t
+
+    # --- metadata ------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.array.shape
+
+    @property
+    def dtype(self) -> dt.DType:
+        return self.array.dtype
+
+    @property
+    def device(self) -> Device:
+        return self.array.device
+
+    @property
+    def ndim(self) -> int:
+        return len(self.array.shape)
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        return self.shape if dim is None else self.shape[normalize_axis(dim, self.ndim)]
+
+    def numel(self) -> int:
+        return self.array.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._op is None
+
+    @property
+    def grad_fn(self) -> Op | None:
+        return self._op
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - torch's name
+        return self.permute(tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 - torch's name
+        return self.transpose(-2, -1)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.array.numpy(), separator=", ", prefix="tensor(")
+        extras = []
+        if self.dtype is not dt.float32 and self.dtype is not dt.int64 and self.dtype is not dt.bool_:
+            extras.append(f"dtype={self.dtype!r}")
+        extras.append(f"device='{self.device.name}'")
+        if self._op is not None:
+            extras.append(f"grad_fn=<{self._op.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}, {', '.join(extras)})"
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.numel()} elements is ambiguous; "
+                "use .any() or .all()"
+            )
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype is not dt.int64 or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # --- host interop --------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """A NumPy array of the values: shares memory on host backends, as torch does."""
+        if self.requires_grad:
+            raise RuntimeError("can't call numpy() on a tensor that requires grad; use .detach()")
+        return self.array.numpy()
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        return self.array.__array__(dtype, copy)
+
+    def item(self) -> float | int | bool:
+        return self.array.item()
+
+    def tolist(self) -> Any:
+        return self.array.numpy().tolist()
+
+    def __dlpack__(self, stream: object = None, **kwargs: Any) -> Any:
+        if not self.array.backend.is_host:
+            raise BufferError(f"DLPack export is only supported from host devices, not {self.device}")
+        return self.detach().array.numpy().__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        if not self.array.backend.is_host:
+            raise BufferError(f"DLPack export is only supported from host devices, not {self.device}")
+        return (1, 0)  # kDLCPU
+
+    # --- autograd ------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and not self.dtype.is_floating:
+            raise RuntimeError(
+                f"only floating-point tensors can require gradients, this one is {self.dtype.name}"
+            )
+        if not requires_grad and self._op is not None:
+            raise RuntimeError("cannot turn off requires_grad on a non-leaf; use .detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep .grad on this non-leaf tensor after backward."""
+        self._retains_grad = True
+
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool = False,
+        create_graph: bool = False,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's .grad."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of the "
+                "computation had requires_grad=True (or it ran under no_grad)"
+            )
+        if gradient is None:
+            if self.numel() != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a scalar output, got shape {self.shape}"
+                    "; pass gradient= of the same shape (or reduce with .sum())"
+                )
+            gradient = Tensor._wrap(NDArray.full(self.shape, 1.0, self.dtype, self.device))
+        else:
+            gradient = _coerce_grad(gradient, self)
+        run_backward([self], [gradient], retain_graph or create_graph, create_graph)
+
+    def _accumulate_grad(self, grad: Tensor, create_graph: bool) -> None:
+        if create_graph:
+            self.grad = grad if self.grad is None else self.grad + grad
+        elif self.grad is None:
+            # Own the memory: the incoming gradient may be a broadcast view, or shared with
+            # another leaf (the two inputs of an add receive the same tensor).
+            self.grad = Tensor._wrap(grad.array.copy())
+        else:
+            self.grad = Tensor._wrap(self.grad.array.binary("add", grad.array))
+
+    def _free_graph(self) -> None:
+        if self._op is not None:
+            self._op = None
+            self._inputs = ()
+            self._graph_freed = True
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph (shares memory)."""
+        return Tensor._wrap(self.array)
+
+    def detach_(self) -> Tensor:
+        self._op, self._inputs, self.requires_grad = None, (), False
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        """A detached tensor sharing this one's memory (torch's `.data`)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f".data must be set to a Tensor, got {type(value).__name__}")
+        self.array = value.array
+
+    # --- devices and dtypes --------------------------------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """`t.to("c_cpu")`, `t.to(plugrad.float64)`, `t.to(device, dtype)`: differentiable."""
+        device = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"unexpected arguments to Tensor.to: {', '.join(kwargs)}")
+        for arg in args:
+            if isinstance(arg, (dt.DType, type)) or (isinstance(arg, str) and arg in dt.ALL):
+                dtype = arg
+            else:
+                device = arg
+        out = self
+        if dtype is not None:
+            out = out.astype(dtype)
+        if device is not None and get_device(device) is not out.device:
+            out = ToDevice(get_device(device))(out)
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def astype(self, dtype: object) -> Tensor:
+        dtype = dt.as_dtype(dtype)
+        if dtype is self.dtype:
+            return self
+        return ew.Cast(dtype)(self)
+
+    def type(self, dtype: object) -> Tensor:
+        return self.astype(dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(dt.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(dt.float64)
+
+    def long(self) -> Tensor:
+        return self.astype(dt.int64)
+
+    def bool(self) -> Tensor:
+        return self.astype(dt.bool_)
+
+    def contiguous(self) -> Tensor:
+        return self if self.array.is_compact() else self.clone()
+
+    def clone(self) -> Tensor:
+        return _Clone()(self)
+
+    # --- in-place updates ----------------------------------------------------------------
+    def _check_inplace(self) -> None:
+        if is_grad_enabled() and self.requires_grad:
+            raise RuntimeError(
+                "in-place update of a tensor that requires grad while recording the graph; "
+                "wrap it in `with plugrad.no_grad():` (as optimizers do)"
+            )
+
+    def copy_(self, source: Tensor | Any) -> Tensor:
+        self._check_inplace()
+        src = source.array if isinstance(source, Tensor) else _to_ndarray(source, self.dtype, self.device)
+        self.array.assign_(src)
+        return self
+
+    def fill_(self, value: float | int | bool) -> Tensor:
+        self._check_inplace()
+        self.array.fill_(value)
+        return self
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def _inplace(self, op: str, other: Any) -> Tensor:
+        self._check_inplace()
+        value = other.array if isinstance(other, Tensor) else other
+        if isinstance(value, NDArray) and value.device is not self.device:
+            self.array._same_device(value)
+        result = self.array.binary(op, value)
+        if dt.promote(self.dtype, result.dtype) is not self.dtype:
+            raise RuntimeError(
+                f"result type {result.dtype.name} can't be cast to the in-place output "
+                f"{self.dtype.name}"
+            )
+        self.array.assign_(result)
+        return self
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        return self._inplace("add", other if alpha == 1.0 else other * alpha)
+
+    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        return self._inplace("sub", other if alpha == 1.0 else other * alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul", other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div", other)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        self._check_inplace()
+        self.array.assign_(ew.Clamp(min, max).compute(self.array))
+        return self
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._check_inplace()
+        key = _unwrap_key(normalize_key(key))
+        source = value.array if isinstance(value, Tensor) else value
+        if isinstance(source, (np.ndarray, list)):
+            source = _to_ndarray(source, self.dtype, self.device)
+        if is_basic(key):
+            self.array.slice_view(key).assign_(source)
+        else:
+            IndexPlan(self.shape, key, self.device).assign(self.array, source)
+
+    # --- arithmetic ----------------------------------------------------------------------
+    def _binary(self, op: str, other: Any, reflected: bool = False) -> Tensor:
+        if isinstance(other, Tensor):
+            return ew.Binary(op)(other, self) if reflected else ew.Binary(op)(self, other)
+        if isinstance(other, (Number, np.generic)) and not isinstance(other, np.ndarray):
+            return ew.Scalar(op, other.item() if isinstance(other, np.generic) else other, reflected)(self)
+        other = Tensor(other, device=self.device)
+        return ew.Binary(op)(other, self) if reflected else ew.Binary(op)(self, other)
+
+    def __add__(self, other: Any) -> Tensor:
+        return self._binary("add", other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return self._binary("add", other, reflected=True)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return self._binary("sub", other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return self._binary("sub", other, reflected=True)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return self._binary("mul", other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return self._binary("mul", other, reflected=True)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return self._binary("div", other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return self._binary("div", other, reflected=True)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return self._binary("pow", other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return self._binary("pow", other, reflected=True)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(Tensor(other, device=self.device), self)
+
+    def __neg__(self) -> Tensor:
+        return ew.Unary("neg")(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    # comparisons and logic give bool tensors outside the graph
+    def _compare(self, op: str, other: Any) -> Tensor:
+        value = other.array if isinstance(other, Tensor) else other
+        if isinstance(value, (np.ndarray, list)):
+            value = _to_ndarray(value, None, self.device)
+        return Tensor._wrap(self.array.binary(op, value))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare("eq", other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare("ne", other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare("lt", other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare("le", other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare("gt", other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare("ge", other)
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._compare("logical_and", other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._compare("logical_or", other)
+
+    def __invert__(self) -> Tensor:
+        if self.dtype is not dt.bool_:
+            raise TypeError(f"~ is only defined for bool tensors here, got {self.dtype.name}")
+        return Tensor._wrap(self.array.unary("logical_not"))
+
+    def logical_not(self) -> Tensor:
+        return Tensor._wrap(self.array.unary("logical_not"))
+
+    def eq(self, other: Any) -> Tensor:
+        return self == other
+
+    def equal(self, other: Tensor) -> bool:
+        return self.shape == other.shape and bool((self == other).all())
+
+    def allclose(self, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+        return bool(np.allclose(self.detach().numpy(), np.asarray(other), rtol=rtol, atol=atol))
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return Tensor._wrap(self.array.astype(dt.bool_).reduce("max", dim, keepdim))
+
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return Tensor._wrap(self.array.astype(dt.bool_).reduce("min", dim, keepdim))
+
+    # --- elementwise math ----------------------------------------------------------------
+    def neg(self) -> Tensor:
+        return -self
+
+    def exp(self) -> Tensor:
+        return ew.Unary("exp")(self)
+
+    def log(self) -> Tensor:
+        return ew.Unary("log")(self)
+
+    def sqrt(self) -> Tensor:
+        return ew.Unary("sqrt")(self)
+
+    def rsqrt(self) -> Tensor:
+        return 1.0 / self.sqrt()
+
+    def abs(self) -> Tensor:
+        return ew.Unary("abs")(self)
+
+    def sign(self) -> Tensor:
+        return ew.Unary("sign")(self)
+
+    def sin(self) -> Tensor:
+        return ew.Unary("sin")(self)
+
+    def cos(self) -> Tensor:
+        return ew.Unary("cos")(self)
+
+    def erf(self) -> Tensor:
+        return ew.Unary("erf")(self)
+
+    def floor(self) -> Tensor:
+        return ew.Unary("floor")(self)
+
+    def ceil(self) -> Tensor:
+        return ew.Unary("ceil")(self)
+
+    def tanh(self) -> Tensor:
+        return ew.Unary("tanh")(self)
+
+    def sigmoid(self) -> Tensor:
+        return ew.Unary("sigmoid")(self)
+
+    def relu(self) -> Tensor:
+        return ew.Unary("relu")(self)
+
+    def gelu(self, approximate: str = "none") -> Tensor:
+        return ew.Gelu(approximate)(self)
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self**exponent
+
+    def maximum(self, other: Any) -> Tensor:
+        return self._binary("maximum", other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return self._binary("minimum", other)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return ew.Clamp(min, max)(self)
+
+    clip = clamp
+
+    # --- reductions ----------------------------------------------------------------------
+    def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
+        return reduction.Sum(_dim(dim, axis), keepdim)(self)
+
+    def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
+        axes = normalize_axes(_dim(dim, axis), self.ndim)
+        count = 1
+        for a in axes:
+            count *= self.shape[a]
+        source = self if self.dtype.is_floating else self.astype(dt.float32)
+        return source.sum(axes, keepdim) / max(count, 1) if count else source.sum(axes, keepdim) * float("nan")
+
+    def var(
+        self, dim: Any = None, keepdim: bool = False, *, correction: int = 1, unbiased: bool | None = None,
+        axis: Any = None,
+    ) -> Tensor:  # fmt: skip
+        """Variance with Bessel's correction by default (torch); correction=0 is NumPy's."""
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        axes = normalize_axes(_dim(dim, axis), self.ndim)
+        count = 1
+        for a in axes:
+            count *= self.shape[a]
+        centered = self - self.mean(axes, keepdim=True)
+        return (centered * centered).sum(axes, keepdim) / max(count - correction, 0)
+
+    def std(self, dim: Any = None, keepdim: bool = False, *, correction: int = 1, axis: Any = None) -> Tensor:
+        return self.var(dim, keepdim, correction=correction, axis=axis).sqrt()
+
+    def amax(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
+        return reduction.Extreme("max", _dim(dim, axis), keepdim)(self)
+
+    def amin(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
+        return reduction.Extreme("min", _dim(dim, axis), keepdim)(self)
+
+    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Any:
+        """With no dim: the largest value. With an int dim: (values, indices), as in torch."""
+        dim = _dim(dim, axis)
+        if dim is None or not isinstance(dim, int):
+            return self.amax(dim, keepdim)
+        return MinMaxResult(self.amax(dim, keepdim), self.argmax(dim, keepdim))
+
+    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Any:
+        dim = _dim(dim, axis)
+        if dim is None or not isinstance(dim, int):
+            return self.amin(dim, keepdim)
+        return MinMaxResult(self.amin(dim, keepdim), self.argmin(dim, keepdim))
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
+        return Tensor._wrap(self.array.arg_reduce("argmax", _dim(dim, axis), keepdim))
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
+        return Tensor._wrap(self.array.arg_reduce("argmin", _dim(dim, axis), keepdim))
+
+    def prod(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
+        if self.requires_grad and is_grad_enabled():
+            return (self.log().sum(_dim(dim, axis), keepdim)).exp()  # for positive inputs
+        return Tensor._wrap(self.array.reduce("prod", _dim(dim, axis), keepdim))
+
+    def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
+        source = self if self.dtype.is_floating else self.astype(dt.float32)
+        return reduction.LogSumExp(_dim(dim, axis), keepdim)(source)
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        return reduction.Softmax(normalize_axis(dim, self.ndim), log=False)(self)
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        return reduction.Softmax(normalize_axis(dim, self.ndim), log=True)(self)
+
+    # --- shape ---------------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        target = tuple(int(d) for d in shape)
+        if target == self.shape:
+            return self
+        return shape_ops.Reshape(target)(self)
+
+    def view(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        from ..shapes import resolve_reshape, view_strides_for_reshape
+
+        target = resolve_reshape(self.numel(), tuple(int(d) for d in shape), self.shape)
+        if view_strides_for_reshape(self.shape, self.array.strides, target) is None:
+            raise RuntimeError(
+                f"view of shape {target} is not possible over strides {self.array.strides} "
+                "without a copy; use .reshape(...) instead"
+            )
+        return self.reshape(target)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = normalize_axis(start_dim, self.ndim), normalize_axis(end_dim, self.ndim)
+        count = 1
+        for d in self.shape[s : e + 1]:
+            count *= d
+        return self.reshape(self.shape[:s] + (count,) + self.shape[e + 1 :])
+
+    def permute(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return shape_ops.Permute(tuple(normalize_axis(a, self.ndim) for a in axes))(self)
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+        if self.ndim < 2:
+            return self
+        order = list(range(self.ndim))
+        a, b = normalize_axis(dim0, self.ndim), normalize_axis(dim1, self.ndim)
+        order[a], order[b] = order[b], order[a]
+        return self.permute(order)
+
+    def broadcast_to(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        shape = tuple(int(d) for d in shape)
+        if shape == self.shape:
+            return self
+        return shape_ops.BroadcastTo(shape)(self)
+
+    def expand(self, *shape: Any) -> Tensor:
+        """torch's expand: -1 keeps a dimension."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        lead = len(shape) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand to {shape} has fewer dimensions than {self.shape}")
+        full = tuple(
+            self.shape[i - lead] if d == -1 and i >= lead else int(d) for i, d in enumerate(shape)
+        )
+        return self.broadcast_to(full)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.broadcast_to(other.shape)
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        return self.reshape(self.array.squeeze(dim).shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return self.reshape(self.array.unsqueeze(dim).shape)
+
+    def flip(self, dims: Any = None) -> Tensor:
+        return shape_ops.Flip(normalize_axes(dims, self.ndim))(self)
+
+    def __getitem__(self, key: Any) -> Tensor:
+        key = _unwrap_key(normalize_key(key))
+        if is_basic(key):
+            return shape_ops.BasicIndex(key)(self)
+        return shape_ops.AdvancedIndex(IndexPlan(self.shape, key, self.device))(self)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        return split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return chunk(self, chunks, dim)
+
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        return gather_ops.Gather(dim)(self, index)
+
+    def matmul(self, other: Tensor) -> Tensor:
+        return matmul(self, other)
+
+
+class MinMaxResult(tuple):
+    """(values, indices) as returned by max/min with a dim, like torch.return_types."""
+
+    def __new__(cls, values: Tensor, indices: Tensor) -> MinMaxResult:
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self) -> Tensor:
+        return self[0]
+
+    @property
+    def indices(self) -> Tensor:
+        return self[1]
+
+
+class ToDevice(Op):
+    """Copy to another device; the gradient flows back to the source device."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+
+    def compute(self, x: NDArray) -> NDArray:
+        return x.to(self.device)
+
+    def gradient(self, g: Tensor, node: Tensor) -> Tensor:
+        return ToDevice(node._inputs[0].device)(g)
+
+
+class _Clone(Op):
+    @property
+    def name(self) -> str:
+        return "clone"
+
+    def compute(self, x: NDArray) -> NDArray:
+        return x.copy()
+
+    def gradient(self, g: Tensor, node: Tensor) -> Tensor:
+        return g
+
+
+# --- helpers shared by the functional API ----------------------------------------------
+def _dim(dim: Any, axis: Any) -> Any:
+    return axis if dim is None else dim
+
+
+def _unwrap_key(key: tuple) -> tuple:
+    return tuple(k.array if isinstance(k, Tensor) else k for k in key)
+
+
+def _to_ndarray(data: Any, dtype: object, device: object) -> NDArray:
+    """Build an NDArray from Python data, NumPy, a Tensor or an NDArray (copying)."""
+    target = get_device(device)
+    want = dt.as_dtype(dtype) if dtype is not None else None
+    if isinstance(data, Tensor):
+        data = data.array
+    if isinstance(data, NDArray):
+        array = data.to(target)
+        array = array.astype(want) if want is not None else array
+        return array.copy() if array is data else array
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
+        data = _nested_numpy(data)
+    host = np.asarray(data)
+    if want is None:
+        if host.dtype.kind == "f" and isinstance(data, (float, list, tuple)):
+            want = dt.float32  # Python floats become float32, as torch's default dtype
+        else:
+            want = dt.from_numpy_dtype(host.dtype) if host.dtype.kind in "biuf" else None
+        if want is None:
+            raise TypeError(f"cannot make a tensor from {type(data).__name__} of dtype {host.dtype}")
+    return NDArray.from_numpy(host, target, want)
+
+
+def _flatten(data: Any) -> Iterator[Any]:
+    for x in data:
+        if isinstance(x, (list, tuple)):
+            yield from _flatten(x)
+        else:
+            yield x
+
+
+def _nested_numpy(data: Any) -> Any:
+    if isinstance(data, Tensor):
+        return data.detach().numpy()
+    if isinstance(data, (list, tuple)):
+        return [_nested_numpy(x) for x in data]
+    return data
+
+
+def _coerce_grad(gradient: Any, like: Tensor) -> Tensor:
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor(gradient, dtype=like.dtype, device=like.device)
+    if gradient.shape != like.shape:
+        raise RuntimeError(f"gradient has shape {gradient.shape}, but the output has {like.shape}")
+    if gradient.device is not like.device:
+        raise RuntimeError(
+            f"gradient is on {gradient.device.name} but the output is on {like.device.name}"
+        )
+    return gradient
+
+
+# --- functions over several tensors ----------------------------------------------------
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    if not isinstance(b, Tensor):
+        b = Tensor(b, device=a.device)
+    return linalg.MatMul()(a, b)
+
+
+def where(condition: Tensor, a: Any, b: Any) -> Tensor:
+    """`a` where condition is true, else `b`; a and b may be tensors or Python numbers."""
+    like = next((x for x in (a, b) if isinstance(x, Tensor)), None)
+    device = condition.device
+    if like is None:
+        dtype = dt.promote_scalar(dt.promote_scalar(dt.bool_, a), b)
+        a = Tensor._wrap(NDArray.full((), a, dtype, device))
+        b = Tensor._wrap(NDArray.full((), b, dtype, device))
+    else:
+        if not isinstance(a, Tensor):
+            a = Tensor._wrap(NDArray.full((), a, dt.promote_scalar(like.dtype, a), device))
+        if not isinstance(b, Tensor):
+            b = Tensor._wrap(NDArray.full((), b, dt.promote_scalar(like.dtype, b), device))
+    return ew.Where()(condition, a, b)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat() needs at least one tensor")
+    axis = normalize_axis(dim, tensors[0].ndim)
+    return shape_ops.Cat(axis)(*tensors)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack() needs at least one tensor")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack() needs tensors of one shape, got {sorted(shapes)}")
+    axis = normalize_axis(dim, tensors[0].ndim + 1)
+    return cat([t.unsqueeze(axis) for t in tensors], axis)
+
+
+def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """torch.split: pieces of a given size (the last may be smaller), or explicit sizes."""
+    axis = normalize_axis(dim, x.ndim)
+    total = x.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise ValueError(f"split size must be positive, got {step}")
+        sizes = [min(step, total - s) for s in range(0, total, step)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != total:
+            raise ValueError(f"split sizes {sizes} do not sum to the dimension size {total}")
+    pieces = []
+    start = 0
+    for size in sizes:
+        pieces.append(x[(slice(None),) * axis + (slice(start, start + size),)])
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    if chunks <= 0:
+        raise ValueError(f"chunks must be positive, got {chunks}")
+    total = x.shape[normalize_axis(dim, x.ndim)]
+    return split(x, max(1, -(-total // chunks)), dim)
+
+
+def pad(x: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
+    """torch.nn.functional.pad, constant mode: pairs from the last dimension backwards."""
+    return shape_ops.Pad(tuple(int(p) for p in pad), value)(x)
+
+
+def conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """Cross-correlation over NCHW input with (O, C/groups, KH, KW) weights."""
+    out = conv_ops.Conv2d(_pair(stride, "stride"), _pair(padding, "padding"),
+                          _pair(dilation, "dilation"), int(groups))(x, weight)  # fmt: skip
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    return out
+
+
+def _pair(value: Any, what: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(pair) != 2 or (what != "padding" and min(pair) < 1) or min(pair) < 0:
+        raise ValueError(f"conv2d {what} must be a non-negative int or a pair, got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+def one_hot(indices: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 (..., num_classes) with a 1 at each index (no gradient)."""
+    if indices.dtype is not dt.int64:
+        raise TypeError(f"one_hot needs int64 indices, got {indices.dtype.name}")
+    if num_classes < 0:
+        num_classes = int(indices.array.reduce("max").item()) + 1 if indices.numel() else 0
+    classes = NDArray.from_numpy(np.arange(num_classes, dtype=np.int64), indices.device)
+    expanded = indices.array.unsqueeze(-1)
+    if indices.numel():
+        low, high = indices.array.reduce("min").item(), indices.array.reduce("max").item()
+        if low < 0 or high >= num_classes:
+            raise IndexError(f"one_hot: class values must lie in [0, {num_classes}), got {low}..{high}")
+    return Tensor._wrap(expanded.binary("eq", classes).astype(dt.int64))
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    return gather_ops.Gather(dim)(x, index)
+
+
+def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """x + zeros with src added at index along dim (out of place)."""
+    return x + gather_ops.ScatterAdd(dim, x.shape)(index, src)
+

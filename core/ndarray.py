@@ -1,0 +1,502 @@
+"""NDArray: shape, strides, offset and dtype over one backend buffer.
+
+Views (reshape when strides allow, permute, broadcast_to, squeeze/unsqueeze, slicing with any
+step, flip) only make new metadata over the same buffer; everything else is one protocol call
+on `Strided` views. NDArray has no autograd: `plugrad.Tensor` builds on it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import dtypes as dt
+from .backend.protocol import Strided
+from .backend.registry import Device, get_device
+from .shapes import (
+    broadcast_shapes,
+    compact_strides,
+    normalize_axes,
+    normalize_axis,
+    prod,
+    resolve_reshape,
+    view_strides_for_reshape,
+)
+
+COMPARISONS = frozenset(("eq", "ne", "lt", "le", "gt", "ge"))
+LOGICAL = frozenset(("logical_and", "logical_or"))
+FLOAT_ONLY_UNARY = frozenset(("exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos", "erf"))
+
+
+class NDArray:
+    """A strided n-dimensional array on one device."""
+
+    __slots__ = ("device", "backend", "buffer", "shape", "strides", "offset", "dtype", "__weakref__")
+
+    def __init__(
+        self,
+        device: Device,
+        buffer: object,
+        shape: tuple[int, ...],
+        strides: tuple[int, ...],
+        offset: int,
+        dtype: dt.DType,
+    ) -> None:
+        self.device = device
+        self.backend = device.backend
+        self.buffer = buffer
+        self.shape = shape
+        self.strides = strides
+        self.offset = offset
+        self.dtype = dtype
+
+    # --- construction --------------------------------------------------------------------
+    @staticmethod
+    def empty(shape: tuple[int, ...], dtype: dt.DType, device: Device) -> NDArray:
+        """A new compact, uninitialised array."""
+        backend = device.backend
+        if dtype.name not in backend.dtypes:
+            raise TypeError(
+                f"device {device.name!r} does not support dtype {dtype.name} "
+                f"(it supports {', '.join(backend.dtypes)}); use .astype() or another device"
+            )
+        buffer = backend.allocate(prod(shape), dtype.name)
+        return NDArray(device, buffer, shape, compact_strides(shape), 0, dtype)
+
+    @staticmethod
+    def full(shape: tuple[int, ...], value: object, dtype: dt.DType, device: Device) -> NDArray:
+        out = NDArray.empty(shape, dtype, device)
+        out.backend.fill(out.strided(), _python_scalar(value, dtype))
+        return out
+
+    @staticmethod
+    def from_numpy(array: np.ndarray, device: Device, dtype: dt.DType | None = None) -> NDArray:
+        """Copy a NumPy array onto `device` (dtype: from the array unless given)."""
+        dtype = dtype or dt.from_numpy_dtype(array.dtype)
+        host = np.asarray(array, dtype=dtype.numpy, order="C")  # keeps 0-d shape
+        if dtype.name not in device.backend.dtypes:
+            raise TypeError(f"device {device.name!r} does not support dtype {dtype.name}")
+        buffer = device.backend.from_numpy(host.reshape(-1), copy=True)
+        return NDArray(device, buffer, host.shape, compact_strides(host.shape), 0, dtype)
+
+    @staticmethod
+    def share_numpy(array: np.ndarray, device: Device) -> NDArray:
+        """Wrap a NumPy array's memory without copying (host backends only), any strides."""
+        dtype = dt.from_numpy_dtype(array.dtype)
+        if array.dtype != dtype.numpy or any(s % array.itemsize for s in array.strides):
+            raise ValueError(f"cannot share memory of a {array.dtype} array without a copy")
+        item = array.itemsize
+        strides = tuple(s // item for s in array.strides)
+        shape = array.shape
+        if prod(shape) == 0:
+            return NDArray.empty(shape, dtype, device)
+        low = sum(s * (d - 1) for s, d in zip(strides, shape) if s < 0)
+        high = sum(s * (d - 1) for s, d in zip(strides, shape) if s > 0)
+        base = _flat_span(array, low, high)
+        buffer = device.backend.from_numpy(base, copy=False)
+        return NDArray(device, buffer, shape, strides, -low, dtype)
+
+    # --- metadata ------------------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+    def strided(self) -> Strided:
+        return Strided(self.buffer, self.shape, self.strides, self.offset, self.dtype.name)
+
+    def is_compact(self) -> bool:
+        return self.offset == 0 and self.strides == compact_strides(self.shape) or self.size == 0
+
+    def _view(self, shape: tuple[int, ...], strides: tuple[int, ...], offset: int) -> NDArray:
+        return NDArray(self.device, self.buffer, shape, strides, offset, self.dtype)
+
+    def __repr__(self) -> str:
+        return f"NDArray({self.numpy()!r}, device='{self.device.name}')"
+
+    # --- host interop --------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The elements as NumPy: a view on host backends (shares memory), else a copy."""
+        return np.asarray(self.backend.to_numpy(self.strided())).view(self.dtype.numpy)
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        array = self.numpy()
+        if dtype is not None:
+            array = array.astype(dtype, copy=False)
+        return array.copy() if copy else array
+
+    def item(self) -> float | int | bool:
+        if self.size != 1:
+            raise ValueError(f"item() needs exactly one element, this array has shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def to(self, device: object) -> NDArray:
+        """A copy on `device` (self when already there)."""
+        target = get_device(device)
+        if target is self.device:
+            return self
+        if self.dtype.name not in target.backend.dtypes:
+            raise TypeError(f"device {target.name!r} does not support dtype {self.dtype.name}")
+        return NDArray.from_numpy(self.numpy(), target, self.dtype)
+
+    # --- copies and assignment -----------------------------------------------------------
+    def compact(self) -> NDArray:
+        """Self if already compact, else a compact copy."""
+        if self.is_compact():
+            return self
+        out = NDArray.empty(self.shape, self.dtype, self.device)
+        self.backend.compact(self.strided(), out.strided())
+        return out
+
+    def copy(self) -> NDArray:
+        out = NDArray.empty(self.shape, self.dtype, self.device)
+        self.backend.compact(self.strided(), out.strided())
+        return out
+
+    def astype(self, dtype: object) -> NDArray:
+        dtype = dt.as_dtype(dtype)
+        if dtype is self.dtype:
+            return self
+        out = NDArray.empty(self.shape, dtype, self.device)
+        self.backend.cast(self.strided(), out.strided())
+        return out
+
+    def fill_(self, value: object) -> NDArray:
+        self.backend.fill(self.strided(), _python_scalar(value, self.dtype))
+        return self
+
+    def assign_(self, source: NDArray | float | int | bool) -> NDArray:
+        """Write `source` (broadcast, cast) into this view in place."""
+        if not isinstance(source, NDArray):
+            return self.fill_(source)
+        self._same_device(source)
+        source = source.astype(self.dtype).broadcast_to(self.shape)
+        if _may_overlap(source, self):
+            source = source.copy()
+        self.backend.assign(source.strided(), self.strided())
+        return self
+
+    # --- views ---------------------------------------------------------------------------
+    def reshape(self, *shape: object) -> NDArray:
+        """A view when strides allow, else a compact copy reshaped."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        new_shape = resolve_reshape(self.size, tuple(int(d) for d in shape), self.shape)
+        if new_shape == self.shape:
+            return self
+        strides = view_strides_for_reshape(self.shape, self.strides, new_shape)
+        if strides is None:
+            return self.copy().reshape(new_shape)
+        return self._view(new_shape, strides, self.offset)
+
+    def permute(self, *axes: object) -> NDArray:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if len(axes) != self.ndim:
+            raise ValueError(f"permute needs {self.ndim} axes for shape {self.shape}, got {axes}")
+        order = [normalize_axis(a, self.ndim) for a in axes]  # type: ignore[arg-type]
+        if sorted(order) != list(range(self.ndim)):
+            raise ValueError(f"permute axes {axes} are not a permutation of 0..{self.ndim - 1}")
+        return self._view(
+            tuple(self.shape[a] for a in order), tuple(self.strides[a] for a in order), self.offset
+        )
+
+    def transpose(self, axis0: int = -2, axis1: int = -1) -> NDArray:
+        if self.ndim < 2:
+            return self
+        order = list(range(self.ndim))
+        a, b = normalize_axis(axis0, self.ndim), normalize_axis(axis1, self.ndim)
+        order[a], order[b] = order[b], order[a]
+        return self.permute(order)
+
+    def broadcast_to(self, shape: Sequence[int]) -> NDArray:
+        shape = tuple(shape)
+        if shape == self.shape:
+            return self
+        if len(shape) < self.ndim or broadcast_shapes(self.shape, shape) != shape:
+            raise ValueError(f"cannot broadcast shape {self.shape} to {shape}")
+        lead = len(shape) - self.ndim
+        strides = [0] * lead + [
+            0 if d == 1 and n != 1 else s
+            for d, n, s in zip(self.shape, shape[lead:], self.strides)
+        ]
+        return self._view(shape, tuple(strides), self.offset)
+
+    def squeeze(self, axis: object = None) -> NDArray:
+        if axis is None:
+            keep = [i for i, d in enumerate(self.shape) if d != 1]
+        else:
+            axes = normalize_axes(axis, self.ndim)
+            keep = [i for i in range(self.ndim) if i not in axes or self.shape[i] != 1]
+        return self._view(
+            tuple(self.shape[i] for i in keep), tuple(self.strides[i] for i in keep), self.offset
+        )
+
+    def unsqueeze(self, axis: int) -> NDArray:
+        axis = normalize_axis(axis, self.ndim + 1)
+        shape = self.shape[:axis] + (1,) + self.shape[axis:]
+        strides = self.strides[:axis] + (0,) + self.strides[axis:]
+        return self._view(shape, strides, self.offset)
+
+    def flip(self, axes: object = None) -> NDArray:
+        axes = normalize_axes(axes, self.ndim)
+        offset = self.offset
+        strides = list(self.strides)
+        for a in axes:
+            if self.shape[a] > 0:
+                offset += (self.shape[a] - 1) * strides[a]
+            strides[a] = -strides[a]
+        return self._view(self.shape, tuple(strides), offset)
+
+    def slice_view(self, key: tuple) -> NDArray:
+        """Basic indexing: a tuple of ints, slices, None and at most one Ellipsis."""
+        key = _expand_ellipsis(key, self.ndim)
+        shape, strides = [], []
+        offset, axis = self.offset, 0
+        for item in key:
+            if item is None:
+                shape.append(1)
+                strides.append(0)
+                continue
+            dim = self.shape[axis]
+            if isinstance(item, slice):
+                start, stop, step = item.indices(dim)
+                if step == 0:
+                    raise ValueError("slice step cannot be zero")
+                count = max(0, (stop - start + (step - (1 if step > 0 else -1))) // step)
+                if count > 0:
+                    offset += start * self.strides[axis]
+                shape.append(count)
+                strides.append(self.strides[axis] * step)
+            else:
+                index = int(item)
+                if not -dim <= index < dim:
+                    raise IndexError(
+                        f"index {index} is out of bounds for axis {axis} with size {dim}"
+                    )
+                offset += (index % dim) * self.strides[axis]
+            axis += 1
+        shape += self.shape[axis:]
+        strides += self.strides[axis:]
+        return self._view(tuple(shape), tuple(strides), offset)
+
+    # --- elementwise ---------------------------------------------------------------------
+    def unary(self, op: str) -> NDArray:
+        source = self
+        if op in FLOAT_ONLY_UNARY and not self.dtype.is_floating:
+            source = self.astype(dt.float32)
+        elif op == "logical_not" and self.dtype is not dt.bool_:
+            source = self.astype(dt.bool_)
+        out = NDArray.empty(source.shape, source.dtype, self.device)
+        self.backend.unary(op, source.strided(), out.strided())
+        return out
+
+    def binary(self, op: str, other: NDArray | float | int | bool) -> NDArray:
+        """`self op other` with NumPy broadcasting and torch's dtype promotion."""
+        if not isinstance(other, NDArray):
+            return self.scalar_op(op, other, reflected=False)
+        self._same_device(other)
+        dtype = _operand_dtype(op, dt.promote(self.dtype, other.dtype))
+        shape = broadcast_shapes(self.shape, other.shape) if self.shape != other.shape else self.shape
+        a = self.astype(dtype).broadcast_to(shape)
+        b = other.astype(dtype).broadcast_to(shape)
+        out = NDArray.empty(shape, dt.bool_ if op in COMPARISONS else dtype, self.device)
+        self.backend.binary(op, a.strided(), b.strided(), out.strided())
+        return out
+
+    def scalar_op(self, op: str, value: object, reflected: bool = False) -> NDArray:
+        if isinstance(value, np.generic):
+            value = value.item()
+        if not isinstance(value, numbers.Number):
+            raise TypeError(f"unsupported operand for {op}: NDArray and {type(value).__name__}")
+        dtype = _operand_dtype(op, dt.promote_scalar(self.dtype, value))
+        source = self.astype(dtype)
+        out = NDArray.empty(self.shape, dt.bool_ if op in COMPARISONS else dtype, self.device)
+        self.backend.scalar(
+            op, source.strided(), _python_scalar(value, dtype), out.strided(), reflected
+        )
+        return out
+
+    @staticmethod
+    def where(cond: NDArray, a: NDArray | float, b: NDArray | float) -> NDArray:
+        device = cond.device
+        arrays = [x for x in (a, b) if isinstance(x, NDArray)]
+        for x in arrays:
+            cond._same_device(x)
+        if len(arrays) == 2:
+            dtype = dt.promote(a.dtype, b.dtype)  # type: ignore[union-attr]
+        elif arrays:
+            other = b if arrays[0] is a else a
+            dtype = dt.promote_scalar(arrays[0].dtype, other)
+        else:
+            dtype = dt.promote_scalar(dt.promote_scalar(dt.bool_, a), b)
+        shape = broadcast_shapes(cond.shape, *(x.shape for x in arrays))
+        a, b = (
+            x.astype(dtype).broadcast_to(shape)
+            if isinstance(x, NDArray)
+            else NDArray.full((), x, dtype, device).broadcast_to(shape)
+            for x in (a, b)
+        )
+        out = NDArray.empty(shape, dtype, device)
+        c = cond.astype(dt.bool_).broadcast_to(shape)
+        device.backend.where(c.strided(), a.strided(), b.strided(), out.strided())
+        return out
+
+    # --- reductions ----------------------------------------------------------------------
+    def reduce(self, op: str, axes: object = None, keepdims: bool = False) -> NDArray:
+        """sum / max / min / prod over `axes` (None: all)."""
+        axes = normalize_axes(axes, self.ndim)
+        source = self
+        if op in ("sum", "prod") and self.dtype is dt.bool_:
+            source = self.astype(dt.int64)
+        if op in ("max", "min") and any(self.shape[a] == 0 for a in axes):
+            raise ValueError(
+                f"{op}() of an empty extent: axes {axes} of shape {self.shape} include a 0-sized "
+                "dimension and the result has no identity"
+            )
+        kept = tuple(d for i, d in enumerate(self.shape) if i not in axes)
+        out = NDArray.empty(kept, source.dtype, self.device)
+        if axes:
+            self.backend.reduce(op, source.strided(), axes, out.strided())
+        else:
+            self.backend.compact(source.strided(), out.strided())
+        if keepdims:
+            return out.reshape(tuple(1 if i in axes else d for i, d in enumerate(self.shape)))
+        return out
+
+    def arg_reduce(self, op: str, axis: int | None = None, keepdims: bool = False) -> NDArray:
+        """argmax / argmin along one axis, or over the flattened array when axis is None."""
+        if axis is None:
+            flat = self.reshape(-1)
+            result = flat.arg_reduce(op, 0)
+            return result.reshape((1,) * self.ndim) if keepdims else result
+        axis = normalize_axis(axis, self.ndim)
+        if self.ndim == 0:
+            return NDArray.full((), 0, dt.int64, self.device)
+        if self.shape[axis] == 0:
+            raise ValueError(f"{op}() of an empty axis {axis} in shape {self.shape}")
+        kept = self.shape[:axis] + self.shape[axis + 1 :]
+        out = NDArray.empty(kept, dt.int64, self.device)
+        self.backend.arg_reduce(op, self.strided(), axis, out.strided())
+        return out.unsqueeze(axis) if keepdims else out
+
+    # --- linear algebra ------------------------------------------------------------------
+    def matmul(self, other: NDArray) -> NDArray:
+        """NumPy matmul semantics: 1-D operands promoted and squeezed, batch dims broadcast."""
+        self._same_device(other)
+        a, b = self, other
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError("matmul does not accept 0-d operands; use * for scalars")
+        dtype = dt.promote(a.dtype, b.dtype)
+        if not dtype.is_floating:
+            raise TypeError(
+                f"matmul needs floating operands, got {a.dtype.name} and {b.dtype.name}; "
+                "cast with .astype('float32')"
+            )
+        a, b = a.astype(dtype), b.astype(dtype)
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        m, k = a2.shape[-2:]
+        k2, n = b2.shape[-2:]
+        if k != k2:
+            raise ValueError(
+                f"matmul shape mismatch: {self.shape} @ {other.shape} "
+                f"(inner dimensions {k} and {k2} differ)"
+            )
+        batch = broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        a3 = _as_batch3(a2.broadcast_to(batch + (m, k)), batch)
+        b3 = _as_batch3(b2.broadcast_to(batch + (k, n)), batch)
+        out = NDArray.empty((prod(batch), m, n), dtype, self.device)
+        self.backend.matmul(a3.strided(), b3.strided(), out.strided())
+        shape = batch + (m, n)
+        if self.ndim == 1:
+            shape = shape[:-2] + (n,)
+        if other.ndim == 1:
+            shape = shape[:-1]
+        return out.reshape(shape)
+
+    # --- helpers -------------------------------------------------------------------------
+    def _same_device(self, other: NDArray) -> None:
+        if other.device is not self.device:
+            raise RuntimeError(
+                f"arrays are on different devices: {self.device.name} and {other.device.name}; "
+                "move one with .to(device) first (plugrad never copies silently)"
+            )
+
+
+def _operand_dtype(op: str, dtype: dt.DType) -> dt.DType:
+    """The dtype both operands are cast to before the kernel runs."""
+    if op == "div" and not dtype.is_floating:
+        return dt.float32
+    if op in LOGICAL:
+        return dt.bool_
+    if op in ("add", "sub", "mul", "pow") and dtype is dt.bool_:
+        return dt.int64 if op != "mul" else dt.bool_
+    return dtype
+
+
+def _python_scalar(value: object, dtype: dt.DType) -> float | int | bool:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if dtype.is_floating:
+        return float(value)  # type: ignore[arg-type]
+    if dtype is dt.bool_:
+        return bool(value)
+    if isinstance(value, float) and not float(value).is_integer():
+        return int(value)
+    return int(value)  # type: ignore[call-overload]
+
+
+def _expand_ellipsis(key: tuple, ndim: int) -> tuple:
+    ellipses = sum(1 for k in key if k is Ellipsis)
+    if ellipses > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if consumed > ndim:
+        raise IndexError(f"too many indices for an array with {ndim} dimensions: {len(key)} given")
+    if ellipses:
+        i = next(i for i, k in enumerate(key) if k is Ellipsis)
+        key = key[:i] + (slice(None),) * (ndim - consumed) + key[i + 1 :]
+    return key
+
+
+def _as_batch3(x: NDArray, batch: tuple[int, ...]) -> NDArray:
+    """(*batch, r, c) -> (B, r, c), as a view when the batch dims merge, else a copy."""
+    r, c = x.shape[-2:]
+    size = prod(batch)
+    if not batch:
+        return x._view((1, r, c), (0,) + x.strides[-2:], x.offset)
+    strides = view_strides_for_reshape(batch, x.strides[:-2], (size,))
+    if strides is None:
+        x = x.copy()
+        strides = (r * c,)
+    return x._view((size, r, c), strides + x.strides[-2:], x.offset)
+
+
+def _may_overlap(a: NDArray, b: NDArray) -> bool:
+    return a.buffer is b.buffer and a is not b and (a.strides != b.strides or a.offset != b.offset)
+
+
+class _SpanOwner:
+    """Exposes a raw memory range through the array interface while keeping its owner alive."""
+
+    def __init__(self, owner: np.ndarray, address: int, length: int) -> None:
+        self.owner = owner
+        self.__array_interface__ = {
+            "shape": (length,),
+            "typestr": owner.dtype.str,
+            "data": (address, not owner.flags.writeable),
+            "version": 3,
+        }
+
+
+def _flat_span(array: np.ndarray, low: int, high: int) -> np.ndarray:
+    """A 1-D contiguous array over the memory a strided array spans, elements low..high
+    relative to its first element (low <= 0 with negative strides)."""
+    address = array.__array_interface__["data"][0] + low * array.itemsize
+    return np.asarray(_SpanOwner(array, address, high - low + 1))

@@ -1,0 +1,1 @@
+"""Differentiable ops: each has compute() on NDArrays and gradient() in Tensors."""

@@ -1,0 +1,98 @@
+"""2-D convolution (cross-correlation, NCHW) on the backend's conv kernels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ndarray import NDArray
+from .base import Op
+
+if TYPE_CHECKING:
+    from ..autograd.tensor import Tensor
+
+Pair = tuple[int, int]
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+class Conv2d(Op):
+    def __init__(self, stride: Pair, padding: Pair, dilation: Pair, groups: int) -> None:
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    def _args(self) -> tuple[Pair, Pair, Pair, int]:
+        return self.stride, self.padding, self.dilation, self.groups
+
+    def compute(self, x: NDArray, w: NDArray) -> NDArray:
+        x._same_device(w)
+        if x.ndim != 4 or w.ndim != 4:
+            raise ValueError(
+                f"conv2d expects input (N, C, H, W) and weight (O, C/groups, KH, KW), "
+                f"got {x.shape} and {w.shape}"
+            )
+        n, c, h, wd = x.shape
+        o, cg, kh, kw = w.shape
+        if c != cg * self.groups or o % self.groups:
+            raise ValueError(
+                f"conv2d with groups={self.groups}: input has {c} channels and weight {w.shape} "
+                f"expects {cg * self.groups}; out channels {o} must divide by groups"
+            )
+        oh = output_size(h, kh, self.stride[0], self.padding[0], self.dilation[0])
+        ow = output_size(wd, kw, self.stride[1], self.padding[1], self.dilation[1])
+        if oh <= 0 or ow <= 0:
+            raise ValueError(
+                f"conv2d: input {x.shape} is too small for kernel {(kh, kw)} with padding "
+                f"{self.padding} and dilation {self.dilation}"
+            )
+        if not x.dtype.is_floating or x.dtype != w.dtype:
+            raise TypeError(
+                f"conv2d needs floating input and weight of one dtype, got {x.dtype.name} and "
+                f"{w.dtype.name}"
+            )
+        x, w = x.compact(), w.compact()
+        out = NDArray.empty((n, o, oh, ow), x.dtype, x.device)
+        x.backend.conv2d(x.strided(), w.strided(), out.strided(), *self._args())
+        return out
+
+    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+        x, w = node._inputs
+        return (
+            Conv2dBackwardInput(x.shape, self)(g, w),
+            Conv2dBackwardWeight(w.shape, self)(x, g),
+        )
+
+
+class Conv2dBackwardInput(Op):
+    """d conv / d x as an op of (grad_out, w), so that second derivatives exist."""
+
+    def __init__(self, x_shape: tuple[int, ...], conv: Conv2d) -> None:
+        self.x_shape, self.conv = x_shape, conv
+
+    def compute(self, g: NDArray, w: NDArray) -> NDArray:
+        g, w = g.compact(), w.compact()
+        out = NDArray.empty(self.x_shape, g.dtype, g.device)
+        g.backend.conv2d_backward_input(g.strided(), w.strided(), out.strided(), *self.conv._args())
+        return out
+
+    def gradient(self, gg: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+        g, w = node._inputs
+        # The map is bilinear in (g, w): conv(gg, w) for g, and the weight gradient for w.
+        return self.conv(gg, w), Conv2dBackwardWeight(w.shape, self.conv)(gg, g)
+
+
+class Conv2dBackwardWeight(Op):
+    """d conv / d w as an op of (x, grad_out)."""
+
+    def __init__(self, w_shape: tuple[int, ...], conv: Conv2d) -> None:
+        self.w_shape, self.conv = w_shape, conv
+
+    def compute(self, x: NDArray, g: NDArray) -> NDArray:
+        x, g = x.compact(), g.compact()
+        out = NDArray.empty(self.w_shape, x.dtype, x.device)
+        x.backend.conv2d_backward_weight(x.strided(), g.strided(), out.strided(), *self.conv._args())
+        return out
+
+    def gradient(self, gw: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+        x, g = node._inputs
+        return Conv2dBackwardInput(x.shape, self.conv)(g, gw), self.conv(x, gw)

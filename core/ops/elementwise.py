@@ -1,0 +1,217 @@
+"""Elementwise ops and their gradients: arithmetic, activations, comparisons' friends."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from ..ndarray import NDArray
+from .base import Op, unbroadcast
+
+if TYPE_CHECKING:
+    from ..autograd.tensor import Tensor
+
+
+class Binary(Op):
+    """`a op b` for two tensors, broadcast."""
+
+    def __init__(self, op: str) -> None:
+        self.op = op
+
+    @property
+    def name(self) -> str:
+        return self.op
+
+    def compute(self, a: NDArray, b: NDArray) -> NDArray:
+        return a.binary(self.op, b)
+
+    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = node._inputs
+        op = self.op
+        if op == "add":
+            ga, gb = g, g
+        elif op == "sub":
+            ga, gb = g, -g
+        elif op == "mul":
+            ga, gb = g * b, g * a
+        elif op == "div":
+            ga = g / b
+            gb = -g * a / (b * b)
+        elif op == "pow":
+            ga = g * b * a ** (b - 1)
+            gb = g * node * _safe_log(a)
+        elif op in ("maximum", "minimum"):
+            # Ties share the gradient equally, as torch does.
+            wins = (a > b) if op == "maximum" else (a < b)
+            ties = (a == b).astype(g.dtype) * 0.5
+            ga = g * (wins.astype(g.dtype) + ties)
+            gb = g * ((~wins).astype(g.dtype) - ties)
+        else:
+            raise RuntimeError(f"{op} is not differentiable")
+        return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+
+
+class Scalar(Op):
+    """`x op c`, or `c op x` when reflected, for a Python number c."""
+
+    def __init__(self, op: str, value: float | int | bool, reflected: bool = False) -> None:
+        self.op = op
+        self.value = value
+        self.reflected = reflected
+
+    @property
+    def name(self) -> str:
+        return f"{self.op}({self.value})" if not self.reflected else f"r{self.op}({self.value})"
+
+    def compute(self, x: NDArray) -> NDArray:
+        return x.scalar_op(self.op, self.value, self.reflected)
+
+    def gradient(self, g: Tensor, node: Tensor) -> Tensor:
+        (x,) = node._inputs
+        c, op = self.value, self.op
+        if op == "add":
+            return g
+        if op == "sub":
+            return -g if self.reflected else g
+        if op == "mul":
+            return g * c
+        if op == "div":
+            return -g * c / (x * x) if self.reflected else g / c
+        if op == "pow":
+            if self.reflected:
+                return g * node * math.log(c) if c > 0 else g * 0.0
+            return g * c * x ** (c - 1) if c != 0 else g * 0.0
+        if op in ("maximum", "minimum"):
+            keep = (x > c) if op == "maximum" else (x < c)
+            ties = (x == c).astype(g.dtype) * 0.5
+            return g * (keep.astype(g.dtype) + ties)
+        raise RuntimeError(f"{op} with a scalar is not differentiable")
+
+
+class Unary(Op):
+    def __init__(self, op: str) -> None:
+        self.op = op
+
+    @property
+    def name(self) -> str:
+        return self.op
+
+    def compute(self, x: NDArray) -> NDArray:
+        return x.unary(self.op)
+
+    def gradient(self, g: Tensor, node: Tensor) -> Tensor:
+        (x,) = node._inputs
+        op = self.op
+        if op == "neg":
+            return -g
+        if op == "exp":
+            return g * node
+        if op == "log":
+            return g / x
+        if op == "sqrt":
+            return g / (node * 2.0)
+        if op == "abs":
+            return g * x.sign()
+        if op == "tanh":
+            return g * (1.0 - node * node)
+        if op == "sigmoid":
+            return g * node * (1.0 - node)
+        if op == "relu":
+            return g * (x > 0).astype(g.dtype)
+        if op == "sin":
+            return g * x.cos()
+        if op == "cos":
+            return -g * x.sin()
+        if op == "erf":
+            return g * (2.0 / math.sqrt(math.pi)) * (-(x * x)).exp()
+        if op in ("sign", "floor", "ceil"):
+            return g * 0.0
+        raise RuntimeError(f"{op} is not differentiable")
+
+
+class Gelu(Op):
+    """GELU: x * Phi(x) exactly (erf), or torch's tanh approximation."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def compute(self, x: NDArray) -> NDArray:
+        if self.approximate == "tanh":
+            inner = x.binary("add", x.binary("mul", x).binary("mul", x).scalar_op("mul", 0.044715))
+            t = inner.scalar_op("mul", math.sqrt(2.0 / math.pi)).unary("tanh")
+            return x.binary("mul", t.scalar_op("add", 1.0)).scalar_op("mul", 0.5)
+        cdf = x.scalar_op("mul", 1.0 / math.sqrt(2.0)).unary("erf").scalar_op("add", 1.0)
+        return x.binary("mul", cdf).scalar_op("mul", 0.5)
+
+    def gradient(self, g: Tensor, node: Tensor) -> Tensor:
+        (x,) = node._inputs
+        if self.approximate == "tanh":
+            k = math.sqrt(2.0 / math.pi)
+            t = ((x + x * x * x * 0.044715) * k).tanh()
+            dt = (1.0 - t * t) * k * (1.0 + x * x * (3 * 0.044715))
+            return g * (0.5 * (1.0 + t) + 0.5 * x * dt)
+        cdf = 0.5 * (1.0 + (x * (1.0 / math.sqrt(2.0))).erf())
+        pdf = (-(x * x) * 0.5).exp() * (1.0 / math.sqrt(2.0 * math.pi))
+        return g * (cdf + x * pdf)
+
+
+class Clamp(Op):
+    """Clip to [low, high] (either may be None); gradient 1 inside the closed interval."""
+
+    def __init__(self, low: float | None, high: float | None) -> None:
+        self.low, self.high = low, high
+
+    def compute(self, x: NDArray) -> NDArray:
+        if self.low is not None:
+            x = x.scalar_op("maximum", self.low)
+        if self.high is not None:
+            x = x.scalar_op("minimum", self.high)
+        return x
+
+    def gradient(self, g: Tensor, node: Tensor) -> Tensor:
+        (x,) = node._inputs
+        inside = None
+        if self.low is not None:
+            inside = x >= self.low
+        if self.high is not None:
+            upper = x <= self.high
+            inside = upper if inside is None else inside & upper
+        return g if inside is None else g * inside.astype(g.dtype)
+
+
+class Where(Op):
+    """`a if cond else b`; cond is an input without gradient."""
+
+    def compute(self, cond: NDArray, a: NDArray, b: NDArray) -> NDArray:
+        return NDArray.where(cond, a, b)
+
+    def gradient(self, g: Tensor, node: Tensor) -> tuple[None, Tensor, Tensor]:
+        cond, a, b = node._inputs
+        zero = g * 0.0
+        from ..autograd.tensor import where
+
+        return None, unbroadcast(where(cond, g, zero), a.shape), unbroadcast(
+            where(cond, zero, g), b.shape
+        )
+
+
+class Cast(Op):
+    def __init__(self, dtype: object) -> None:
+        self.dtype = dtype
+
+    def compute(self, x: NDArray) -> NDArray:
+        return x.astype(self.dtype)
+
+    def gradient(self, g: Tensor, node: Tensor) -> Tensor | None:
+        (x,) = node._inputs
+        return g.astype(x.dtype) if x.dtype.is_floating else None
+
+
+def _safe_log(x: Tensor) -> Tensor:
+    """log(x) where x > 0 and 0 elsewhere: the pow gradient w.r.t. the exponent at a <= 0."""
+    from ..autograd.tensor import where
+
+    positive = x > 0
+    return where(positive, where(positive, x, 1.0).log(), 0.0)
