@@ -68,6 +68,7 @@ from .factory import (
 )
 from .random import Generator, default_generator, initial_seed, manual_seed, seed
 from .scalar import Scalar
+from . import viz  # noqa: E402,I001 - plugrad.viz.to_dot
 
 __version__ = "0.1.0"
 

@@ -108,6 +108,16 @@ class _State:
 _state = _State()
 
 
+def _reset_for_tests(state: _State | None = None) -> _State:
+    """Swap in a fresh registry state (or `state`) and return the old one, so a test can
+    rediscover plugins and restore afterwards: `old = _reset_for_tests(); ...;
+    _reset_for_tests(old)`. For tests only."""
+    global _state
+    with _state.lock:
+        old, _state = _state, state if state is not None else _State()
+    return old
+
+
 def _describe(error: BaseException) -> str:
     """An exception and its chained causes as one line: 'ImportError: x (caused by OSError: y)'."""
     parts = []

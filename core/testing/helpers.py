@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
 from plugrad.backend.protocol import Strided
-
 from plugrad.testing.strategies import NUMPY_DTYPES
 
 EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-
 from plugrad.backend.protocol import Strided
 
 DTYPES = ("float32", "float64", "int64", "bool")
@@ -37,9 +36,9 @@ def kit_settings(max_examples: int | None = None) -> settings:
 
 def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 0, max_side: int = 5):
     """Shapes with a few small sides; 0-d and empty (a 0 side) included unless excluded."""
-    return st.lists(
-        st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims
-    ).map(tuple)
+    return st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims).map(
+        tuple
+    )
 
 
 def random_values(rng: np.random.Generator, size: int, dtype: str, kind: str = "any"):

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from plugrad.backend.protocol import (
     ARG_REDUCE_OPS,
     BINARY_OPS,
@@ -635,11 +634,15 @@ def _random(backend, kernel: str, dtype: str, *args, seed: int) -> np.ndarray:
     return read(backend, out)
 
 
-@pytest.mark.parametrize(
-    ("kernel", "dtype", "args"),
+RANDOM_CASES = (
     [("random_uniform", d, (-2.0, 3.0)) for d in FLOAT_DTYPES]
     + [("random_normal", d, (1.5, 2.0)) for d in FLOAT_DTYPES]
-    + [("random_bernoulli", d, (0.3,)) for d in DTYPES],
+    + [("random_bernoulli", d, (0.3,)) for d in DTYPES]
+)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "dtype", "args"), RANDOM_CASES, ids=[f"{k}-{d}" for k, d, _ in RANDOM_CASES]
 )
 def test_random_seeding(backend, kernel, dtype, args):
     need(backend, dtype)

@@ -1,0 +1,35 @@
+"""Shared fixtures for the repository's tests."""
+
+from __future__ import annotations
+
+import pytest
+
+import plugrad
+from plugrad.backend.registry import unregister_backend
+
+
+class _SecondNumpyDevice:
+    """numpy_ref under another name: a second device for cross-device tests."""
+
+    def __new__(cls, name: str, dtypes: tuple[str, ...] | None = None):
+        from plugrad_numpy_ref.backend import NumpyRefBackend
+
+        backend = NumpyRefBackend()
+        backend.name = name
+        if dtypes is not None:
+            backend.dtypes = dtypes
+        return backend
+
+
+@pytest.fixture
+def make_device():
+    """Register in-process devices (numpy_ref copies) for one test, removed afterwards."""
+    names: list[str] = []
+
+    def make(name: str, dtypes: tuple[str, ...] | None = None) -> plugrad.Device:
+        names.append(name)
+        return plugrad.register_backend(_SecondNumpyDevice(name, dtypes))
+
+    yield make
+    for name in names:
+        unregister_backend(name)

@@ -1,0 +1,35 @@
+"""The `plugrad` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "plugrad", *args], capture_output=True, text=True)
+
+
+def test_backends_lists_numpy_ref_available():
+    result = run("backends")
+    assert result.returncode == 0, result.stderr
+    line = next(l for l in result.stdout.splitlines() if l.startswith("numpy_ref"))
+    assert "plugrad-numpy-ref" in line and "available" in line and "float64" in line
+
+
+def test_backends_json():
+    data = json.loads(run("backends", "--json").stdout)
+    names = {b["name"]: b for b in data["backends"]}
+    assert names["numpy_ref"]["available"] is True
+    assert set(names["numpy_ref"]["dtypes"]) == {"bool", "float32", "float64", "int64"}
+    assert data["cpu"] in names
+
+
+def test_backends_env_restriction():
+    import os
+
+    env = dict(os.environ, PLUGRAD_BACKENDS="numpy_ref")
+    result = subprocess.run([sys.executable, "-m", "plugrad", "backends", "--json"],
+                            capture_output=True, text=True, env=env)  # fmt: skip
+    assert [b["name"] for b in json.loads(result.stdout)["backends"]] == ["numpy_ref"]
