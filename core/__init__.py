@@ -1,18 +1,21 @@
 """plugrad: a backend-pluggable array, autograd and neural-network library.
 
-    import plugrad
-    x = plugrad.randn(3, 4, requires_grad=True)
-    y = (x.relu() ** 2).sum()
-    y.backward()
-    x.grad                     # a Tensor of shape (3, 4)
-    x.to("numpy_ref")          # move between installed devices
+import plugrad
+x = plugrad.randn(3, 4, requires_grad=True)
+y = (x.relu() ** 2).sum()
+y.backward()
+x.grad                     # a Tensor of shape (3, 4)
+x.to("numpy_ref")          # move between installed devices
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import dtypes
+from . import (
+    dtypes,
+    viz,  # noqa: E402,I001 - plugrad.viz.to_dot
+)
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.tensor import (
     Tensor,
@@ -68,7 +71,6 @@ from .factory import (
 )
 from .random import Generator, default_generator, initial_seed, manual_seed, seed
 from .scalar import Scalar
-from . import viz  # noqa: E402,I001 - plugrad.viz.to_dot
 
 __version__ = "0.1.0"
 
@@ -115,11 +117,11 @@ def get_num_threads() -> int:
     return getter() if getter is not None else 1
 
 
-def synchronize(device: object = None) -> None:
+def synchronize(on: object = None) -> None:
     """Wait for the device's queued work (a no-op on synchronous backends)."""
     from .backend import get_device
 
-    get_device(device).backend.synchronize()
+    get_device(on).backend.synchronize()
 
 
 def is_tensor(obj: object) -> bool:

@@ -80,8 +80,7 @@ def from_numpy_dtype(np_dtype: np.dtype) -> DType:
     if kind == "f":
         return float64 if np_dtype.itemsize > 4 else float32
     raise TypeError(
-        f"cannot make a plugrad array from NumPy dtype {np_dtype}: "
-        f"supported are {', '.join(ALL)}"
+        f"cannot make a plugrad array from NumPy dtype {np_dtype}: supported are {', '.join(ALL)}"
     )
 
 

@@ -25,15 +25,19 @@ def _finish(array: NDArray, requires_grad: bool) -> Tensor:
     return t.requires_grad_(True) if requires_grad else t
 
 
-def tensor(data: Any, dtype: object = None, device: object = None, requires_grad: bool = False) -> Tensor:
+def tensor(
+    data: Any, dtype: object = None, device: object = None, requires_grad: bool = False
+) -> Tensor:
     """A new tensor holding a copy of `data` (nested lists, NumPy, a Tensor)."""
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def as_tensor(data: Any, dtype: object = None, device: object = None) -> Tensor:
     """Like tensor(), but returns `data` itself when it already matches."""
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == dt.as_dtype(dtype)) and (
-        device is None or data.device is get_device(device)
+    if (
+        isinstance(data, Tensor)
+        and (dtype is None or data.dtype == dt.as_dtype(dtype))
+        and (device is None or data.device is get_device(device))
     ):
         return data
     return Tensor(data, dtype=dtype, device=device)
@@ -56,7 +60,9 @@ def from_dlpack(obj: Any, device: object = None) -> Tensor:
     return from_numpy(array, device)
 
 
-def empty(*shape: Any, dtype: object = None, device: object = None, requires_grad: bool = False) -> Tensor:
+def empty(
+    *shape: Any, dtype: object = None, device: object = None, requires_grad: bool = False
+) -> Tensor:
     array = NDArray.empty(normalize_shape(shape), _dtype(dtype), get_device(device))
     return _finish(array, requires_grad)
 
@@ -66,16 +72,26 @@ def full(
     requires_grad: bool = False,
 ) -> Tensor:  # fmt: skip
     if dtype is None:
-        dtype = dt.promote_scalar(dt.bool_, fill_value) if not isinstance(fill_value, bool) else dt.bool_
+        dtype = (
+            dt.promote_scalar(dt.bool_, fill_value)
+            if not isinstance(fill_value, bool)
+            else dt.bool_
+        )
     shape = normalize_shape((shape,) if isinstance(shape, int) else shape)
-    return _finish(NDArray.full(shape, fill_value, _dtype(dtype), get_device(device)), requires_grad)
+    return _finish(
+        NDArray.full(shape, fill_value, _dtype(dtype), get_device(device)), requires_grad
+    )
 
 
-def zeros(*shape: Any, dtype: object = None, device: object = None, requires_grad: bool = False) -> Tensor:
+def zeros(
+    *shape: Any, dtype: object = None, device: object = None, requires_grad: bool = False
+) -> Tensor:
     return full(normalize_shape(shape), 0, _dtype(dtype), device, requires_grad)
 
 
-def ones(*shape: Any, dtype: object = None, device: object = None, requires_grad: bool = False) -> Tensor:
+def ones(
+    *shape: Any, dtype: object = None, device: object = None, requires_grad: bool = False
+) -> Tensor:
     return full(normalize_shape(shape), 1, _dtype(dtype), device, requires_grad)
 
 
@@ -171,15 +187,21 @@ def _like(fn: Any, t: Tensor, dtype: object, device: object, **kw: Any) -> Tenso
     return fn(*t.shape, dtype=dtype or t.dtype, device=device or t.device, **kw)
 
 
-def zeros_like(t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False) -> Tensor:
+def zeros_like(
+    t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False
+) -> Tensor:
     return _like(zeros, t, dtype, device, requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False) -> Tensor:
+def ones_like(
+    t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False
+) -> Tensor:
     return _like(ones, t, dtype, device, requires_grad=requires_grad)
 
 
-def empty_like(t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False) -> Tensor:
+def empty_like(
+    t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False
+) -> Tensor:
     return _like(empty, t, dtype, device, requires_grad=requires_grad)
 
 
@@ -188,11 +210,15 @@ def full_like(t: Tensor, fill_value: float, dtype: object = None, device: object
     return full(t.shape, fill_value, dtype or t.dtype, device or t.device, requires_grad)
 
 
-def rand_like(t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False) -> Tensor:
+def rand_like(
+    t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False
+) -> Tensor:
     return _like(rand, t, dtype, device, requires_grad=requires_grad)
 
 
-def randn_like(t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False) -> Tensor:
+def randn_like(
+    t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False
+) -> Tensor:
     return _like(randn, t, dtype, device, requires_grad=requires_grad)
 
 

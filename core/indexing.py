@@ -53,7 +53,9 @@ def _as_index_array(item: object, device: Device) -> NDArray:
                 f"only integers, slices, None, Ellipsis and integer or boolean arrays are valid "
                 f"indices (got an array of {host.dtype})"
             )
-        array = NDArray.from_numpy(host.astype(np.bool_ if host.dtype == bool else np.int64), device)
+        array = NDArray.from_numpy(
+            host.astype(np.bool_ if host.dtype == bool else np.int64), device
+        )
     if array.device is not device:
         raise RuntimeError(
             f"index is on device {array.device.name} but the array is on {device.name}; "
@@ -104,7 +106,9 @@ class IndexPlan:
                     )
                 for positions in np.nonzero(k.numpy()):
                     basic.append(slice(None))
-                    advanced.append((view_dim, NDArray.from_numpy(positions.astype(np.int64), device)))
+                    advanced.append(
+                        (view_dim, NDArray.from_numpy(positions.astype(np.int64), device))
+                    )
                     view_dim += 1
             elif isinstance(k, NDArray):
                 basic.append(slice(None))
@@ -141,7 +145,9 @@ class IndexPlan:
 
     def _index3(self) -> NDArray:
         count = self.linear.shape[0]
-        return self.linear._view((self.p, count, self.q), (0, self.linear.strides[0], 0), self.linear.offset)
+        return self.linear._view(
+            (self.p, count, self.q), (0, self.linear.strides[0], 0), self.linear.offset
+        )
 
     def _region(self, x: NDArray) -> NDArray:
         """x's indexed dims as (P, A, Q), a view when strides allow."""
@@ -186,7 +192,9 @@ class IndexPlan:
                 "indexed assignment with repeated indices is ambiguous; "
                 "use index_add / scatter_add to accumulate instead"
             )
-        cleared = NDArray.where(hits.scalar_op("gt", 0), NDArray.full((), 0, x.dtype, x.device), region)
+        cleared = NDArray.where(
+            hits.scalar_op("gt", 0), NDArray.full((), 0, x.dtype, x.device), region
+        )
         x.backend.scatter_add(cleared.strided(), 1, index.strided(), src.strided())
         if direct is not None:
             region.assign_(cleared)
@@ -235,6 +243,8 @@ def _checked(index: NDArray, size: int, dim: int) -> NDArray:
         bad = low if low < -size else high
         raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
     if low < 0:
-        wrapped = index.binary("add", index.scalar_op("lt", 0).astype(dt.int64).scalar_op("mul", size))
+        wrapped = index.binary(
+            "add", index.scalar_op("lt", 0).astype(dt.int64).scalar_op("mul", size)
+        )
         return wrapped
     return index

@@ -33,7 +33,16 @@ FLOAT_ONLY_UNARY = frozenset(("exp", "log", "sqrt", "tanh", "sigmoid", "sin", "c
 class NDArray:
     """A strided n-dimensional array on one device."""
 
-    __slots__ = ("device", "backend", "buffer", "shape", "strides", "offset", "dtype", "__weakref__")
+    __slots__ = (
+        "device",
+        "backend",
+        "buffer",
+        "shape",
+        "strides",
+        "offset",
+        "dtype",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -222,8 +231,7 @@ class NDArray:
             raise ValueError(f"cannot broadcast shape {self.shape} to {shape}")
         lead = len(shape) - self.ndim
         strides = [0] * lead + [
-            0 if d == 1 and n != 1 else s
-            for d, n, s in zip(self.shape, shape[lead:], self.strides)
+            0 if d == 1 and n != 1 else s for d, n, s in zip(self.shape, shape[lead:], self.strides)
         ]
         return self._view(shape, tuple(strides), self.offset)
 
@@ -302,7 +310,9 @@ class NDArray:
             return self.scalar_op(op, other, reflected=False)
         self._same_device(other)
         dtype = _operand_dtype(op, dt.promote(self.dtype, other.dtype))
-        shape = broadcast_shapes(self.shape, other.shape) if self.shape != other.shape else self.shape
+        shape = (
+            broadcast_shapes(self.shape, other.shape) if self.shape != other.shape else self.shape
+        )
         a = self.astype(dtype).broadcast_to(shape)
         b = other.astype(dtype).broadcast_to(shape)
         out = NDArray.empty(shape, dt.bool_ if op in COMPARISONS else dtype, self.device)

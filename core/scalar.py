@@ -1,11 +1,11 @@
 """Scalar autograd, as the course's final review does it by hand.
 
-    x = Scalar(2.0, label="x")
-    z2 = x * x
-    z3 = z2 * z2
-    z3.topological_sort()   # [x, z2, z3]: each node after its inputs, the output last
-    z3.backward()
-    x.grad                  # 32.0
+x = Scalar(2.0, label="x")
+z2 = x * x
+z3 = z2 * z2
+z3.topological_sort()   # [x, z2, z3]: each node after its inputs, the output last
+z3.backward()
+x.grad                  # 32.0
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ class Scalar:
 
     def __add__(self, other: Scalar | float) -> Scalar:
         other = self._lift(other)
-        return Scalar(self.data + other.data, _inputs=(self, other), _op="+", _local_grads=(1.0, 1.0))
+        return Scalar(
+            self.data + other.data, _inputs=(self, other), _op="+", _local_grads=(1.0, 1.0)
+        )
 
     def __mul__(self, other: Scalar | float) -> Scalar:
         other = self._lift(other)
@@ -75,7 +77,9 @@ class Scalar:
 
     def __sub__(self, other: Scalar | float) -> Scalar:
         other = self._lift(other)
-        return Scalar(self.data - other.data, _inputs=(self, other), _op="-", _local_grads=(1.0, -1.0))
+        return Scalar(
+            self.data - other.data, _inputs=(self, other), _op="-", _local_grads=(1.0, -1.0)
+        )
 
     def __truediv__(self, other: Scalar | float) -> Scalar:
         other = self._lift(other)
@@ -105,7 +109,9 @@ class Scalar:
     def log(self) -> Scalar:
         if self.data <= 0:
             raise ValueError(f"log of a non-positive Scalar ({self.data})")
-        return Scalar(math.log(self.data), _inputs=(self,), _op="log", _local_grads=(1.0 / self.data,))
+        return Scalar(
+            math.log(self.data), _inputs=(self,), _op="log", _local_grads=(1.0 / self.data,)
+        )
 
     def relu(self) -> Scalar:
         positive = self.data > 0

@@ -46,7 +46,9 @@ def normalize_axis(axis: int, ndim: int) -> int:
         raise TypeError(f"axis must be an integer, got {type(axis).__name__}") from None
     lo = -max(ndim, 1)
     if not lo <= axis < max(ndim, 1):
-        raise IndexError(f"axis {axis} is out of range for a {ndim}-d array (valid: {lo}..{-lo - 1})")
+        raise IndexError(
+            f"axis {axis} is out of range for a {ndim}-d array (valid: {lo}..{-lo - 1})"
+        )
     return axis % max(ndim, 1)
 
 

@@ -45,7 +45,7 @@ def grad(
             raise RuntimeError("an input does not require grad; set requires_grad=True")
     keep = create_graph if retain_graph is None else retain_graph
     results = run_backward(roots, root_grads, keep, create_graph, inputs=ins) or []
-    for t, r in zip(ins, results):
+    for r in results:
         if r is None and not allow_unused:
             raise RuntimeError(
                 "an input was not used in the graph of the outputs; pass allow_unused=True"

@@ -1,17 +1,17 @@
 """Custom differentiable operations, as torch.autograd.Function:
 
-    class Cube(plugrad.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x * x
+class Cube(plugrad.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x
 
-        @staticmethod
-        def backward(ctx, grad):
-            (x,) = ctx.saved_tensors
-            return grad * 3 * x * x
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 3 * x * x
 
-    y = Cube.apply(x)
+y = Cube.apply(x)
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ class Function:
         with no_grad():
             out = cls.forward(ctx, *args)
         if not isinstance(out, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return one Tensor, got {type(out).__name__}")
+            raise TypeError(
+                f"{cls.__name__}.forward must return one Tensor, got {type(out).__name__}"
+            )
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         inputs = tuple(args[i] for i in positions)
         if is_grad_enabled() and any(t.requires_grad for t in inputs):

@@ -129,7 +129,11 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.array.numpy(), separator=", ", prefix="tensor(")
         extras = []
-        if self.dtype is not dt.float32 and self.dtype is not dt.int64 and self.dtype is not dt.bool_:
+        if (
+            self.dtype is not dt.float32
+            and self.dtype is not dt.int64
+            and self.dtype is not dt.bool_
+        ):
             extras.append(f"dtype={self.dtype!r}")
         extras.append(f"device='{self.device.name}'")
         if self._op is not None:
@@ -178,12 +182,16 @@ class Tensor:
 
     def __dlpack__(self, stream: object = None, **kwargs: Any) -> Any:
         if not self.array.backend.is_host:
-            raise BufferError(f"DLPack export is only supported from host devices, not {self.device}")
+            raise BufferError(
+                f"DLPack export is only supported from host devices, not {self.device}"
+            )
         return self.detach().array.numpy().__dlpack__(**kwargs)
 
     def __dlpack_device__(self) -> tuple[int, int]:
         if not self.array.backend.is_host:
-            raise BufferError(f"DLPack export is only supported from host devices, not {self.device}")
+            raise BufferError(
+                f"DLPack export is only supported from host devices, not {self.device}"
+            )
         return (1, 0)  # kDLCPU
 
     # --- autograd ------------------------------------------------------------------------
@@ -318,7 +326,11 @@ class Tensor:
 
     def copy_(self, source: Tensor | Any) -> Tensor:
         self._check_inplace()
-        src = source.array if isinstance(source, Tensor) else _to_ndarray(source, self.dtype, self.device)
+        src = (
+            source.array
+            if isinstance(source, Tensor)
+            else _to_ndarray(source, self.dtype, self.device)
+        )
         self.array.assign_(src)
         return self
 
@@ -382,7 +394,9 @@ class Tensor:
         if isinstance(other, Tensor):
             return ew.Binary(op)(other, self) if reflected else ew.Binary(op)(self, other)
         if isinstance(other, (Number, np.generic)) and not isinstance(other, np.ndarray):
-            return ew.Scalar(op, other.item() if isinstance(other, np.generic) else other, reflected)(self)
+            return ew.Scalar(
+                op, other.item() if isinstance(other, np.generic) else other, reflected
+            )(self)
         other = Tensor(other, device=self.device)
         return ew.Binary(op)(other, self) if reflected else ew.Binary(op)(self, other)
 
@@ -561,11 +575,15 @@ class Tensor:
         for a in axes:
             count *= self.shape[a]
         source = self if self.dtype.is_floating else self.astype(dt.float32)
-        return source.sum(axes, keepdim) / max(count, 1) if count else source.sum(axes, keepdim) * float("nan")
+        return (
+            source.sum(axes, keepdim) / max(count, 1)
+            if count
+            else source.sum(axes, keepdim) * float("nan")
+        )
 
     def var(
-        self, dim: Any = None, keepdim: bool = False, *, correction: int = 1, unbiased: bool | None = None,
-        axis: Any = None,
+        self, dim: Any = None, keepdim: bool = False, *, correction: int = 1,
+        unbiased: bool | None = None, axis: Any = None,
     ) -> Tensor:  # fmt: skip
         """Variance with Bessel's correction by default (torch); correction=0 is NumPy's."""
         if unbiased is not None:
@@ -577,7 +595,9 @@ class Tensor:
         centered = self - self.mean(axes, keepdim=True)
         return (centered * centered).sum(axes, keepdim) / max(count - correction, 0)
 
-    def std(self, dim: Any = None, keepdim: bool = False, *, correction: int = 1, axis: Any = None) -> Tensor:
+    def std(
+        self, dim: Any = None, keepdim: bool = False, *, correction: int = 1, axis: Any = None
+    ) -> Tensor:
         return self.var(dim, keepdim, correction=correction, axis=axis).sqrt()
 
     def amax(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
@@ -783,7 +803,9 @@ def _to_ndarray(data: Any, dtype: object, device: object) -> NDArray:
         else:
             want = dt.from_numpy_dtype(host.dtype) if host.dtype.kind in "biuf" else None
         if want is None:
-            raise TypeError(f"cannot make a tensor from {type(data).__name__} of dtype {host.dtype}")
+            raise TypeError(
+                f"cannot make a tensor from {type(data).__name__} of dtype {host.dtype}"
+            )
     return NDArray.from_numpy(host, target, want)
 
 
@@ -925,7 +947,9 @@ def one_hot(indices: Tensor, num_classes: int = -1) -> Tensor:
     if indices.numel():
         low, high = indices.array.reduce("min").item(), indices.array.reduce("max").item()
         if low < 0 or high >= num_classes:
-            raise IndexError(f"one_hot: class values must lie in [0, {num_classes}), got {low}..{high}")
+            raise IndexError(
+                f"one_hot: class values must lie in [0, {num_classes}), got {low}..{high}"
+            )
     return Tensor._wrap(expanded.binary("eq", classes).astype(dt.int64))
 
 
@@ -936,4 +960,3 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """x + zeros with src added at index along dim (out of place)."""
     return x + gather_ops.ScatterAdd(dim, x.shape)(index, src)
-

@@ -163,9 +163,7 @@ class Backend(Protocol):
 
 REQUIRED_ATTRIBUTES = ("name", "dtypes", "is_host")
 REQUIRED_KERNELS = tuple(
-    name
-    for name, value in vars(Backend).items()
-    if callable(value) and not name.startswith("_")
+    name for name, value in vars(Backend).items() if callable(value) and not name.startswith("_")
 )
 
 

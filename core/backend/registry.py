@@ -236,8 +236,7 @@ def _host_alias() -> Device:
     hosts = [d for d in _state.devices.values() if getattr(d.backend, "is_host", False)]
     if not hosts:
         raise ValueError(
-            "device 'cpu' names the best host backend, but none is installed: "
-            f"{_installed_hint()}"
+            f"device 'cpu' names the best host backend, but none is installed: {_installed_hint()}"
         )
     # Among host backends the highest `priority` wins (c_cpu over numpy_ref); ties by name.
     return max(hosts, key=lambda d: (getattr(d.backend, "priority", 0), d.name))

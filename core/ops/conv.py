@@ -90,7 +90,9 @@ class Conv2dBackwardWeight(Op):
     def compute(self, x: NDArray, g: NDArray) -> NDArray:
         x, g = x.compact(), g.compact()
         out = NDArray.empty(self.w_shape, x.dtype, x.device)
-        x.backend.conv2d_backward_weight(x.strided(), g.strided(), out.strided(), *self.conv._args())
+        x.backend.conv2d_backward_weight(
+            x.strided(), g.strided(), out.strided(), *self.conv._args()
+        )
         return out
 
     def gradient(self, gw: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:

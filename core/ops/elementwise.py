@@ -192,8 +192,10 @@ class Where(Op):
         zero = g * 0.0
         from ..autograd.tensor import where
 
-        return None, unbroadcast(where(cond, g, zero), a.shape), unbroadcast(
-            where(cond, zero, g), b.shape
+        return (
+            None,
+            unbroadcast(where(cond, g, zero), a.shape),
+            unbroadcast(where(cond, zero, g), b.shape),
         )
 
 

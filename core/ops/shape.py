@@ -197,4 +197,3 @@ class Pad(Op):
     def gradient(self, g: Tensor, node: Tensor) -> Tensor:
         key, _ = self._key_and_shape(node._inputs[0].shape)
         return g[key]
-

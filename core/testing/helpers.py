@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from plugrad.backend.protocol import Strided
 from plugrad.testing.strategies import NUMPY_DTYPES
 

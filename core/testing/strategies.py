@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
 from plugrad.backend.protocol import Strided
 
 DTYPES = ("float32", "float64", "int64", "bool")

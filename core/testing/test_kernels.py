@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from plugrad.backend.protocol import (
     ARG_REDUCE_OPS,
     BINARY_OPS,
@@ -400,6 +401,67 @@ def test_matmul(backend, dtype, data):
     expected = np.einsum("bmk,bkn->bmn", f64(a.view), f64(b.view))
     assert_close(read(backend, out), expected, dtype, k=k, scale=9.0,
                  msg=f"a: {a.layout} b: {b.layout}")  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@kit_settings(6)
+@given(data=st.data())
+def test_matmul_large(backend, dtype, data):
+    """Sizes past typical cache blocks and thread thresholds (e.g. K > 256)."""
+    need(backend, dtype)
+    side = st.sampled_from([1, 63, 130, 257, 300])
+    b_, m, k, n = (data.draw(s, label=lbl) for s, lbl in zip(
+        (st.integers(1, 2), side, side, side), "BMKN"))  # fmt: skip
+    a = data.draw(views((b_, m, k), dtype), label="a")
+    b = data.draw(views((b_, k, n), dtype), label="b")
+    out = compact_out(backend, (b_, m, n), dtype)
+    backend.matmul(a.upload(backend), b.upload(backend), out)
+    expected = np.matmul(f64(a.view), f64(b.view))
+    assert_close(read(backend, out), expected, dtype, k=k, scale=9.0,
+                 msg=f"a: {a.layout} b: {b.layout}")  # fmt: skip
+
+
+LARGE_SHAPES = [(300, 257), (64, 65, 33), (2, 3, 129, 130)]
+
+
+@pytest.mark.parametrize("kernel", ["compact", "unary", "binary", "reduce", "arg_reduce", "cast"])
+@kit_settings(5)
+@given(data=st.data())
+def test_large_views(backend, kernel, data):
+    """Strided views of ~100k elements, past typical parallel and vector thresholds."""
+    shape = data.draw(st.sampled_from(LARGE_SHAPES), label="shape")
+    x = data.draw(views(shape, "float32"), label="x")
+    xv = f64(x.view)
+    if kernel == "compact":
+        out = compact_out(backend, shape, "float32")
+        backend.compact(x.upload(backend), out)
+        expected, dtype, k = xv, "float32", 1
+    elif kernel == "unary":
+        out = compact_out(backend, shape, "float32")
+        backend.unary("tanh", x.upload(backend), out)
+        expected, dtype, k = np.tanh(xv), "float32", 1
+    elif kernel == "binary":
+        y = data.draw(views(shape, "float32"), label="y")
+        out = compact_out(backend, shape, "float32")
+        backend.binary("mul", x.upload(backend), y.upload(backend), out)
+        expected, dtype, k = xv * f64(y.view), "float32", 1
+    elif kernel == "reduce":
+        axes = data.draw(st.sampled_from([(0,), (len(shape) - 1,), (0, len(shape) - 1)]))
+        out_shape = tuple(s for i, s in enumerate(shape) if i not in axes)
+        out = compact_out(backend, out_shape, "float32")
+        backend.reduce("sum", x.upload(backend), axes, out)
+        k = int(np.prod([shape[i] for i in axes]))
+        expected, dtype = xv.sum(axis=axes), "float32"
+    elif kernel == "arg_reduce":
+        axis = data.draw(st.integers(0, len(shape) - 1), label="axis")
+        out = compact_out(backend, shape[:axis] + shape[axis + 1 :], "int64")
+        backend.arg_reduce("argmax", x.upload(backend), axis, out)
+        expected, dtype, k = np.argmax(x.view, axis=axis), "int64", 1
+    else:
+        out = compact_out(backend, shape, "int64")
+        backend.cast(x.upload(backend), out)
+        expected, dtype, k = np.trunc(xv).astype(np.int64), "int64", 1
+    assert_close(read(backend, out), expected, dtype, k=k, scale=3.0, msg=x.layout)
 
 
 # --- convolution (direct NumPy oracle, independent of any backend) ------------------------

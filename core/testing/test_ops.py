@@ -20,7 +20,9 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def tolerance(dtype: object) -> dict:
-    return {"rtol": 1e-5, "atol": 1e-6} if dtype == plugrad.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    return (
+        {"rtol": 1e-5, "atol": 1e-6} if dtype == plugrad.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    )
 
 
 def as_view(values: np.ndarray, kind: str, device: object, dtype: object = None) -> plugrad.Tensor:
@@ -244,7 +246,9 @@ def test_softmax_is_stable(device, log, dtype):
 
 # --- shapes and indexing ---------------------------------------------------------------------
 @SETTINGS
-@given(shape=hnp.array_shapes(min_dims=1, max_dims=4, max_side=4), view=views, seed=st.integers(0, 99))
+@given(
+    shape=hnp.array_shapes(min_dims=1, max_dims=4, max_side=4), view=views, seed=st.integers(0, 99)
+)
 def test_view_ops(device, shape, view, seed):
     x = values_for(shape, "float64", seed)
     t = as_view(x, view, device)
@@ -414,7 +418,9 @@ def test_random_is_seeded_and_well_distributed(device):
     u = host(plugrad.rand(20000, dtype=plugrad.float64, device=device))
     r = host(plugrad.randint(3, 7, (20000,), device=device))
     plugrad.manual_seed(123)
-    np.testing.assert_array_equal(a, host(plugrad.randn(20000, dtype=plugrad.float64, device=device)))
+    np.testing.assert_array_equal(
+        a, host(plugrad.randn(20000, dtype=plugrad.float64, device=device))
+    )
     assert abs(a.mean()) < 0.05 and abs(a.std() - 1) < 0.05
     assert u.min() >= 0 and u.max() < 1 and abs(u.mean() - 0.5) < 0.02
     assert set(np.unique(r)) == {3, 4, 5, 6}
@@ -427,7 +433,7 @@ GRAD_CASES = {
     "mul": (lambda a, b: a * b, [(2, 3), (2, 3)]),
     "div": (lambda a, b: a / (b * b + 1.0), [(2, 3), (3,)]),
     "pow": (lambda a, b: (a * a + 0.5) ** b, [(2, 3), (2, 3)]),
-    "scalar_ops": (lambda a: (2.0 - a) * 3.0 / 4.0 + 1.0 / (a * a + 1.0) + 2.0 ** a, [(4,)]),
+    "scalar_ops": (lambda a: (2.0 - a) * 3.0 / 4.0 + 1.0 / (a * a + 1.0) + 2.0**a, [(4,)]),
     "pow_scalar": (lambda a: (a * a + 0.1) ** 1.5, [(3,)]),
     "neg_exp": (lambda a: (-a).exp(), [(2, 2)]),
     "log_sqrt": (lambda a: (a * a + 1.0).log() + (a * a + 1.0).sqrt(), [(3,)]),
@@ -435,8 +441,10 @@ GRAD_CASES = {
     "tanh_sigmoid": (lambda a: a.tanh() + a.sigmoid(), [(2, 3)]),
     "relu": (lambda a: (a + 0.05).relu(), [(5,)]),
     "gelu": (lambda a: a.gelu() + a.gelu(approximate="tanh"), [(5,)]),
-    "maximum_minimum": (lambda a, b: plugrad.maximum(a, b) + plugrad.minimum(a, b * 2.0),
-                        [(3, 2), (2,)]),  # fmt: skip
+    "maximum_minimum": (
+        lambda a, b: plugrad.maximum(a, b) + plugrad.minimum(a, b * 2.0),
+        [(3, 2), (2,)],
+    ),  # fmt: skip
     "clamp": (lambda a: a.clamp(-0.4, 0.5) + a.clamp(min=0.1), [(6,)]),
     "where": (lambda a, b: plugrad.where(a > 0, a * b, b), [(2, 3), (2, 3)]),
     "matmul": (lambda a, b: a @ b, [(3, 4), (4, 2)]),
@@ -451,14 +459,20 @@ GRAD_CASES = {
     "expand_squeeze": (lambda a: a.unsqueeze(0).expand(2, 3, 1).squeeze(-1), [(3, 1)]),
     "getitem_basic": (lambda a: a[1:, ::-2] * a[0, None, 1:3], [(3, 4)]),
     "getitem_advanced": (lambda a: a[[0, 2, 0], 1:] + a[a.detach() > 0].sum(), [(3, 4)]),
-    "cat_stack": (lambda a, b: plugrad.cat([a, b], 0) * plugrad.stack([a, b]).sum(0).sum(),
-                  [(2, 3), (2, 3)]),  # fmt: skip
+    "cat_stack": (
+        lambda a, b: plugrad.cat([a, b], 0) * plugrad.stack([a, b]).sum(0).sum(),
+        [(2, 3), (2, 3)],
+    ),  # fmt: skip
     "split_chunk": (lambda a: a.split(1, 1)[1] * a.chunk(2, 0)[0].sum(), [(4, 3)]),
     "flip_pad": (lambda a: plugrad.pad(a.flip(1), (1, 2, 0, 1), value=1.0), [(2, 3)]),
-    "conv2d": (lambda x, w: plugrad.conv2d(x, w, stride=(2, 1), padding=1, dilation=(1, 2)),
-               [(2, 2, 5, 5), (3, 2, 3, 2)]),  # fmt: skip
-    "conv2d_groups": (lambda x, w: plugrad.conv2d(x, w, padding=1, groups=2),
-                      [(1, 4, 4, 4), (4, 2, 3, 3)]),  # fmt: skip
+    "conv2d": (
+        lambda x, w: plugrad.conv2d(x, w, stride=(2, 1), padding=1, dilation=(1, 2)),
+        [(2, 2, 5, 5), (3, 2, 3, 2)],
+    ),  # fmt: skip
+    "conv2d_groups": (
+        lambda x, w: plugrad.conv2d(x, w, padding=1, groups=2),
+        [(1, 4, 4, 4), (4, 2, 3, 3)],
+    ),  # fmt: skip
     "gather": (lambda a: a.gather(1, plugrad.tensor([[0, 0], [2, 1]], device=a.device)), [(2, 3)]),
 }
 

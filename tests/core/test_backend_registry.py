@@ -13,8 +13,9 @@ import sys
 import textwrap
 
 import numpy as np
-import plugrad
 import pytest
+
+import plugrad
 from plugrad.backend import registry
 from plugrad.backend.protocol import REQUIRED_KERNELS, Strided, missing_members
 

@@ -50,7 +50,7 @@ def test_scalar_ops_match_finite_differences():
         hi, lo = list(args), list(args)
         hi[var] += eps
         lo[var] -= eps
-        numeric = (f(Scalar(hi[0]), Scalar(hi[1])).data - f(Scalar(lo[0]), Scalar(lo[1])).data)
+        numeric = f(Scalar(hi[0]), Scalar(hi[1])).data - f(Scalar(lo[0]), Scalar(lo[1])).data
         assert math.isclose(grad, numeric / (2 * eps), rel_tol=1e-5)
 
 
