@@ -95,7 +95,10 @@ class NDArray:
         """Wrap a NumPy array's memory without copying (host backends only), any strides."""
         dtype = dt.from_numpy_dtype(array.dtype)
         if array.dtype != dtype.numpy or any(s % array.itemsize for s in array.strides):
-            raise ValueError(f"cannot share memory of a {array.dtype} array without a copy")
+            raise TypeError(
+                f"cannot share the memory of a {array.dtype} array: plugrad stores "
+                f"{', '.join(dt.ALL)}; copy-convert with plugrad.tensor(array) instead"
+            )
         item = array.itemsize
         strides = tuple(s // item for s in array.strides)
         shape = array.shape
@@ -308,28 +311,38 @@ class NDArray:
         """`self op other` with NumPy broadcasting and torch's dtype promotion."""
         if not isinstance(other, NDArray):
             return self.scalar_op(op, other, reflected=False)
-        self._same_device(other)
-        dtype = _operand_dtype(op, dt.promote(self.dtype, other.dtype))
-        shape = (
-            broadcast_shapes(self.shape, other.shape) if self.shape != other.shape else self.shape
-        )
-        a = self.astype(dtype).broadcast_to(shape)
-        b = other.astype(dtype).broadcast_to(shape)
-        out = NDArray.empty(shape, dt.bool_ if op in COMPARISONS else dtype, self.device)
+        if other.device is not self.device:
+            self._same_device(other)
+        dtype = self.dtype
+        if other.dtype is not dtype or not dtype.is_floating:
+            dtype = _operand_dtype(op, dt.promote(dtype, other.dtype))
+        a, b = self, other
+        if a.shape != b.shape:
+            shape = broadcast_shapes(a.shape, b.shape)
+            a, b = a.broadcast_to(shape), b.broadcast_to(shape)
+        if a.dtype is not dtype:
+            a = a.astype(dtype)
+        if b.dtype is not dtype:
+            b = b.astype(dtype)
+        out = NDArray.empty(a.shape, dt.bool_ if op in COMPARISONS else dtype, self.device)
         self.backend.binary(op, a.strided(), b.strided(), out.strided())
         return out
 
     def scalar_op(self, op: str, value: object, reflected: bool = False) -> NDArray:
-        if isinstance(value, np.generic):
-            value = value.item()
-        if not isinstance(value, numbers.Number):
-            raise TypeError(f"unsupported operand for {op}: NDArray and {type(value).__name__}")
-        dtype = _operand_dtype(op, dt.promote_scalar(self.dtype, value))
-        source = self.astype(dtype)
+        """`self op value` (or `value op self`) for a Python number."""
+        dtype = self.dtype
+        if type(value) is float and dtype.is_floating and op not in LOGICAL:
+            source = self  # the common case: no promotion, no conversion
+        else:
+            if isinstance(value, np.generic):
+                value = value.item()
+            if not isinstance(value, numbers.Number):
+                raise TypeError(f"unsupported operand for {op}: NDArray and {type(value).__name__}")
+            dtype = _operand_dtype(op, dt.promote_scalar(dtype, value))
+            source = self.astype(dtype)
+            value = _python_scalar(value, dtype)
         out = NDArray.empty(self.shape, dt.bool_ if op in COMPARISONS else dtype, self.device)
-        self.backend.scalar(
-            op, source.strided(), _python_scalar(value, dtype), out.strided(), reflected
-        )
+        self.backend.scalar(op, source.strided(), value, out.strided(), reflected)
         return out
 
     @staticmethod
