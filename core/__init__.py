@@ -71,6 +71,7 @@ from .factory import (
 )
 from .random import Generator, default_generator, initial_seed, manual_seed, seed
 from .scalar import Scalar
+from .serialization import CheckpointError, load, save
 
 __version__ = "0.1.0"
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 
-def compact_strides(shape: Sequence[int]) -> tuple[int, ...]:
-    """Row-major strides in elements: (2, 3, 4) -> (12, 4, 1)."""
+@functools.lru_cache(maxsize=4096)
+def compact_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Row-major strides in elements: (2, 3, 4) -> (12, 4, 1). Cached: it is on every op."""
     strides = []
     step = 1
     for dim in reversed(shape):

@@ -12,6 +12,7 @@ from .. import dtypes as dt
 from ..backend.registry import Device, get_device
 from ..indexing import IndexPlan, is_basic, normalize_key
 from ..ndarray import NDArray
+from ..ops import base as _base
 from ..ops import conv as conv_ops
 from ..ops import elementwise as ew
 from ..ops import gather as gather_ops
@@ -733,6 +734,9 @@ class Tensor:
 
     def matmul(self, other: Tensor) -> Tensor:
         return matmul(self, other)
+
+
+_base._tensor_class = Tensor
 
 
 class MinMaxResult(tuple):

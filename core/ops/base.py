@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from ..ndarray import NDArray
 
 
+_tensor_class: type = type(None)  # set to Tensor by plugrad.autograd.tensor (import cycle)
+
+
 class Op(abc.ABC):
     """One node type of the graph. Subclasses set their parameters in __init__."""
 
@@ -28,12 +31,12 @@ class Op(abc.ABC):
         return grads if isinstance(grads, tuple) else (grads,)
 
     def __call__(self, *inputs: Tensor) -> Tensor:
-        from ..autograd.tensor import Tensor
-
-        array = self.compute(*(t.array for t in inputs))
-        if is_grad_enabled() and any(t.requires_grad for t in inputs):
-            return Tensor._from_op(array, self, inputs)
-        return Tensor._wrap(array)
+        array = self.compute(*[t.array for t in inputs])
+        if is_grad_enabled():
+            for t in inputs:
+                if t.requires_grad:
+                    return _tensor_class._from_op(array, self, inputs)
+        return _tensor_class._wrap(array)
 
     @property
     def name(self) -> str:
