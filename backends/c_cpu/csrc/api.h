@@ -1,0 +1,50 @@
+/* The C entry points of plugrad_c_cpu. This file is read by cffi's cdef: plain declarations
+   only. Strides and offsets are in elements; pointers already include the view's offset.
+   dtype codes: 0 float32, 1 float64, 2 int64, 3 bool (uint8).
+   Return codes: 0 ok, -1 bad arguments, -2 out of memory, -3 index out of range. */
+
+void *pg_alloc(int64_t nbytes);
+void pg_free(void *p);
+int64_t pg_allocated_bytes(void);
+void pg_set_num_threads(int n);
+int pg_get_num_threads(void);
+int pg_simd_level(void);
+
+/* meta = [ndim, shape[ndim], strides of operand 0[ndim], strides of operand 1, ...] */
+int pg_unary(int op, int dt, char *out, char *x, const int64_t *meta);
+int pg_binary(int op, int dt, char *out, char *a, char *b, const int64_t *meta);
+int pg_where(int dt, char *out, char *cond, char *a, char *b, const int64_t *meta);
+int pg_cast(int dt_in, int dt_out, char *out, char *x, const int64_t *meta);
+int pg_copy(int itemsize, char *out, char *x, const int64_t *meta);
+
+/* meta = [ndim, shape, x strides, out strides (0 on reduced axes)] */
+int pg_reduce(int op, int dt, char *out, char *x, const int64_t *meta);
+/* meta = [ndim, shape (without axis), x strides, out strides], then axis length, x axis stride */
+int pg_arg_reduce(int op, int dt, char *out, char *x, const int64_t *meta, int64_t n,
+                  int64_t stride);
+
+int pg_matmul(int dt, int64_t batch, int64_t m, int64_t n, int64_t k,
+              char *a, int64_t sab, int64_t sam, int64_t sak,
+              char *b, int64_t sbb, int64_t sbk, int64_t sbn, char *c);
+
+/* geometry = [N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups] */
+int pg_conv2d(int dt, char *x, char *w, char *out, const int64_t *geometry);
+int pg_conv2d_backward_input(int dt, char *grad_out, char *w, char *grad_x,
+                             const int64_t *geometry);
+int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
+                              const int64_t *geometry);
+
+/* meta = [ndim, shape (index's), out strides, index strides, x/src strides]; the strides of
+   x (gather) or out (scatter_add) are 0 on the axis, whose stride is passed apart */
+int pg_gather(int dt, char *out, char *x, char *index, const int64_t *meta, int64_t axis_size,
+              int64_t axis_stride);
+int pg_scatter_add(int dt, char *out, char *index, char *src, const int64_t *meta,
+                   int64_t axis_size, int64_t axis_stride, int64_t axis);
+
+/* meta = [ndim, shape, out strides]; kind 0 uniform(a, b), 1 normal(a, b), 2 bernoulli(a) */
+int pg_random(int kind, int dt, char *out, const int64_t *meta, double a, double b,
+              uint64_t seed);
+
+/* GEMM micro-kernel selection: 0 portable, 2 AVX2+FMA, 3 AVX-512. Clamped to what the CPU
+   supports; returns the level now in use. A negative level picks the best one. */
+int pg_set_simd_level(int level);

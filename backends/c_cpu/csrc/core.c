@@ -1,0 +1,555 @@
+/* Buffers, threads, the n-d iterator and the elementwise kernels. */
+#include "pg.h"
+#include <pthread.h>
+
+int pg_nthreads = 1;
+static int64_t pg_allocated = 0;
+
+static void pg_after_fork_child(void) {
+    /* libgomp's thread pool does not survive fork: a forked child (a data-loader worker)
+       runs single-threaded unless it asks otherwise. */
+    pg_nthreads = 1;
+}
+
+__attribute__((constructor)) static void pg_init(void) {
+#ifdef _OPENMP
+    pg_nthreads = omp_get_max_threads();
+#endif
+    const char *env = getenv("PLUGRAD_NUM_THREADS");
+    if (env != NULL) {
+        int v = atoi(env);
+        if (v > 0) pg_nthreads = v;
+    }
+    if (pg_nthreads < 1) pg_nthreads = 1;
+    pthread_atfork(NULL, NULL, pg_after_fork_child);
+}
+
+void pg_set_num_threads(int n) { pg_nthreads = n < 1 ? 1 : n; }
+int pg_get_num_threads(void) { return pg_nthreads; }
+
+int pg_simd_level(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return 3;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+#endif
+    return 0;
+}
+
+/* A 64-byte header in front of each block records its size for the byte count. */
+void *pg_alloc(int64_t nbytes) {
+    if (nbytes < 0) return NULL;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (size_t)nbytes + 64) != 0) return NULL;
+    *(int64_t *)p = nbytes;
+    __atomic_fetch_add(&pg_allocated, nbytes, __ATOMIC_RELAXED);
+    return (char *)p + 64;
+}
+
+void pg_free(void *p) {
+    if (p == NULL) return;
+    char *base = (char *)p - 64;
+    __atomic_fetch_sub(&pg_allocated, *(int64_t *)base, __ATOMIC_RELAXED);
+    free(base);
+}
+
+int64_t pg_allocated_bytes(void) { return __atomic_load_n(&pg_allocated, __ATOMIC_RELAXED); }
+
+void *pg_scratch_alloc(size_t nbytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, nbytes ? nbytes : 64) != 0) return NULL;
+    return p;
+}
+
+void pg_scratch_free(void *p) { free(p); }
+
+/* ---------------------------------------------------------------- iteration -------- */
+
+int pg_iter_load(pg_iter *it, int nops, const int64_t *meta) {
+    int64_t nd = meta[0];
+    if (nd < 0 || nd > PG_MAXD || nops > 4) return -1;
+    it->nd = (int)nd;
+    it->nops = nops;
+    for (int d = 0; d < nd; d++) it->shape[d] = meta[1 + d];
+    for (int k = 0; k < nops; k++)
+        for (int d = 0; d < nd; d++) it->st[k][d] = meta[1 + nd * (k + 1) + d];
+    return 0;
+}
+
+static int64_t iabs64(int64_t v) { return v < 0 ? -v : v; }
+
+int64_t pg_iter_simplify(pg_iter *it) {
+    int nd = 0, nops = it->nops;
+    int64_t total = 1;
+    for (int d = 0; d < it->nd; d++) {
+        if (it->shape[d] == 0) total = 0;
+        if (it->shape[d] == 1) continue;
+        it->shape[nd] = it->shape[d];
+        for (int k = 0; k < nops; k++) it->st[k][nd] = it->st[k][d];
+        nd++;
+        total *= it->shape[d];
+    }
+    if (total == 0) {
+        it->nd = 1;
+        it->shape[0] = 0;
+        return 0;
+    }
+    /* stable insertion sort: largest |stride of operand 0| first (ties: next operands) */
+    for (int i = 1; i < nd; i++) {
+        int64_t sh = it->shape[i], st[4];
+        for (int k = 0; k < nops; k++) st[k] = it->st[k][i];
+        int j = i - 1;
+        while (j >= 0) {
+            int less = 0;
+            for (int k = 0; k < nops; k++) {
+                int64_t a = iabs64(it->st[k][j]), b = iabs64(st[k]);
+                if (a != b) { less = a < b; break; }
+            }
+            if (!less) break;
+            it->shape[j + 1] = it->shape[j];
+            for (int k = 0; k < nops; k++) it->st[k][j + 1] = it->st[k][j];
+            j--;
+        }
+        it->shape[j + 1] = sh;
+        for (int k = 0; k < nops; k++) it->st[k][j + 1] = st[k];
+    }
+    /* merge dim d into d+1 when every operand is contiguous across them */
+    int m = 0;
+    for (int d = 1; d < nd; d++) {
+        int ok = 1;
+        for (int k = 0; k < nops; k++)
+            if (it->st[k][m] != it->st[k][d] * it->shape[d]) { ok = 0; break; }
+        if (ok) {
+            it->shape[m] *= it->shape[d];
+            for (int k = 0; k < nops; k++) it->st[k][m] = it->st[k][d];
+        } else {
+            m++;
+            it->shape[m] = it->shape[d];
+            for (int k = 0; k < nops; k++) it->st[k][m] = it->st[k][d];
+        }
+    }
+    if (nd == 0) {
+        it->shape[0] = 1;
+        for (int k = 0; k < nops; k++) it->st[k][0] = 0;
+        it->nd = 1;
+    } else {
+        it->nd = m + 1;
+    }
+    return total;
+}
+
+typedef void (*pg_inner)(const void *ctx, int64_t n, char **p, const int64_t *s);
+
+static void run_range(const pg_iter *it, char **base, const int *isz, int64_t start,
+                      int64_t end, pg_inner f, const void *ctx) {
+    int nd = it->nd, nops = it->nops;
+    int64_t idx[PG_MAXD];
+    char *p[4];
+    int64_t s_in[4];
+    int64_t rem = start;
+    for (int d = nd - 1; d >= 0; d--) {
+        idx[d] = rem % it->shape[d];
+        rem /= it->shape[d];
+    }
+    for (int k = 0; k < nops; k++) {
+        p[k] = base[k];
+        for (int d = 0; d < nd; d++) p[k] += idx[d] * it->st[k][d] * isz[k];
+        s_in[k] = it->st[k][nd - 1];
+    }
+    int64_t n_in = it->shape[nd - 1];
+    int64_t pos = start;
+    while (pos < end) {
+        int64_t len = n_in - idx[nd - 1];
+        if (len > end - pos) len = end - pos;
+        f(ctx, len, p, s_in);
+        pos += len;
+        if (pos >= end) break;
+        idx[nd - 1] += len;
+        for (int k = 0; k < nops; k++) p[k] += len * s_in[k] * isz[k];
+        if (idx[nd - 1] < n_in) continue;
+        idx[nd - 1] = 0;
+        for (int k = 0; k < nops; k++) p[k] -= n_in * s_in[k] * isz[k];
+        for (int d = nd - 2; d >= 0; d--) {
+            idx[d]++;
+            for (int k = 0; k < nops; k++) p[k] += it->st[k][d] * isz[k];
+            if (idx[d] < it->shape[d]) break;
+            idx[d] = 0;
+            for (int k = 0; k < nops; k++) p[k] -= it->shape[d] * it->st[k][d] * isz[k];
+        }
+    }
+}
+
+static void pg_run(const pg_iter *it, int64_t total, char **base, const int *isz, pg_inner f,
+                   const void *ctx, int64_t cost) {
+    int nt = pg_threads_for(total * cost);
+    if (nt <= 1) {
+        run_range(it, base, isz, 0, total, f, ctx);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+        int t = 0, T = 1;
+#endif
+        int64_t s = t == 0 ? 0 : (total / T * t) & ~(int64_t)15;
+        int64_t e = t == T - 1 ? total : (total / T * (t + 1)) & ~(int64_t)15;
+        if (e > s) run_range(it, base, isz, s, e, f, ctx);
+    }
+}
+
+static const int pg_itemsize[4] = {4, 8, 8, 1};
+
+/* ---------------------------------------------------------------- unary ------------ */
+
+typedef struct {
+    int op;
+} op_ctx;
+
+#define UN_LOOP(T, EXPR)                                                           \
+    {                                                                              \
+        T *o = (T *)p[0];                                                          \
+        const T *xx = (const T *)p[1];                                             \
+        int64_t so = s[0], sx = s[1];                                              \
+        if (so == 1 && sx == 1) {                                                  \
+            for (int64_t i = 0; i < n; i++) { T v = xx[i]; o[i] = (EXPR); }        \
+        } else {                                                                   \
+            for (int64_t i = 0; i < n; i++) { T v = xx[i * sx]; o[i * so] = (EXPR); } \
+        }                                                                          \
+    }                                                                              \
+    break;
+
+static inline float sigf(float v) {
+    float e = expf(-fabsf(v));
+    float r = 1.0f / (1.0f + e);
+    return v >= 0 ? r : e * r;
+}
+static inline double sigd(double v) {
+    double e = exp(-fabs(v));
+    double r = 1.0 / (1.0 + e);
+    return v >= 0 ? r : e * r;
+}
+
+PG_CLONES static void un_f32(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    switch (((const op_ctx *)ctx)->op) {
+    case U_NEG: UN_LOOP(float, -v)
+    case U_ABS: UN_LOOP(float, fabsf(v))
+    case U_EXP: UN_LOOP(float, expf(v))
+    case U_LOG: UN_LOOP(float, logf(v))
+    case U_SQRT: UN_LOOP(float, sqrtf(v))
+    case U_TANH: UN_LOOP(float, tanhf(v))
+    case U_SIGMOID: UN_LOOP(float, sigf(v))
+    case U_RELU: UN_LOOP(float, (v > 0 || v != v) ? v : 0.0f)
+    case U_SIGN: UN_LOOP(float, v > 0 ? 1.0f : (v < 0 ? -1.0f : v * 0.0f))
+    case U_SIN: UN_LOOP(float, sinf(v))
+    case U_COS: UN_LOOP(float, cosf(v))
+    case U_ERF: UN_LOOP(float, (float)erf((double)v))
+    case U_FLOOR: UN_LOOP(float, floorf(v))
+    case U_CEIL: UN_LOOP(float, ceilf(v))
+    case U_NOT: UN_LOOP(float, v == 0 ? 1.0f : 0.0f)
+    }
+}
+
+static inline double un_scalar_f64(int op, double v) {
+    switch (op) {
+    case U_NEG: return -v;
+    case U_ABS: return fabs(v);
+    case U_EXP: return exp(v);
+    case U_LOG: return log(v);
+    case U_SQRT: return sqrt(v);
+    case U_TANH: return tanh(v);
+    case U_SIGMOID: return sigd(v);
+    case U_RELU: return (v > 0 || v != v) ? v : 0.0;
+    case U_SIGN: return v > 0 ? 1.0 : (v < 0 ? -1.0 : v * 0.0);
+    case U_SIN: return sin(v);
+    case U_COS: return cos(v);
+    case U_ERF: return erf(v);
+    case U_FLOOR: return floor(v);
+    case U_CEIL: return ceil(v);
+    default: return v == 0 ? 1.0 : 0.0;
+    }
+}
+
+PG_CLONES static void un_f64(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    switch (((const op_ctx *)ctx)->op) {
+    case U_NEG: UN_LOOP(double, -v)
+    case U_ABS: UN_LOOP(double, fabs(v))
+    case U_EXP: UN_LOOP(double, exp(v))
+    case U_LOG: UN_LOOP(double, log(v))
+    case U_SQRT: UN_LOOP(double, sqrt(v))
+    case U_TANH: UN_LOOP(double, tanh(v))
+    case U_SIGMOID: UN_LOOP(double, sigd(v))
+    case U_RELU: UN_LOOP(double, (v > 0 || v != v) ? v : 0.0)
+    case U_SIGN: UN_LOOP(double, v > 0 ? 1.0 : (v < 0 ? -1.0 : v * 0.0))
+    case U_SIN: UN_LOOP(double, sin(v))
+    case U_COS: UN_LOOP(double, cos(v))
+    case U_ERF: UN_LOOP(double, erf(v))
+    case U_FLOOR: UN_LOOP(double, floor(v))
+    case U_CEIL: UN_LOOP(double, ceil(v))
+    case U_NOT: UN_LOOP(double, v == 0 ? 1.0 : 0.0)
+    }
+}
+
+PG_CLONES static void un_i64(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    int op = ((const op_ctx *)ctx)->op;
+    switch (op) {
+    case U_NEG: UN_LOOP(int64_t, (int64_t)(0 - (uint64_t)v))
+    case U_ABS: UN_LOOP(int64_t, v < 0 ? (int64_t)(0 - (uint64_t)v) : v)
+    case U_RELU: UN_LOOP(int64_t, v > 0 ? v : 0)
+    case U_SIGN: UN_LOOP(int64_t, (int64_t)(v > 0) - (int64_t)(v < 0))
+    case U_FLOOR: UN_LOOP(int64_t, v)
+    case U_CEIL: UN_LOOP(int64_t, v)
+    case U_NOT: UN_LOOP(int64_t, v == 0)
+    default: UN_LOOP(int64_t, pg_d2i(un_scalar_f64(op, (double)v)))
+    }
+}
+
+static void un_bool(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    int op = ((const op_ctx *)ctx)->op;
+    switch (op) {
+    case U_NOT: UN_LOOP(uint8_t, v == 0)
+    default: UN_LOOP(uint8_t, un_scalar_f64(op, (double)v) != 0)
+    }
+}
+
+int pg_unary(int op, int dt, char *out, char *x, const int64_t *meta) {
+    pg_iter it;
+    if (dt < 0 || dt > 3 || pg_iter_load(&it, 2, meta)) return -1;
+    int64_t total = pg_iter_simplify(&it);
+    if (total == 0) return 0;
+    op_ctx ctx = {op};
+    char *base[2] = {out, x};
+    int isz[2] = {pg_itemsize[dt], pg_itemsize[dt]};
+    static const pg_inner fns[4] = {un_f32, un_f64, un_i64, un_bool};
+    int cheap = op == U_NEG || op == U_ABS || op == U_RELU || op == U_NOT || op == U_SIGN ||
+                op == U_FLOOR || op == U_CEIL;
+    pg_run(&it, total, base, isz, fns[dt], &ctx, cheap ? 1 : 8);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- binary ----------- */
+
+#define BIN_LOOP(TI, TO, EXPR)                                                       \
+    {                                                                                \
+        TO *o = (TO *)p[0];                                                          \
+        const TI *A = (const TI *)p[1];                                              \
+        const TI *B = (const TI *)p[2];                                              \
+        int64_t so = s[0], sa = s[1], sb = s[2];                                     \
+        if (so == 1 && sa == 1 && sb == 1) {                                         \
+            for (int64_t i = 0; i < n; i++) { TI a = A[i], b = B[i]; o[i] = (EXPR); } \
+        } else if (so == 1 && sa == 1 && sb == 0) {                                  \
+            const TI b = B[0];                                                       \
+            for (int64_t i = 0; i < n; i++) { TI a = A[i]; o[i] = (EXPR); }          \
+        } else if (so == 1 && sa == 0 && sb == 1) {                                  \
+            const TI a = A[0];                                                       \
+            for (int64_t i = 0; i < n; i++) { TI b = B[i]; o[i] = (EXPR); }          \
+        } else {                                                                     \
+            for (int64_t i = 0; i < n; i++) {                                        \
+                TI a = A[i * sa], b = B[i * sb];                                     \
+                o[i * so] = (EXPR);                                                  \
+            }                                                                        \
+        }                                                                            \
+    }                                                                                \
+    break;
+
+#define BIN_CMP_CASES(TI)                         \
+    case B_EQ: BIN_LOOP(TI, uint8_t, a == b)      \
+    case B_NE: BIN_LOOP(TI, uint8_t, a != b)      \
+    case B_LT: BIN_LOOP(TI, uint8_t, a < b)       \
+    case B_LE: BIN_LOOP(TI, uint8_t, a <= b)      \
+    case B_GT: BIN_LOOP(TI, uint8_t, a > b)       \
+    case B_GE: BIN_LOOP(TI, uint8_t, a >= b)
+
+PG_CLONES static void bin_f32(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    switch (((const op_ctx *)ctx)->op) {
+    case B_ADD: BIN_LOOP(float, float, a + b)
+    case B_SUB: BIN_LOOP(float, float, a - b)
+    case B_MUL: BIN_LOOP(float, float, a * b)
+    case B_DIV: BIN_LOOP(float, float, a / b)
+    case B_POW: BIN_LOOP(float, float, powf(a, b))
+    case B_MAX: BIN_LOOP(float, float, (a > b || a != a) ? a : b)
+    case B_MIN: BIN_LOOP(float, float, (a < b || a != a) ? a : b)
+    case B_AND: BIN_LOOP(float, float, (a != 0 && b != 0) ? 1.0f : 0.0f)
+    case B_OR: BIN_LOOP(float, float, (a != 0 || b != 0) ? 1.0f : 0.0f)
+    BIN_CMP_CASES(float)
+    }
+}
+
+PG_CLONES static void bin_f64(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    switch (((const op_ctx *)ctx)->op) {
+    case B_ADD: BIN_LOOP(double, double, a + b)
+    case B_SUB: BIN_LOOP(double, double, a - b)
+    case B_MUL: BIN_LOOP(double, double, a * b)
+    case B_DIV: BIN_LOOP(double, double, a / b)
+    case B_POW: BIN_LOOP(double, double, pow(a, b))
+    case B_MAX: BIN_LOOP(double, double, (a > b || a != a) ? a : b)
+    case B_MIN: BIN_LOOP(double, double, (a < b || a != a) ? a : b)
+    case B_AND: BIN_LOOP(double, double, (a != 0 && b != 0) ? 1.0 : 0.0)
+    case B_OR: BIN_LOOP(double, double, (a != 0 || b != 0) ? 1.0 : 0.0)
+    BIN_CMP_CASES(double)
+    }
+}
+
+static inline int64_t ipow64(int64_t a, int64_t b) {
+    if (b < 0) {
+        if (a == 1) return 1;
+        if (a == -1) return (b & 1) ? -1 : 1;
+        return 0;
+    }
+    uint64_t r = 1, base = (uint64_t)a;
+    while (b) {
+        if (b & 1) r *= base;
+        base *= base;
+        b >>= 1;
+    }
+    return (int64_t)r;
+}
+
+PG_CLONES static void bin_i64(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    switch (((const op_ctx *)ctx)->op) {
+    case B_ADD: BIN_LOOP(int64_t, int64_t, (int64_t)((uint64_t)a + (uint64_t)b))
+    case B_SUB: BIN_LOOP(int64_t, int64_t, (int64_t)((uint64_t)a - (uint64_t)b))
+    case B_MUL: BIN_LOOP(int64_t, int64_t, (int64_t)((uint64_t)a * (uint64_t)b))
+    case B_DIV: BIN_LOOP(int64_t, int64_t, pg_d2i((double)a / (double)b))
+    case B_POW: BIN_LOOP(int64_t, int64_t, ipow64(a, b))
+    case B_MAX: BIN_LOOP(int64_t, int64_t, a > b ? a : b)
+    case B_MIN: BIN_LOOP(int64_t, int64_t, a < b ? a : b)
+    case B_AND: BIN_LOOP(int64_t, int64_t, a != 0 && b != 0)
+    case B_OR: BIN_LOOP(int64_t, int64_t, a != 0 || b != 0)
+    BIN_CMP_CASES(int64_t)
+    }
+}
+
+PG_CLONES static void bin_bool(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    switch (((const op_ctx *)ctx)->op) {
+    case B_ADD: BIN_LOOP(uint8_t, uint8_t, (a | b) != 0)
+    case B_SUB: BIN_LOOP(uint8_t, uint8_t, (a != 0) ^ (b != 0))
+    case B_MUL: BIN_LOOP(uint8_t, uint8_t, (a & b) != 0)
+    case B_DIV: BIN_LOOP(uint8_t, uint8_t, a != 0 || b == 0)
+    case B_POW: BIN_LOOP(uint8_t, uint8_t, a != 0 || b == 0)
+    case B_MAX: BIN_LOOP(uint8_t, uint8_t, (a | b) != 0)
+    case B_MIN: BIN_LOOP(uint8_t, uint8_t, (a & b) != 0)
+    case B_AND: BIN_LOOP(uint8_t, uint8_t, (a & b) != 0)
+    case B_OR: BIN_LOOP(uint8_t, uint8_t, (a | b) != 0)
+    BIN_CMP_CASES(uint8_t)
+    }
+}
+
+int pg_binary(int op, int dt, char *out, char *a, char *b, const int64_t *meta) {
+    pg_iter it;
+    if (dt < 0 || dt > 3 || op < 0 || op > B_GE || pg_iter_load(&it, 3, meta)) return -1;
+    int64_t total = pg_iter_simplify(&it);
+    if (total == 0) return 0;
+    op_ctx ctx = {op};
+    char *base[3] = {out, a, b};
+    int isz[3] = {op >= B_EQ ? 1 : pg_itemsize[dt], pg_itemsize[dt], pg_itemsize[dt]};
+    static const pg_inner fns[4] = {bin_f32, bin_f64, bin_i64, bin_bool};
+    pg_run(&it, total, base, isz, fns[dt], &ctx, op == B_POW ? 8 : 1);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- where, cast, copy - */
+
+#define WHERE_LOOP(T)                                                                    \
+    {                                                                                    \
+        T *o = (T *)p[0];                                                                \
+        const uint8_t *c = (const uint8_t *)p[1];                                        \
+        const T *A = (const T *)p[2], *B = (const T *)p[3];                              \
+        if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {                          \
+            for (int64_t i = 0; i < n; i++) o[i] = c[i] ? A[i] : B[i];                   \
+        } else {                                                                         \
+            for (int64_t i = 0; i < n; i++)                                              \
+                o[i * s[0]] = c[i * s[1]] ? A[i * s[2]] : B[i * s[3]];                   \
+        }                                                                                \
+    }                                                                                    \
+    break;
+
+PG_CLONES static void where_inner(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    switch (((const op_ctx *)ctx)->op) {
+    case 1: WHERE_LOOP(uint8_t)
+    case 4: WHERE_LOOP(uint32_t)
+    default: WHERE_LOOP(uint64_t)
+    }
+}
+
+int pg_where(int dt, char *out, char *cond, char *a, char *b, const int64_t *meta) {
+    pg_iter it;
+    if (dt < 0 || dt > 3 || pg_iter_load(&it, 4, meta)) return -1;
+    int64_t total = pg_iter_simplify(&it);
+    if (total == 0) return 0;
+    int sz = pg_itemsize[dt];
+    op_ctx ctx = {sz};
+    char *base[4] = {out, cond, a, b};
+    int isz[4] = {sz, 1, sz, sz};
+    pg_run(&it, total, base, isz, where_inner, &ctx, 1);
+    return 0;
+}
+
+#define CAST_LOOP(TI, TO, EXPR)                                                        \
+    {                                                                                  \
+        TO *o = (TO *)p[0];                                                            \
+        const TI *xx = (const TI *)p[1];                                               \
+        if (s[0] == 1 && s[1] == 1) {                                                  \
+            for (int64_t i = 0; i < n; i++) { TI v = xx[i]; o[i] = (EXPR); }           \
+        } else {                                                                       \
+            for (int64_t i = 0; i < n; i++) { TI v = xx[i * s[1]]; o[i * s[0]] = (EXPR); } \
+        }                                                                              \
+    }                                                                                  \
+    break;
+
+PG_CLONES static void cast_inner(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    switch (((const op_ctx *)ctx)->op) {
+    case 0 * 4 + 1: CAST_LOOP(float, double, (double)v)
+    case 0 * 4 + 2: CAST_LOOP(float, int64_t, pg_d2i((double)v))
+    case 0 * 4 + 3: CAST_LOOP(float, uint8_t, v != 0)
+    case 1 * 4 + 0: CAST_LOOP(double, float, (float)v)
+    case 1 * 4 + 2: CAST_LOOP(double, int64_t, pg_d2i(v))
+    case 1 * 4 + 3: CAST_LOOP(double, uint8_t, v != 0)
+    case 2 * 4 + 0: CAST_LOOP(int64_t, float, (float)v)
+    case 2 * 4 + 1: CAST_LOOP(int64_t, double, (double)v)
+    case 2 * 4 + 3: CAST_LOOP(int64_t, uint8_t, v != 0)
+    case 3 * 4 + 0: CAST_LOOP(uint8_t, float, v ? 1.0f : 0.0f)
+    case 3 * 4 + 1: CAST_LOOP(uint8_t, double, v ? 1.0 : 0.0)
+    case 3 * 4 + 2: CAST_LOOP(uint8_t, int64_t, v != 0)
+    }
+}
+
+static void copy_inner(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    int sz = ((const op_ctx *)ctx)->op;
+    if (s[0] == 1 && s[1] == 1) {
+        memmove(p[0], p[1], (size_t)(n * sz));
+        return;
+    }
+    switch (sz) {
+    case 1: CAST_LOOP(uint8_t, uint8_t, v)
+    case 4: CAST_LOOP(uint32_t, uint32_t, v)
+    default: CAST_LOOP(uint64_t, uint64_t, v)
+    }
+}
+
+int pg_copy(int itemsize, char *out, char *x, const int64_t *meta) {
+    pg_iter it;
+    if ((itemsize != 1 && itemsize != 4 && itemsize != 8) || pg_iter_load(&it, 2, meta)) return -1;
+    int64_t total = pg_iter_simplify(&it);
+    if (total == 0) return 0;
+    op_ctx ctx = {itemsize};
+    char *base[2] = {out, x};
+    int isz[2] = {itemsize, itemsize};
+    pg_run(&it, total, base, isz, copy_inner, &ctx, 1);
+    return 0;
+}
+
+int pg_cast(int dt_in, int dt_out, char *out, char *x, const int64_t *meta) {
+    if (dt_in < 0 || dt_in > 3 || dt_out < 0 || dt_out > 3) return -1;
+    if (dt_in == dt_out) return pg_copy(pg_itemsize[dt_in], out, x, meta);
+    pg_iter it;
+    if (pg_iter_load(&it, 2, meta)) return -1;
+    int64_t total = pg_iter_simplify(&it);
+    if (total == 0) return 0;
+    op_ctx ctx = {dt_in * 4 + dt_out};
+    char *base[2] = {out, x};
+    int isz[2] = {pg_itemsize[dt_out], pg_itemsize[dt_in]};
+    pg_run(&it, total, base, isz, cast_inner, &ctx, 1);
+    return 0;
+}

@@ -1,0 +1,449 @@
+/* Packed, cache-blocked GEMM (GotoBLAS / BLIS structure) with register-tiled SIMD
+   micro-kernels chosen at run time, and conv2d (forward and both gradients) on top of it.
+
+   C (m x n, row-major, leading dimension ldc) = A (m x k) @ B (k x n).
+   Loops: jc (NC columns of B) > pc (KC of k; B block packed into NR-wide panels) >
+   ic (MC rows of A; A block packed into MR-tall panels, per thread) > jr (NR) > ir (MR). */
+#include "pg.h"
+
+#ifndef _OPENMP
+static inline int omp_get_thread_num(void) { return 0; }
+#endif
+
+/* A[i, k] = p[i*rs + (k / kdiv)*cs_hi + (k % kdiv)*cs_lo]; kdiv 0 means A[i, k] = p[i*rs + k*cs_lo] */
+typedef struct {
+    const char *p;
+    int64_t rs, cs_lo, cs_hi, kdiv;
+} amat;
+
+typedef struct {
+    int64_t C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw;
+    int64_t xn; /* elements between images of x */
+} conv_t;
+
+enum { B_STRIDED, B_IM2COL, B_IM2COL_T };
+
+/* B_STRIDED: B[k, j] = p[k*rs + j*cs]
+   B_IM2COL:  B[(c, ki, kj), (oh, ow)] = x[c, oh*sh - ph + ki*dh, ow*sw - pw + kj*dw] (one image)
+   B_IM2COL_T: B[(n, oh, ow), (c, ki, kj)] = the same element of image n */
+typedef struct {
+    int kind;
+    const char *p;
+    int64_t rs, cs;
+    const conv_t *cv;
+} bmat;
+
+typedef struct {
+    int mr, nr;
+    int64_t mc, kc, nc;
+    void (*kernel)(int64_t kc, const void *A, const void *B, void *C, int64_t ldc, int beta);
+} gemm_cfg;
+
+/* ------------------------------------------------------------- micro-kernels ------- */
+
+#define DEFINE_UKERNEL(NAME, T, VL, MR, NV, ATTR)                                          \
+    typedef T NAME##_vec __attribute__((vector_size((VL) * sizeof(T)), aligned(sizeof(T)))); \
+    ATTR static void NAME(int64_t kc, const void *Av, const void *Bv, void *Cv, int64_t ldc, \
+                          int beta) {                                                      \
+        const T *restrict A = (const T *)Av;                                               \
+        const T *restrict B = (const T *)Bv;                                               \
+        T *restrict C = (T *)Cv;                                                           \
+        NAME##_vec acc[MR][NV];                                                            \
+        for (int i = 0; i < MR; i++)                                                       \
+            for (int v = 0; v < NV; v++) acc[i][v] = (NAME##_vec){0};                      \
+        for (int64_t p = 0; p < kc; p++) {                                                 \
+            NAME##_vec b[NV];                                                              \
+            for (int v = 0; v < NV; v++)                                                   \
+                b[v] = *(const NAME##_vec *)(B + p * (VL) * (NV) + v * (VL));              \
+            for (int i = 0; i < MR; i++) {                                                 \
+                T a = A[p * (MR) + i];                                                     \
+                for (int v = 0; v < NV; v++) acc[i][v] += a * b[v];                        \
+            }                                                                              \
+        }                                                                                  \
+        for (int i = 0; i < MR; i++)                                                       \
+            for (int v = 0; v < NV; v++) {                                                 \
+                NAME##_vec *c = (NAME##_vec *)(C + i * ldc + v * (VL));                    \
+                if (beta) *c += acc[i][v];                                                 \
+                else *c = acc[i][v];                                                       \
+            }                                                                              \
+    }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PG_X86 1
+#define T_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define T_AVX2 __attribute__((target("avx2,fma")))
+DEFINE_UKERNEL(uk_f32_avx512, float, 16, 12, 2, T_AVX512)
+DEFINE_UKERNEL(uk_f64_avx512, double, 8, 12, 2, T_AVX512)
+DEFINE_UKERNEL(uk_f32_avx2, float, 8, 6, 2, T_AVX2)
+DEFINE_UKERNEL(uk_f64_avx2, double, 4, 6, 2, T_AVX2)
+#endif
+DEFINE_UKERNEL(uk_f32_gen, float, 4, 4, 2, )
+DEFINE_UKERNEL(uk_f64_gen, double, 2, 4, 2, )
+
+static gemm_cfg cfg_f32 = {4, 8, 128, 256, 4096, uk_f32_gen};
+static gemm_cfg cfg_f64 = {4, 4, 128, 256, 4096, uk_f64_gen};
+static int simd_level = -1;
+
+int pg_set_simd_level(int level) {
+    int best = pg_simd_level();
+    if (level < 0 || level > best) level = best;
+    if (level == 1) level = 0;
+#ifdef PG_X86
+    if (level == 3) {
+        gemm_cfg f = {12, 32, 144, 256, 4096, uk_f32_avx512};
+        gemm_cfg d = {12, 16, 144, 256, 4096, uk_f64_avx512};
+        cfg_f32 = f;
+        cfg_f64 = d;
+    } else if (level == 2) {
+        gemm_cfg f = {6, 16, 144, 256, 4096, uk_f32_avx2};
+        gemm_cfg d = {6, 8, 144, 256, 4096, uk_f64_avx2};
+        cfg_f32 = f;
+        cfg_f64 = d;
+    } else
+#endif
+    {
+        gemm_cfg f = {4, 8, 128, 256, 4096, uk_f32_gen};
+        gemm_cfg d = {4, 4, 128, 256, 4096, uk_f64_gen};
+        cfg_f32 = f;
+        cfg_f64 = d;
+        level = 0;
+    }
+    simd_level = level;
+    return level;
+}
+
+static void ensure_cfg(void) {
+    if (simd_level < 0) pg_set_simd_level(-1);
+}
+
+/* ------------------------------------------------------------- packing + driver ---- */
+
+#define DEFINE_GEMM(T, SFX)                                                                 \
+    static void pack_a_##SFX(const amat *A, int64_t i0, int64_t mc, int64_t p0, int64_t kc,  \
+                             T *dst, int MR) {                                              \
+        const T *base = (const T *)A->p;                                                    \
+        if (A->kdiv == 0 && A->rs == 1 && A->cs_lo != 1) {                                  \
+            /* A transposed: rows of A^T are contiguous, read each once */                  \
+            for (int64_t p = 0; p < kc; p++) {                                              \
+                const T *s = base + (p0 + p) * A->cs_lo + i0;                               \
+                for (int64_t ir = 0; ir < mc; ir += MR) {                                   \
+                    int64_t mr = mc - ir < MR ? mc - ir : MR;                               \
+                    T *d = dst + ir * kc + p * MR;                                          \
+                    for (int64_t i = 0; i < mr; i++) d[i] = s[ir + i];                      \
+                    for (int64_t i = mr; i < MR; i++) d[i] = 0;                             \
+                }                                                                           \
+            }                                                                               \
+            return;                                                                         \
+        }                                                                                   \
+        for (int64_t ir = 0; ir < mc; ir += MR) {                                           \
+            int64_t mr = mc - ir < MR ? mc - ir : MR;                                       \
+            T *d = dst + ir * kc;                                                           \
+            for (int64_t i = 0; i < mr; i++) {                                              \
+                const T *s = base + (i0 + ir + i) * A->rs;                                  \
+                if (A->kdiv == 0) {                                                         \
+                    int64_t cs = A->cs_lo;                                                  \
+                    if (cs == 1)                                                            \
+                        for (int64_t p = 0; p < kc; p++) d[p * MR + i] = s[p0 + p];         \
+                    else                                                                    \
+                        for (int64_t p = 0; p < kc; p++) d[p * MR + i] = s[(p0 + p) * cs];  \
+                } else {                                                                    \
+                    int64_t hi = p0 / A->kdiv, lo = p0 % A->kdiv;                           \
+                    for (int64_t p = 0; p < kc; p++) {                                      \
+                        d[p * MR + i] = s[hi * A->cs_hi + lo * A->cs_lo];                   \
+                        if (++lo == A->kdiv) { lo = 0; hi++; }                              \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+            for (int64_t i = mr; i < MR; i++)                                               \
+                for (int64_t p = 0; p < kc; p++) d[p * MR + i] = 0;                         \
+        }                                                                                   \
+    }                                                                                       \
+    /* pack panel jp (NR columns starting at j0 + jp*NR) of rows p0..p0+kc */               \
+    static void pack_b_##SFX(const bmat *B, int64_t p0, int64_t kc, int64_t j0, int64_t nc,  \
+                             int64_t jp, T *dst, int NR) {                                  \
+        int64_t jr = jp * NR, nr = nc - jr < NR ? nc - jr : NR;                             \
+        T *d = dst + jr * kc;                                                               \
+        const T *base = (const T *)B->p;                                                    \
+        if (B->kind == B_STRIDED) {                                                         \
+            if (B->cs == 1) {                                                               \
+                for (int64_t p = 0; p < kc; p++) {                                          \
+                    const T *s = base + (p0 + p) * B->rs + j0 + jr;                         \
+                    for (int64_t j = 0; j < nr; j++) d[p * NR + j] = s[j];                  \
+                    for (int64_t j = nr; j < NR; j++) d[p * NR + j] = 0;                    \
+                }                                                                           \
+            } else {                                                                        \
+                for (int64_t j = 0; j < nr; j++) {                                          \
+                    const T *s = base + (j0 + jr + j) * B->cs;                              \
+                    for (int64_t p = 0; p < kc; p++) d[p * NR + j] = s[(p0 + p) * B->rs];   \
+                }                                                                           \
+                for (int64_t j = nr; j < NR; j++)                                           \
+                    for (int64_t p = 0; p < kc; p++) d[p * NR + j] = 0;                     \
+            }                                                                               \
+            return;                                                                         \
+        }                                                                                   \
+        const conv_t *g = B->cv;                                                            \
+        if (B->kind == B_IM2COL) {                                                          \
+            for (int64_t p = 0; p < kc; p++) {                                              \
+                int64_t r = p0 + p, kj = r % g->KW, t = r / g->KW;                          \
+                int64_t ki = t % g->KH, c = t / g->KH;                                      \
+                const T *xc = base + c * g->H * g->W;                                       \
+                int64_t col = j0 + jr, oh = col / g->OW, ow = col % g->OW;                  \
+                for (int64_t j = 0; j < nr; j++) {                                          \
+                    int64_t ih = oh * g->sh - g->ph + ki * g->dh;                           \
+                    int64_t iw = ow * g->sw - g->pw + kj * g->dw;                           \
+                    d[p * NR + j] = (ih >= 0 && ih < g->H && iw >= 0 && iw < g->W)          \
+                                        ? xc[ih * g->W + iw] : (T)0;                        \
+                    if (++ow == g->OW) { ow = 0; oh++; }                                    \
+                }                                                                           \
+                for (int64_t j = nr; j < NR; j++) d[p * NR + j] = 0;                        \
+            }                                                                               \
+            return;                                                                         \
+        }                                                                                   \
+        /* B_IM2COL_T */                                                                    \
+        int64_t ohw = g->OH * g->OW;                                                        \
+        for (int64_t p = 0; p < kc; p++) {                                                  \
+            int64_t k = p0 + p, n = k / ohw, q = k % ohw, oh = q / g->OW, ow = q % g->OW;   \
+            const T *xn = base + n * g->xn;                                                 \
+            int64_t col = j0 + jr, kj = col % g->KW, t = col / g->KW;                       \
+            int64_t ki = t % g->KH, c = t / g->KH;                                          \
+            for (int64_t j = 0; j < nr; j++) {                                              \
+                int64_t ih = oh * g->sh - g->ph + ki * g->dh;                               \
+                int64_t iw = ow * g->sw - g->pw + kj * g->dw;                               \
+                d[p * NR + j] = (ih >= 0 && ih < g->H && iw >= 0 && iw < g->W)              \
+                                    ? xn[(c * g->H + ih) * g->W + iw] : (T)0;               \
+                if (++kj == g->KW) { kj = 0; if (++ki == g->KH) { ki = 0; c++; } }          \
+            }                                                                               \
+            for (int64_t j = nr; j < NR; j++) d[p * NR + j] = 0;                            \
+        }                                                                                   \
+    }                                                                                       \
+    static int gemm_##SFX(const gemm_cfg *cfg, int64_t m, int64_t n, int64_t k,             \
+                          const amat *A, const bmat *B, T *C, int64_t ldc, int nt) {        \
+        if (m <= 0 || n <= 0) return 0;                                                     \
+        if (k <= 0) {                                                                       \
+            for (int64_t i = 0; i < m; i++)                                                 \
+                for (int64_t j = 0; j < n; j++) C[i * ldc + j] = 0;                         \
+            return 0;                                                                       \
+        }                                                                                   \
+        const int MR = cfg->mr, NR = cfg->nr;                                               \
+        int64_t KC = cfg->kc, NC = cfg->nc, mcb = cfg->mc;                                  \
+        if (nt < 1) nt = 1;                                                                 \
+        int64_t mb = (m + mcb - 1) / mcb;                                                   \
+        if (nt > 1 && mb % nt) {                                                            \
+            mb = (mb + nt - 1) / nt * nt;                                                   \
+            mcb = ((m + mb - 1) / mb + MR - 1) / MR * MR;                                   \
+            mb = (m + mcb - 1) / mcb;                                                       \
+        }                                                                                   \
+        int64_t nsplit = mb >= nt ? 1 : (nt + mb - 1) / mb;                                 \
+        int64_t ncmax = n < NC ? (n + NR - 1) / NR * NR : NC;                               \
+        int64_t kcmax = k < KC ? k : KC;                                                    \
+        T *bp = (T *)pg_scratch_alloc(sizeof(T) * (size_t)(ncmax * kcmax));                 \
+        T *ap = (T *)pg_scratch_alloc(sizeof(T) * (size_t)(mcb * kcmax) * (size_t)nt);      \
+        if (!bp || !ap) {                                                                   \
+            pg_scratch_free(bp);                                                            \
+            pg_scratch_free(ap);                                                            \
+            return -2;                                                                      \
+        }                                                                                   \
+        _Pragma("omp parallel num_threads(nt) if(nt > 1)")                                  \
+        {                                                                                   \
+            T *myap = ap + (size_t)omp_get_thread_num() * (size_t)(mcb * kcmax);            \
+            T tmp[12 * 32];                                                                 \
+            for (int64_t jc = 0; jc < n; jc += NC) {                                        \
+                int64_t nc = n - jc < NC ? n - jc : NC;                                     \
+                int64_t np = (nc + NR - 1) / NR;                                            \
+                for (int64_t pc = 0; pc < k; pc += KC) {                                    \
+                    int64_t kc = k - pc < KC ? k - pc : KC;                                 \
+                    int beta = pc > 0;                                                      \
+                    _Pragma("omp for schedule(static)")                                     \
+                    for (int64_t jp = 0; jp < np; jp++)                                     \
+                        pack_b_##SFX(B, pc, kc, jc, nc, jp, bp, NR);                        \
+                    _Pragma("omp for schedule(dynamic, 1)")                                 \
+                    for (int64_t w = 0; w < mb * nsplit; w++) {                             \
+                        int64_t ib = w / nsplit, sp = w % nsplit;                           \
+                        int64_t ic = ib * mcb;                                              \
+                        if (ic >= m) continue;                                              \
+                        int64_t mc = m - ic < mcb ? m - ic : mcb;                           \
+                        int64_t plo = np * sp / nsplit, phi = np * (sp + 1) / nsplit;       \
+                        if (plo >= phi) continue;                                           \
+                        pack_a_##SFX(A, ic, mc, pc, kc, myap, MR);                          \
+                        for (int64_t jp = plo; jp < phi; jp++) {                            \
+                            int64_t jr = jp * NR, nr = nc - jr < NR ? nc - jr : NR;         \
+                            const T *bpan = bp + jr * kc;                                   \
+                            for (int64_t ir = 0; ir < mc; ir += MR) {                       \
+                                int64_t mr = mc - ir < MR ? mc - ir : MR;                   \
+                                T *cp = C + (ic + ir) * ldc + jc + jr;                      \
+                                if (mr == MR && nr == NR) {                                 \
+                                    cfg->kernel(kc, myap + ir * kc, bpan, cp, ldc, beta);   \
+                                } else {                                                    \
+                                    cfg->kernel(kc, myap + ir * kc, bpan, tmp, NR, 0);      \
+                                    for (int64_t i = 0; i < mr; i++)                        \
+                                        for (int64_t j = 0; j < nr; j++) {                  \
+                                            T v = tmp[i * NR + j];                          \
+                                            cp[i * ldc + j] = beta ? cp[i * ldc + j] + v : v; \
+                                        }                                                   \
+                                }                                                           \
+                            }                                                               \
+                        }                                                                   \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+        pg_scratch_free(bp);                                                                \
+        pg_scratch_free(ap);                                                                \
+        return 0;                                                                           \
+    }
+
+DEFINE_GEMM(float, f32)
+DEFINE_GEMM(double, f64)
+
+static int gemm_dt(int dt, int64_t m, int64_t n, int64_t k, const amat *A, const bmat *B,
+                   char *C, int64_t ldc, int nt) {
+    ensure_cfg();
+    if (dt == DT_F32) return gemm_f32(&cfg_f32, m, n, k, A, B, (float *)C, ldc, nt);
+    if (dt == DT_F64) return gemm_f64(&cfg_f64, m, n, k, A, B, (double *)C, ldc, nt);
+    return -1;
+}
+
+int pg_matmul(int dt, int64_t batch, int64_t m, int64_t n, int64_t k,
+              char *a, int64_t sab, int64_t sam, int64_t sak,
+              char *b, int64_t sbb, int64_t sbk, int64_t sbn, char *c) {
+    if (dt != DT_F32 && dt != DT_F64) return -1;
+    if (batch <= 0 || m <= 0 || n <= 0) return 0;
+    int64_t isz = dt == DT_F32 ? 4 : 8;
+    double flops = (double)m * (double)n * (double)(k > 0 ? k : 1);
+    int nt = pg_threads_for((int64_t)(flops / 8 > 9e18 ? 9e18 : flops / 8));
+    if (batch > 1 && nt > 1 && flops < 4e6) {
+        int err = 0;
+        int bt = batch < nt ? (int)batch : nt;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(bt) reduction(min : err)
+        for (int64_t i = 0; i < batch; i++) {
+            amat A = {a + i * sab * isz, sam, sak, 0, 0};
+            bmat B = {B_STRIDED, b + i * sbb * isz, sbk, sbn, NULL};
+            int e = gemm_dt(dt, m, n, k, &A, &B, c + i * m * n * isz, n, 1);
+            if (e < err) err = e;
+        }
+        return err;
+    }
+    for (int64_t i = 0; i < batch; i++) {
+        amat A = {a + i * sab * isz, sam, sak, 0, 0};
+        bmat B = {B_STRIDED, b + i * sbb * isz, sbk, sbn, NULL};
+        int e = gemm_dt(dt, m, n, k, &A, &B, c + i * m * n * isz, n, nt);
+        if (e) return e;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- convolution --------- */
+
+typedef struct {
+    int64_t N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, G;
+    int64_t Cg, Og, KK, OHW;
+} geom_t;
+
+static int load_geom(geom_t *g, const int64_t *v) {
+    g->N = v[0]; g->C = v[1]; g->H = v[2]; g->W = v[3]; g->O = v[4]; g->KH = v[5];
+    g->KW = v[6]; g->OH = v[7]; g->OW = v[8]; g->sh = v[9]; g->sw = v[10]; g->ph = v[11];
+    g->pw = v[12]; g->dh = v[13]; g->dw = v[14]; g->G = v[15];
+    for (int i = 0; i < 16; i++)
+        if (v[i] < 0) return -1;
+    if (g->G < 1 || g->C % g->G || g->O % g->G || g->sh < 1 || g->sw < 1 || g->dh < 1 ||
+        g->dw < 1)
+        return -1;
+    g->Cg = g->C / g->G;
+    g->Og = g->O / g->G;
+    g->KK = g->Cg * g->KH * g->KW;
+    g->OHW = g->OH * g->OW;
+    return 0;
+}
+
+static conv_t conv_of(const geom_t *g) {
+    conv_t c = {g->Cg, g->H, g->W, g->KH, g->KW, g->OH, g->OW,
+                g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, g->C * g->H * g->W};
+    return c;
+}
+
+int pg_conv2d(int dt, char *x, char *w, char *out, const int64_t *geometry) {
+    geom_t g;
+    if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
+    int64_t isz = dt == DT_F32 ? 4 : 8;
+    conv_t cv = conv_of(&g);
+    int nt = pg_threads_for(g.Og * g.OHW * (g.KK ? g.KK : 1) / 8);
+    for (int64_t n = 0; n < g.N; n++)
+        for (int64_t gi = 0; gi < g.G; gi++) {
+            amat A = {w + gi * g.Og * g.KK * isz, g.KK, 1, 0, 0};
+            bmat B = {B_IM2COL, x + (n * g.C + gi * g.Cg) * g.H * g.W * isz, 0, 0, &cv};
+            char *C = out + (n * g.O + gi * g.Og) * g.OHW * isz;
+            int e = gemm_dt(dt, g.Og, g.OHW, g.KK, &A, &B, C, g.OHW, nt);
+            if (e) return e;
+        }
+    return 0;
+}
+
+int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
+                              const int64_t *geometry) {
+    geom_t g;
+    if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
+    int64_t isz = dt == DT_F32 ? 4 : 8;
+    conv_t cv = conv_of(&g);
+    int64_t k = g.N * g.OHW;
+    int nt = pg_threads_for(g.Og * g.KK * (k ? k : 1) / 8);
+    for (int64_t gi = 0; gi < g.G; gi++) {
+        amat A = {grad_out + gi * g.Og * g.OHW * isz, g.OHW, 1, g.O * g.OHW, g.OHW > 0 ? g.OHW : 1};
+        bmat B = {B_IM2COL_T, x + gi * g.Cg * g.H * g.W * isz, 0, 0, &cv};
+        int e = gemm_dt(dt, g.Og, g.KK, k, &A, &B, grad_w + gi * g.Og * g.KK * isz, g.KK, nt);
+        if (e) return e;
+    }
+    return 0;
+}
+
+#define DEFINE_COL2IM(T, SFX)                                                             \
+    static void col2im_##SFX(const geom_t *g, const T *cols, T *gx, int nt) {              \
+        _Pragma("omp parallel for schedule(static) num_threads(nt) if(nt > 1)")           \
+        for (int64_t c = 0; c < g->Cg; c++) {                                             \
+            T *img = gx + c * g->H * g->W;                                                \
+            for (int64_t i = 0; i < g->H * g->W; i++) img[i] = 0;                         \
+            for (int64_t ki = 0; ki < g->KH; ki++)                                        \
+                for (int64_t kj = 0; kj < g->KW; kj++) {                                  \
+                    const T *row = cols + ((c * g->KH + ki) * g->KW + kj) * g->OHW;        \
+                    for (int64_t oh = 0; oh < g->OH; oh++) {                              \
+                        int64_t ih = oh * g->sh - g->ph + ki * g->dh;                     \
+                        if (ih < 0 || ih >= g->H) continue;                               \
+                        T *dst = img + ih * g->W;                                         \
+                        const T *src = row + oh * g->OW;                                  \
+                        for (int64_t ow = 0; ow < g->OW; ow++) {                          \
+                            int64_t iw = ow * g->sw - g->pw + kj * g->dw;                 \
+                            if (iw >= 0 && iw < g->W) dst[iw] += src[ow];                 \
+                        }                                                                 \
+                    }                                                                     \
+                }                                                                         \
+        }                                                                                 \
+    }
+DEFINE_COL2IM(float, f32)
+DEFINE_COL2IM(double, f64)
+
+int pg_conv2d_backward_input(int dt, char *grad_out, char *w, char *grad_x,
+                             const int64_t *geometry) {
+    geom_t g;
+    if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
+    int64_t isz = dt == DT_F32 ? 4 : 8;
+    char *cols = (char *)pg_scratch_alloc((size_t)(g.KK * g.OHW * isz));
+    if (!cols) return -2;
+    int nt = pg_threads_for(g.Og * g.OHW * (g.KK ? g.KK : 1) / 8);
+    int ntc = pg_threads_for(g.KK * g.OHW);
+    for (int64_t n = 0; n < g.N; n++)
+        for (int64_t gi = 0; gi < g.G; gi++) {
+            amat A = {w + gi * g.Og * g.KK * isz, 1, g.KK, 0, 0};
+            bmat B = {B_STRIDED, grad_out + (n * g.O + gi * g.Og) * g.OHW * isz, g.OHW, 1, NULL};
+            int e = gemm_dt(dt, g.KK, g.OHW, g.Og, &A, &B, cols, g.OHW, nt);
+            if (e) {
+                pg_scratch_free(cols);
+                return e;
+            }
+            char *gx = grad_x + (n * g.C + gi * g.Cg) * g.H * g.W * isz;
+            if (dt == DT_F32)
+                col2im_f32(&g, (const float *)cols, (float *)gx, ntc);
+            else
+                col2im_f64(&g, (const double *)cols, (double *)gx, ntc);
+        }
+    pg_scratch_free(cols);
+    return 0;
+}

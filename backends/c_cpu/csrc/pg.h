@@ -1,0 +1,69 @@
+/* Internal helpers shared by the plugrad_c_cpu kernels. */
+#ifndef PG_H
+#define PG_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+#include <math.h>
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "api.h"
+
+#define PG_MAXD 32
+#define PG_GRAIN 32768
+
+enum { DT_F32 = 0, DT_F64 = 1, DT_I64 = 2, DT_BOOL = 3 };
+
+enum {
+    U_NEG, U_ABS, U_EXP, U_LOG, U_SQRT, U_TANH, U_SIGMOID, U_RELU, U_SIGN, U_SIN, U_COS,
+    U_ERF, U_FLOOR, U_CEIL, U_NOT
+};
+enum {
+    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_AND, B_OR,
+    B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE
+};
+enum { R_SUM, R_MAX, R_MIN, R_PROD };
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(PG_NO_CLONES)
+#define PG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PG_CLONES
+#endif
+
+extern int pg_nthreads;
+
+/* Threads to use for `work` element-operations. */
+static inline int pg_threads_for(int64_t work) {
+    if (work < PG_GRAIN || pg_nthreads <= 1) return 1;
+    int64_t t = work / PG_GRAIN;
+    return t < pg_nthreads ? (int)t : pg_nthreads;
+}
+
+/* An n-d iteration over up to 4 operands. */
+typedef struct {
+    int nd;
+    int nops;
+    int64_t shape[PG_MAXD];
+    int64_t st[4][PG_MAXD];
+} pg_iter;
+
+/* Read meta into it; returns -1 on bad ndim. */
+int pg_iter_load(pg_iter *it, int nops, const int64_t *meta);
+/* Drop size-1 dims, sort by operand 0's |stride| (descending), merge contiguous dims.
+   Returns the element count (0 when empty). Leaves at least one dim. */
+int64_t pg_iter_simplify(pg_iter *it);
+
+/* numpy-like (x86) double -> int64: out of range and NaN give INT64_MIN. */
+static inline int64_t pg_d2i(double v) {
+    if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) return INT64_MIN;
+    return (int64_t)v;
+}
+
+void *pg_scratch_alloc(size_t nbytes);
+void pg_scratch_free(void *p);
+
+#endif

@@ -1,0 +1,1 @@
+"""plugrad's asv benchmark suites; shared workloads live in `benchmarks.common`."""

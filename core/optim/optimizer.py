@@ -1,0 +1,194 @@
+"""Optimizer: parameter groups, per-parameter state, zero_grad and state_dict.
+
+Updates run under `no_grad()` with in-place ops on the parameters, so a step never grows the
+autograd graph. Device moves: after `model.to(device)` (which moves parameters in place), each
+parameter's state (momentum, Adam moments) follows it lazily at its next step; `opt.to(device)`
+moves all the state at once.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..autograd.grad_mode import no_grad
+from ..autograd.tensor import Tensor
+from ..backend.registry import get_device
+
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    """Base class: subclasses set `defaults` and implement `step()`.
+
+    `params` is an iterable of tensors, or of dicts (parameter groups) with a "params" entry
+    and per-group overrides such as {"params": head.parameters(), "lr": 1e-3}.
+    """
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params should be an iterable of Tensors or dicts, got a single Tensor; "
+                "pass [tensor] or model.parameters()"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own hyper-parameters (defaults fill the rest)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group.get("params")
+        if params is None:
+            raise ValueError("a parameter group needs a 'params' entry")
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizers take Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(
+                    "can't optimize a non-leaf tensor (the result of an operation); optimize "
+                    "the leaf it was computed from, or .detach().requires_grad_()"
+                )
+            if not p.dtype.is_floating:
+                raise TypeError(f"can't optimize a tensor of dtype {p.dtype.name}")
+        group["params"] = params
+        for key, default in self.defaults.items():
+            if default is required and key not in group:
+                raise ValueError(
+                    f"parameter group didn't specify a value of required option {key!r}"
+                )
+            group.setdefault(key, default)
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params) or existing & {id(p) for p in params}:
+            raise ValueError("some parameters appear in more than one parameter group (or twice)")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset gradients: to None (default, frees memory) or to zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad = p.grad.detach()
+                    p.grad.zero_()
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    def _state_for(self, p: Tensor) -> dict[str, Any]:
+        """This parameter's state, with its tensors moved to the parameter's current device."""
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = {}
+            return state
+        device = p.device
+        for key, value in state.items():
+            if isinstance(value, Tensor) and value.device is not device:
+                state[key] = value.to(device)
+        return state
+
+    def to(self, device: object) -> Optimizer:
+        """Move every state tensor to `device` now (otherwise each follows its parameter at
+        the next step)."""
+        target = get_device(device)
+        for state in self.state.values():
+            for key, value in state.items():
+                if isinstance(value, Tensor):
+                    state[key] = value.to(target)
+        return self
+
+    # --- state_dict ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}, as torch:
+        parameters are referred to by their position across groups."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {
+            index[id(p)]: dict(s)
+            for group in self.param_groups
+            for p in group["params"]
+            if (s := self.state.get(p))
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore hyper-parameters and state saved by `state_dict()` (of an optimizer over
+        parameters of the same shapes, in the same order); tensors move to each parameter's
+        device and floating ones to its dtype."""
+        if "param_groups" not in state_dict or "state" not in state_dict:
+            raise ValueError("an optimizer state_dict has 'state' and 'param_groups' entries")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"the state_dict has {len(saved_groups)} parameter groups, this optimizer "
+                f"has {len(self.param_groups)}"
+            )
+        by_index: dict[int, Tensor] = {}
+        for saved, group in zip(saved_groups, self.param_groups):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"a parameter group of the state_dict has {len(saved['params'])} parameters, "
+                    f"the optimizer's has {len(group['params'])}"
+                )
+            for i, p in zip(saved["params"], group["params"]):
+                by_index[int(i)] = p
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for key, values in state_dict["state"].items():
+            p = by_index.get(int(key))
+            if p is None:
+                raise ValueError(
+                    f"the state_dict has state for parameter {key}, which no group lists"
+                )
+            restored = {}
+            for name, value in values.items():
+                if isinstance(value, Tensor):
+                    if value.dtype.is_floating and value.shape == p.shape:
+                        value = value.astype(p.dtype)
+                    with no_grad():
+                        value = value.detach().to(p.device).clone()
+                else:
+                    value = copy.deepcopy(value)
+                restored[name] = value
+            new_state[p] = restored
+        self.state = new_state
+        for saved, group in zip(saved_groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = copy.deepcopy(v)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..autograd.grad_mode import enable_grad, no_grad
+from .optimizer import Optimizer, ParamsT, required
+
+
+class SGD(Optimizer):
+    """torch.optim.SGD's update, per parameter p with gradient g:
+
+    g = g + weight_decay * p
+    b = g (first step) or momentum * b + (1 - dampening) * g
+    g = g + momentum * b (nesterov) or b
+    p = p - lr * g
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = required,  # type: ignore[assignment]
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        if lr is not required and lr < 0.0:
+            raise ValueError(f"invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a positive momentum and zero dampening")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient; returns closure()'s loss."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                lr, momentum = group["lr"], group["momentum"]
+                dampening, weight_decay = group["dampening"], group["weight_decay"]
+                nesterov, maximize = group["nesterov"], group["maximize"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    g = p.grad.detach()
+                    if maximize:
+                        g = -g
+                    if weight_decay != 0:
+                        g = g + p.detach() * weight_decay
+                    if momentum != 0:
+                        state = self._state_for(p)
+                        buf = state.get("momentum_buffer")
+                        if buf is None:
+                            buf = state["momentum_buffer"] = g.clone()
+                        else:
+                            buf.mul_(momentum).add_(g, alpha=1.0 - dampening)
+                        g = g + buf * momentum if nesterov else buf
+                    p.add_(g, alpha=-lr)
+        return loss

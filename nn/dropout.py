@@ -1,0 +1,27 @@
+"""Dropout: random zeroing during training, the identity in eval mode."""
+
+from __future__ import annotations
+
+from plugrad.autograd.tensor import Tensor
+
+from . import functional as F
+from .module import Module
+
+
+class Dropout(Module):
+    """Zero each element with probability p and scale the rest by 1/(1-p) while training.
+
+    Masks come from the global generator, so `plugrad.manual_seed(n)` makes them reproducible.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must lie in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

@@ -1,0 +1,37 @@
+"""Parameter: a Tensor that a Module registers as one of its learnable weights."""
+
+from __future__ import annotations
+
+from plugrad.autograd.tensor import Tensor
+from plugrad.factory import empty
+
+
+class Parameter(Tensor):
+    """A leaf tensor that requires grad and is collected by `Module.parameters()`.
+
+    `Parameter(t)` shares `t`'s memory, as in torch. Operations on a Parameter return plain
+    Tensors. `Module.to(device)` moves a Parameter in place (same object, new buffer), so an
+    optimizer holding it keeps working.
+    """
+
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
+        if data is None:
+            data = empty(0)
+        if not isinstance(data, Tensor):
+            raise TypeError(
+                f"Parameter() takes a plugrad Tensor, got {type(data).__name__}; "
+                "wrap it first with plugrad.tensor(...)"
+            )
+        self.array = data.array
+        self._op = None
+        self._inputs = ()
+        self._graph_freed = False
+        self._retains_grad = False
+        self.grad = None
+        self.name = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()

@@ -1,0 +1,727 @@
+"""The c_cpu backend, kernel by kernel, against NumPy and the numpy_ref backend.
+
+Operands are drawn in many layouts (compact, offset, strided, transposed, flipped, broadcast,
+empty, 0-d) so the C iterators see every stride pattern the core can produce.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("plugrad_c_cpu")
+
+from plugrad.backend import Strided  # noqa: E402
+from plugrad.backend.protocol import (  # noqa: E402
+    ARG_REDUCE_OPS,
+    BINARY_OPS,
+    COMPARISON_OPS,
+    REDUCE_OPS,
+    UNARY_OPS,
+    missing_members,
+)
+from plugrad_c_cpu.backend import CBuffer, CCpuBackend  # noqa: E402
+from plugrad_numpy_ref.backend import NumpyRefBackend  # noqa: E402
+
+DTYPES = ("float32", "float64", "int64", "bool")
+NP = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
+LAYOUTS = ("compact", "offset", "step", "T", "flip", "step-T-flip-offset")
+
+be = CCpuBackend()
+ref = NumpyRefBackend()
+
+
+def _seed(key) -> int:
+    return zlib.crc32(repr(key).encode())
+
+
+def compact_strides(shape):
+    out, acc = [], 1
+    for s in reversed(shape):
+        out.append(acc)
+        acc *= max(s, 1)
+    return tuple(reversed(out))
+
+
+def view_of(backend, arr: np.ndarray, layout: str = "compact", rng=None) -> Strided:
+    """A Strided of `backend` whose logical value is `arr`, stored in the given layout."""
+    rng = rng or np.random.default_rng(0)
+    arr = np.asarray(arr)
+    dtype = arr.dtype
+    name = {np.dtype(v): k for k, v in NP.items()}[dtype]
+    shape = arr.shape
+    nd = arr.ndim
+    if arr.size == 0 or layout == "compact" or arr.ndim == 0:
+        off = 2 if (layout != "compact" and arr.size) else 0
+        flat = np.zeros(arr.size + off, dtype)
+        flat[off:] = arr.reshape(-1)
+        return Strided(backend.from_numpy(flat), shape, compact_strides(shape), off, name)
+    perm = list(range(nd))
+    if "T" in layout:
+        perm = list(rng.permutation(nd)) if nd > 1 else perm
+        if nd > 1 and perm == sorted(perm):
+            perm = perm[::-1]
+    step = 2 if "step" in layout else 1
+    off = 3 if "offset" in layout else 0
+    bshape = [shape[p] * step for p in perm]
+    total = math.prod(bshape)
+    flat = np.zeros(total + off + 1, dtype)
+    base = flat[off : off + total].reshape(bshape)
+    base = base[tuple(slice(None, None, step) for _ in bshape)]
+    v = base.transpose(np.argsort(perm))
+    if "flip" in layout:
+        v = v[tuple(slice(None, None, -1) if i % 2 == 0 else slice(None) for i in range(nd))]
+    v[...] = arr
+    item = dtype.itemsize
+    strides = tuple(s // item for s in v.strides)
+    offset = (v.__array_interface__["data"][0] - flat.__array_interface__["data"][0]) // item
+    return Strided(backend.from_numpy(flat), shape, strides, offset, name)
+
+
+def broadcast_view(backend, small: np.ndarray, shape) -> Strided:
+    """A view of `small` broadcast (stride 0) to `shape`."""
+    v = view_of(backend, small, "offset")
+    pad = len(shape) - small.ndim
+    strides = (0,) * pad + tuple(
+        0 if s == 1 and t != 1 else st for s, t, st in zip(small.shape, shape[pad:], v.strides)
+    )
+    return Strided(v.buffer, tuple(shape), strides, v.offset, v.dtype)
+
+
+def empty_out(backend, shape, dtype, layout="compact", rng=None) -> Strided:
+    return view_of(backend, np.zeros(shape, NP[dtype]), layout, rng)
+
+
+def values(rng, shape, dtype, positive=False):
+    return np.asarray(_values(rng, shape, dtype, positive))
+
+
+def _values(rng, shape, dtype, positive):
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if dtype == "int64":
+        lo = 1 if positive else -6
+        return rng.integers(lo, 7, size=shape).astype(np.int64)
+    x = rng.standard_normal(shape) * 2
+    if positive:
+        x = np.abs(x) + 0.1
+    return x.astype(NP[dtype])
+
+
+def tol(dtype):
+    return {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-13)}.get(
+        dtype, dict(rtol=0, atol=0)
+    )
+
+
+def assert_close(got, want, dtype, **kw):
+    options = {**tol(dtype), **kw}
+    assert got.shape == want.shape, (got.shape, want.shape)
+    if dtype in ("float32", "float64"):
+        np.testing.assert_allclose(got, want, equal_nan=True, **options)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def ref_result(fn, *arrays, out_shape, out_dtype):
+    """Run the same kernel on numpy_ref with compact operands; None if NumPy refuses it."""
+    views = [view_of(ref, a) for a in arrays]
+    out = empty_out(ref, out_shape, out_dtype)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(ref, *views, out)
+    except TypeError:
+        return None
+    return ref.to_numpy(out)
+
+
+SHAPES = [(), (0,), (5,), (3, 4), (2, 0, 3), (4, 3, 5), (2, 3, 2, 4), (70, 600)]
+
+
+# --- protocol and plumbing -------------------------------------------------------------------
+def test_protocol_complete_and_plugin():
+    assert missing_members(be) == []
+    assert be.name == "c_cpu" and be.is_host and be.priority == 100
+    assert set(be.dtypes) == set(DTYPES)
+    import plugrad_c_cpu
+
+    backends = plugrad_c_cpu.plugrad_backends()
+    assert [b.name for b in backends] == ["c_cpu"]
+    from importlib import metadata
+
+    eps = metadata.entry_points(group="plugrad.backends")
+    assert any(ep.name == "c_cpu" and ep.value == "plugrad_c_cpu" for ep in eps)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PLUGRAD_C_CPU_EXPECT_ASAN"), reason="only under make test-asan"
+)
+def test_running_the_sanitized_build():
+    import plugrad_c_cpu._native as native
+
+    assert "asan" in native.__file__
+
+
+def test_buffers_alignment_accounting_and_sharing():
+    before = be.allocated_bytes()
+    buf = be.allocate(1000, "float64")
+    assert isinstance(buf, CBuffer)
+    assert int(buf.array.ctypes.data) % 64 == 0
+    assert be.allocated_bytes() == before + 8000
+    view = be.to_numpy(Strided(buf, (10, 100), (100, 1), 0, "float64"))
+    del buf
+    assert be.allocated_bytes() == before + 8000  # the NumPy view keeps the memory alive
+    view[...] = 1.0
+    del view
+    assert be.allocated_bytes() == before
+    for dtype in DTYPES:
+        empty = be.allocate(0, dtype)
+        assert be.to_numpy(Strided(empty, (0, 3), (3, 1), 0, dtype)).shape == (0, 3)
+    assert be.allocate(0, "bool").size == 0
+    # shared memory both ways
+    arr = np.arange(12, dtype=np.float32)
+    shared = be.from_numpy(arr, copy=False)
+    v = be.to_numpy(Strided(shared, (3, 4), (4, 1), 0, "float32"))
+    assert np.shares_memory(v, arr)
+    be.fill(Strided(shared, (2,), (1,), 5, "float32"), 7)
+    assert arr[5] == 7 and arr[6] == 7
+    copied = be.from_numpy(arr, copy=True)
+    assert not np.shares_memory(be.to_numpy(Strided(copied, (12,), (1,), 0, "float32")), arr)
+    bools = be.from_numpy(np.array([True, False, True]))
+    assert bools.dtype == "bool" and bools.array.itemsize == 1
+    # to_numpy honours strides, offsets and negative strides without copying
+    buf = be.from_numpy(np.arange(20, dtype=np.int64))
+    got = be.to_numpy(Strided(buf, (3, 2), (-5, 2), 12, "int64"))
+    np.testing.assert_array_equal(got, [[12, 14], [7, 9], [2, 4]])
+    with pytest.raises(MemoryError):
+        be.allocate(1 << 60, "float32")
+    with pytest.raises(TypeError):
+        be.allocate(3, "int32")
+    with pytest.raises(TypeError):
+        be.from_numpy(np.zeros(3, np.int32))
+
+
+def test_validation_never_reaches_c():
+    buf = be.allocate(10, "float32")
+    out = be.allocate(10, "float32")
+    good = Strided(out, (10,), (1,), 0, "float32")
+    with pytest.raises(IndexError, match="outside its buffer"):
+        be.unary("neg", Strided(buf, (10,), (1,), 1, "float32"), good)
+    with pytest.raises(IndexError):
+        be.unary("neg", Strided(buf, (10,), (-1,), 5, "float32"), good)
+    with pytest.raises(IndexError):
+        be.fill(Strided(buf, (2, 5), (5, 2), 0, "float32"), 1.0)
+    with pytest.raises(TypeError, match="dtype"):
+        be.unary("neg", Strided(buf, (10,), (1,), 0, "float64"), good)
+    with pytest.raises(ValueError, match="shapes differ"):
+        be.binary("add", good, Strided(buf, (5,), (1,), 0, "float32"), good)
+    with pytest.raises(TypeError, match="c_cpu buffer"):
+        be.unary("neg", Strided(np.zeros(10, np.float32), (10,), (1,), 0, "float32"), good)
+    with pytest.raises(ValueError, match="unknown"):
+        be.unary("nope", good, good)
+    ints = be.allocate(4, "int64")
+    iv = Strided(ints, (1, 2, 2), (4, 2, 1), 0, "int64")
+    with pytest.raises(TypeError, match="float32 and float64"):
+        be.matmul(iv, iv, iv)
+    f = Strided(buf, (1, 2, 3), (6, 3, 1), 0, "float32")
+    with pytest.raises(ValueError, match="do not match"):
+        be.matmul(f, f, Strided(out, (1, 2, 3), (6, 3, 1), 0, "float32"))
+    # gather/scatter indices out of range are refused, not followed
+    x = view_of(be, np.arange(6, dtype=np.float32).reshape(2, 3))
+    idx = view_of(be, np.array([[0, 3]], dtype=np.int64))
+    with pytest.raises(IndexError):
+        be.gather(x, 1, idx, empty_out(be, (1, 2), "float32"))
+    with pytest.raises(IndexError):
+        be.scatter_add(x, 1, view_of(be, np.array([[-1]], dtype=np.int64)), x)
+
+
+def test_threads():
+    n = be.get_num_threads()
+    assert n >= 1
+    rng = np.random.default_rng(1)
+    a = values(rng, (300, 400), "float32")
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            be.set_num_threads(threads)
+            assert be.get_num_threads() == threads
+            out = empty_out(be, a.shape, "float32")
+            be.binary("mul", view_of(be, a, "T", rng), view_of(be, a), out)
+            results.append(be.to_numpy(out).copy())
+    finally:
+        be.set_num_threads(n)
+    for r in results:
+        np.testing.assert_array_equal(r, a * a)
+    with pytest.raises(ValueError):
+        be.set_num_threads(0)
+
+
+def test_env_thread_count():
+    code = "from plugrad_c_cpu.backend import CCpuBackend; print(CCpuBackend().get_num_threads())"
+    env = {**os.environ, "PLUGRAD_NUM_THREADS": "3"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "3", out.stderr
+
+
+# --- elementwise -----------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", UNARY_OPS)
+def test_unary(op, dtype):
+    rng = np.random.default_rng(_seed((op, dtype)))
+    for i, shape in enumerate(SHAPES):
+        x = values(rng, shape, dtype, positive=op in ("log", "sqrt") and i % 2 == 0)
+        if dtype.startswith("float") and x.size > 3:
+            x.reshape(-1)[:3] = [np.nan, np.inf, -np.inf]
+        want = ref_result(lambda b, v, o: b.unary(op, v, o), x, out_shape=shape, out_dtype=dtype)
+        if want is None:
+            continue
+        layout = LAYOUTS[i % len(LAYOUTS)]
+        out = empty_out(be, shape, dtype, LAYOUTS[(i + 2) % len(LAYOUTS)], rng)
+        be.unary(op, view_of(be, x, layout, rng), out)
+        assert_close(be.to_numpy(out), want, dtype)
+
+
+def test_unary_sigmoid_extremes():
+    x = np.array([-1000, -100, -20, 0, 20, 100, 1000, np.nan], np.float32)
+    for dtype in ("float32", "float64"):
+        out = empty_out(be, x.shape, dtype)
+        be.unary("sigmoid", view_of(be, x.astype(dtype)), out)
+        got = be.to_numpy(out)
+        assert np.all(np.isfinite(got[:-1])) and np.isnan(got[-1])
+        assert got[0] == 0 and got[6] == 1 and got[3] == 0.5
+
+
+BIN_OPS = BINARY_OPS + COMPARISON_OPS
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", BIN_OPS)
+def test_binary(op, dtype):
+    rng = np.random.default_rng(_seed((op, dtype, 1)))
+    out_dtype = "bool" if op in COMPARISON_OPS else dtype
+    for i, shape in enumerate(SHAPES):
+        a = values(rng, shape, dtype)
+        b = values(rng, shape, dtype, positive=op == "div" and dtype == "int64" and i % 3 == 0)
+        if op in ("eq", "ne", "le", "ge") and a.size:
+            b.reshape(-1)[::2] = a.reshape(-1)[::2]
+        if dtype.startswith("float") and a.size > 2:
+            a.reshape(-1)[0] = np.nan
+            b.reshape(-1)[1] = np.nan
+        if op == "pow" and dtype.startswith("float"):
+            a = np.abs(a)
+        want = ref_result(
+            lambda bk, x, y, o: bk.binary(op, x, y, o), a, b, out_shape=shape,
+            out_dtype=out_dtype,
+        )  # fmt: skip
+        if want is None:
+            continue
+        out = empty_out(be, shape, out_dtype, LAYOUTS[(i + 1) % len(LAYOUTS)], rng)
+        av = view_of(be, a, LAYOUTS[i % len(LAYOUTS)], rng)
+        bv = view_of(be, b, LAYOUTS[(i + 3) % len(LAYOUTS)], rng)
+        be.binary(op, av, bv, out)
+        assert_close(be.to_numpy(out), want, out_dtype)
+
+
+def test_int_pow_and_div_match_reference():
+    a = np.array([2, -2, 1, -1, 0, 3, -1, 7, 0, 5], np.int64)
+    b = np.array([-1, -3, -5, -3, -2, 40, -4, 0, 0, 0], np.int64)
+    for op in ("pow", "div"):
+        kernel = lambda bk, x, y, o, op=op: bk.binary(op, x, y, o)  # noqa: E731
+        want = ref_result(kernel, a, b, out_shape=a.shape, out_dtype="int64")
+        out = empty_out(be, a.shape, "int64")
+        be.binary(op, view_of(be, a), view_of(be, b), out)
+        np.testing.assert_array_equal(be.to_numpy(out), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_broadcast(dtype):
+    rng = np.random.default_rng(7)
+    shape = (40, 30, 50)
+    for small_a, small_b in [((1, 30, 50), (40, 30, 1)), ((40, 1, 1), (1, 30, 50)), ((), (50,))]:
+        a = values(rng, small_a, dtype)
+        b = values(rng, small_b, dtype)
+        for op in ("add", "mul", "maximum", "lt", "sub"):
+            out_dtype = "bool" if op == "lt" else dtype
+            want = ref_result(
+                lambda bk, x, y, o, op=op: bk.binary(op, x, y, o),
+                np.broadcast_to(a, shape).copy(), np.broadcast_to(b, shape).copy(),
+                out_shape=shape, out_dtype=out_dtype,
+            )  # fmt: skip
+            if want is None:
+                continue
+            out = empty_out(be, shape, out_dtype)
+            be.binary(op, broadcast_view(be, a, shape), broadcast_view(be, b, shape), out)
+            assert_close(be.to_numpy(out), want, out_dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scalar(dtype):
+    rng = np.random.default_rng(3)
+    shape = (6, 7)
+    a = values(rng, shape, dtype, positive=True)
+    scalars = {"float32": 1.5, "float64": -2.25, "int64": 3, "bool": True}
+    for op in BIN_OPS:
+        for reflected in (False, True):
+            value = scalars[dtype]
+            out_dtype = "bool" if op in COMPARISON_OPS else dtype
+
+            def kernel(bk, x, o, op=op, value=value, reflected=reflected):
+                bk.scalar(op, x, value, o, reflected)
+
+            want = ref_result(kernel, a, out_shape=shape, out_dtype=out_dtype)
+            if want is None:
+                continue
+            out = empty_out(be, shape, out_dtype, "step", rng)
+            be.scalar(op, view_of(be, a, "T-flip", rng), value, out, reflected)
+            assert_close(be.to_numpy(out), want, out_dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_where(dtype):
+    rng = np.random.default_rng(4)
+    for i, shape in enumerate(SHAPES):
+        c = np.asarray(rng.random(shape) < 0.4)
+        a, b = values(rng, shape, dtype), values(rng, shape, dtype)
+        out = empty_out(be, shape, dtype, LAYOUTS[i % len(LAYOUTS)], rng)
+        be.where(
+            view_of(be, c, LAYOUTS[(i + 1) % len(LAYOUTS)], rng),
+            view_of(be, a, LAYOUTS[(i + 2) % len(LAYOUTS)], rng),
+            view_of(be, b, LAYOUTS[(i + 3) % len(LAYOUTS)], rng),
+            out,
+        )
+        np.testing.assert_array_equal(be.to_numpy(out), np.where(c, a, b))
+
+
+@pytest.mark.parametrize("src", DTYPES)
+@pytest.mark.parametrize("dst", DTYPES)
+def test_cast(src, dst):
+    rng = np.random.default_rng(5)
+    x = values(rng, (9, 11), src)
+    if src.startswith("float"):
+        x.reshape(-1)[:5] = [np.nan, np.inf, -np.inf, 2.7, -2.7]
+    want = ref_result(lambda b, v, o: b.cast(v, o), x, out_shape=x.shape, out_dtype=dst)
+    out = empty_out(be, x.shape, dst, "flip", rng)
+    be.cast(view_of(be, x, "step-T-flip-offset", rng), out)
+    assert_close(be.to_numpy(out), want, dst)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fill_compact_assign(dtype):
+    rng = np.random.default_rng(6)
+    for i, shape in enumerate(SHAPES):
+        x = values(rng, shape, dtype)
+        out = empty_out(be, shape, dtype, LAYOUTS[i % len(LAYOUTS)], rng)
+        be.fill(out, 1.75 if dtype.startswith("float") else 3)
+        want = np.full(shape, 1.75 if dtype.startswith("float") else 3).astype(NP[dtype])
+        np.testing.assert_array_equal(be.to_numpy(out), want)
+        compact = empty_out(be, shape, dtype)
+        be.compact(view_of(be, x, LAYOUTS[(i + 1) % len(LAYOUTS)], rng), compact)
+        np.testing.assert_array_equal(be.to_numpy(compact), x)
+        be.assign(view_of(be, x, LAYOUTS[(i + 4) % len(LAYOUTS)], rng), out)
+        np.testing.assert_array_equal(be.to_numpy(out), x)
+    # fill and assign through a broadcast source and into a strided window of a bigger buffer
+    big = be.from_numpy(np.zeros(50, NP[dtype]))
+    window = Strided(big, (3, 4), (-10, 2), 25, dtype)
+    be.assign(broadcast_view(be, values(rng, (4,), dtype), (3, 4)), window)
+    expect = np.zeros(50, NP[dtype])
+    expect_view = np.lib.stride_tricks.as_strided(
+        expect[25:], (3, 4), (-10 * expect.itemsize, 2 * expect.itemsize)
+    )
+    expect_view[...] = be.to_numpy(window)
+    np.testing.assert_array_equal(be.to_numpy(Strided(big, (50,), (1,), 0, dtype)), expect)
+
+
+# --- reductions ------------------------------------------------------------------------------
+def _reduce_case(op, dtype, shape, axes, layout, rng, check_ref=True):
+    x = values(rng, shape, dtype)
+    if op == "prod" and dtype.startswith("float"):
+        x = (np.sign(x) * (0.9 + 0.2 * rng.random(shape))).astype(NP[dtype])
+    out_shape = tuple(s for d, s in enumerate(shape) if d not in axes)
+    if op in ("max", "min") and math.prod(shape[a] for a in axes) == 0:
+        return
+    want = ref_result(lambda b, v, o: b.reduce(op, v, axes, o), x, out_shape=out_shape,
+                      out_dtype=dtype)  # fmt: skip
+    out = empty_out(be, out_shape, dtype)
+    be.reduce(op, view_of(be, x, layout, rng), axes, out)
+    n = max(math.prod(shape[a] for a in axes), 1)
+    extra = {
+        "float32": {"rtol": 1e-5 * math.sqrt(n) + 2e-5, "atol": 1e-5 * math.sqrt(n)},
+        "float64": {"rtol": 1e-12, "atol": 1e-13 * math.sqrt(n) * 10},
+    }
+    assert_close(be.to_numpy(out), want, dtype, **extra.get(dtype, {}))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", REDUCE_OPS)
+def test_reduce(op, dtype):
+    rng = np.random.default_rng(_seed((op, dtype, 2)))
+    cases = [
+        ((), ()), ((5,), (0,)), ((5,), ()), ((0,), (0,)), ((3, 0), (1,)), ((3, 0), (0,)),
+        ((4, 5), (0,)), ((4, 5), (1,)), ((4, 5), (0, 1)), ((3, 4, 5), (0, 2)), ((3, 4, 5), (1,)),
+        ((2, 3, 4, 5), (1, 3)), ((2, 3, 4, 5), (0, 1, 2)), ((200, 300), (0,)),
+        ((200, 300), (1,)), ((300, 200), (0, 1)), ((6, 1, 40, 33), (0, 3)), ((3, 70000), (1,)),
+        ((70000, 3), (0,)), ((5, 40, 500), (1,)),
+    ]  # fmt: skip
+    for i, (shape, axes) in enumerate(cases):
+        _reduce_case(op, dtype, shape, axes, LAYOUTS[i % len(LAYOUTS)], rng)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    shape=st.lists(st.integers(0, 6), min_size=0, max_size=4).map(tuple),
+    data=st.data(),
+)
+def test_reduce_hypothesis(shape, data):
+    axes = (
+        tuple(sorted(data.draw(st.sets(st.integers(0, max(len(shape) - 1, 0)))))) if shape else ()
+    )
+    op = data.draw(st.sampled_from(REDUCE_OPS))
+    dtype = data.draw(st.sampled_from(DTYPES))
+    layout = data.draw(st.sampled_from(LAYOUTS))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    _reduce_case(op, dtype, shape, axes, layout, rng)
+
+
+def test_reduce_nan_and_precision():
+    x = np.ones((3, 1000), np.float32)
+    x[1, 500] = np.nan
+    for op in ("max", "min", "sum"):
+        out = empty_out(be, (3,), "float32")
+        be.reduce(op, view_of(be, x), (1,), out)
+        got = be.to_numpy(out)
+        assert np.isnan(got[1]) and not np.isnan(got[0])
+    big = np.full(1 << 22, 0.1, np.float32)
+    out = empty_out(be, (), "float32")
+    be.reduce("sum", view_of(be, big), (0,), out)
+    assert abs(float(be.to_numpy(out)) - big.astype(np.float64).sum()) < 1e-3 * big.size * 0.1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ARG_REDUCE_OPS)
+def test_arg_reduce(op, dtype):
+    rng = np.random.default_rng(8)
+    for i, (shape, axis) in enumerate(
+        [((7,), 0), ((4, 5), 0), ((4, 5), 1), ((3, 4, 5), 1), ((0, 4), 1), ((300, 200), 0)]
+    ):
+        x = values(rng, shape, dtype)
+        if dtype == "float64" and x.size > 10:
+            x.reshape(-1)[[3, 7]] = np.nan
+        if dtype in ("int64", "float32") and x.size:
+            x.reshape(-1)[::3] = x.reshape(-1)[0]  # ties: the first index wins
+        out_shape = tuple(s for d, s in enumerate(shape) if d != axis)
+        kernel = lambda b, v, o, axis=axis: b.arg_reduce(op, v, axis, o)  # noqa: E731
+        want = ref_result(kernel, x, out_shape=out_shape, out_dtype="int64")
+        out = empty_out(be, out_shape, "int64")
+        be.arg_reduce(op, view_of(be, x, LAYOUTS[i % len(LAYOUTS)], rng), axis, out)
+        np.testing.assert_array_equal(be.to_numpy(out), want)
+
+
+# --- matmul ----------------------------------------------------------------------------------
+def _matmul_case(dtype, batch_a, batch_b, m, k, n, layout_a, layout_b, rng):
+    a = rng.standard_normal((batch_a, m, k)).astype(dtype)
+    b = rng.standard_normal((batch_b, k, n)).astype(dtype)
+    batch = max(batch_a, batch_b)
+    out = empty_out(be, (batch, m, n), dtype)
+    av = view_of(be, a, layout_a, rng)
+    bv = view_of(be, b, layout_b, rng)
+    if batch_a == 1 and batch > 1:
+        av = Strided(av.buffer, (batch, m, k), (0, *av.strides[1:]), av.offset, dtype)
+    if batch_b == 1 and batch > 1:
+        bv = Strided(bv.buffer, (batch, k, n), (0, *bv.strides[1:]), bv.offset, dtype)
+    be.matmul(av, bv, out)
+    want = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    scale = math.sqrt(max(k, 1))
+    rtol, atol = (1e-4, 1e-5 * scale) if dtype == "float32" else (1e-11, 1e-12 * scale)
+    np.testing.assert_allclose(be.to_numpy(out), want, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("kernel", ["avx512", "avx2", "portable"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matmul_sizes(dtype, kernel):
+    used = be.set_gemm_kernel(kernel)
+    try:
+        rng = np.random.default_rng(9)
+        sizes = [1, 7, 33, 257]
+        for i, m in enumerate(sizes):
+            for j, k in enumerate(sizes):
+                n = sizes[(i + j) % len(sizes)]
+                layout_a = ("compact", "T", "step-T-flip-offset", "flip")[(i + j) % 4]
+                layout_b = ("T", "compact", "step", "flip-offset")[(i + 2 * j) % 4]
+                _matmul_case(dtype, 1, 1, m, k, n, layout_a, layout_b, rng)
+        _matmul_case(dtype, 1, 1, 300, 600, 150, "compact", "compact", rng)
+    finally:
+        be.set_gemm_kernel(None)
+    assert used in ("avx512", "avx2", "portable")
+
+
+def test_matmul_batched_and_edges():
+    rng = np.random.default_rng(10)
+    for dtype in ("float32", "float64"):
+        _matmul_case(dtype, 5, 5, 9, 17, 13, "T", "step", rng)
+        _matmul_case(dtype, 1, 6, 8, 8, 40, "compact", "flip", rng)
+        _matmul_case(dtype, 4, 1, 65, 3, 31, "offset", "T", rng)
+        _matmul_case(dtype, 3, 3, 4, 0, 5, "compact", "compact", rng)  # k = 0 gives zeros
+        _matmul_case(dtype, 2, 2, 130, 70, 100, "compact", "compact", rng)
+        _matmul_case(dtype, 64, 64, 20, 20, 20, "compact", "T", rng)
+        out = empty_out(be, (2, 0, 3), dtype)
+        a = view_of(be, np.zeros((2, 0, 4), dtype))
+        be.matmul(a, view_of(be, np.zeros((2, 4, 3), dtype)), out)
+    # a non-compact out is written through a scratch buffer
+    a = rng.standard_normal((1, 5, 6)).astype(np.float32)
+    b = rng.standard_normal((1, 6, 7)).astype(np.float32)
+    out = empty_out(be, (1, 5, 7), "float32", "T", rng)
+    be.matmul(view_of(be, a), view_of(be, b), out)
+    np.testing.assert_allclose(be.to_numpy(out), a @ b, rtol=1e-5, atol=1e-5)
+
+
+# --- convolution -----------------------------------------------------------------------------
+CONV_CASES = [
+    # (N, C, H, W, O, KH, KW, stride, padding, dilation, groups)
+    (2, 3, 7, 6, 4, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (1, 4, 9, 9, 6, 3, 2, (2, 1), (0, 2), (1, 2), 2),
+    (3, 6, 5, 8, 6, 1, 1, (1, 1), (0, 0), (1, 1), 3),
+    (2, 2, 10, 11, 5, 4, 3, (3, 2), (2, 1), (2, 1), 1),
+    (1, 8, 6, 6, 8, 3, 3, (1, 1), (1, 1), (1, 1), 8),
+    (2, 16, 12, 12, 32, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (1, 1, 2, 2, 1, 3, 3, (1, 1), (0, 0), (1, 1), 1),  # empty output
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d(case, dtype):
+    n, c, h, w, o, kh, kw, stride, padding, dilation, groups = case
+    rng = np.random.default_rng(11)
+    oh = max((h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1, 0)
+    ow = max((w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1, 0)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((o, c // groups, kh, kw)).astype(dtype)
+    g = rng.standard_normal((n, o, oh, ow)).astype(dtype)
+    geo = (stride, padding, dilation, groups)
+    t = dict(rtol=1e-4, atol=1e-4) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+
+    def run(backend, kernel, a, b, out_shape):
+        out = empty_out(backend, out_shape, dtype)
+        getattr(backend, kernel)(view_of(backend, a), view_of(backend, b), out, *geo)
+        return backend.to_numpy(out)
+
+    for kernel, a, b, shape in (
+        ("conv2d", x, wt, g.shape),
+        ("conv2d_backward_input", g, wt, x.shape),
+        ("conv2d_backward_weight", x, g, wt.shape),
+    ):
+        np.testing.assert_allclose(run(be, kernel, a, b, shape), run(ref, kernel, a, b, shape), **t)
+
+
+def test_conv2d_rejects_bad_geometry():
+    x = view_of(be, np.zeros((1, 2, 5, 5), np.float32))
+    w = view_of(be, np.zeros((3, 2, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="do not fit"):
+        be.conv2d(x, w, empty_out(be, (1, 3, 5, 5), "float32"), (1, 1), (0, 0), (1, 1), 1)
+    with pytest.raises(ValueError):
+        be.conv2d(x, w, empty_out(be, (1, 3, 3, 3), "float32"), (0, 1), (0, 0), (1, 1), 1)
+
+
+# --- indexing --------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gather(dtype):
+    rng = np.random.default_rng(12)
+    for i, (xshape, ishape, axis) in enumerate(
+        [((5,), (8,), 0), ((4, 6), (4, 9), 1), ((4, 6), (7, 5), 0), ((3, 4, 5), (2, 4, 3), 2),
+         ((3, 4, 5), (3, 2, 5), 1), ((2, 3), (0, 3), 0), ((100, 400), (100, 400), 1)]
+    ):  # fmt: skip
+        x = values(rng, xshape, dtype)
+        idx = rng.integers(0, xshape[axis], size=ishape).astype(np.int64)
+        want = ref_result(
+            lambda b, xv, iv, o, axis=axis: b.gather(xv, axis, iv, o), x, idx, out_shape=ishape,
+            out_dtype=dtype,
+        )  # fmt: skip
+        out = empty_out(be, ishape, dtype, LAYOUTS[i % len(LAYOUTS)], rng)
+        be.gather(
+            view_of(be, x, LAYOUTS[(i + 1) % len(LAYOUTS)], rng),
+            axis,
+            view_of(be, idx, LAYOUTS[(i + 2) % len(LAYOUTS)], rng),
+            out,
+        )
+        np.testing.assert_array_equal(be.to_numpy(out), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scatter_add(dtype):
+    rng = np.random.default_rng(13)
+    for i, (oshape, ishape, axis) in enumerate(
+        [((5,), (20,), 0), ((4, 6), (4, 9), 1), ((4, 6), (7, 5), 0), ((3, 4, 5), (2, 4, 3), 2),
+         ((3, 4, 5), (3, 2, 5), 1), ((200, 300), (400, 300), 0), ((300, 20), (300, 200), 1)]
+    ):  # fmt: skip
+        base = values(rng, oshape, dtype)
+        src = values(rng, ishape, dtype)
+        idx = rng.integers(0, oshape[axis], size=ishape).astype(np.int64)  # many repeats
+        views = [view_of(ref, a) for a in (base, idx, src)]
+        ref.scatter_add(views[0], axis, views[1], views[2])
+        want = ref.to_numpy(views[0])
+        out = view_of(be, base, LAYOUTS[i % len(LAYOUTS)], rng)
+        be.scatter_add(
+            out,
+            axis,
+            view_of(be, idx, LAYOUTS[(i + 1) % len(LAYOUTS)], rng),
+            view_of(be, src, LAYOUTS[(i + 2) % len(LAYOUTS)], rng),
+        )
+        assert_close(be.to_numpy(out), want, dtype)
+
+
+# --- random ----------------------------------------------------------------------------------
+def test_random_deterministic_any_threads_and_layout():
+    threads = be.get_num_threads()
+    draws = []
+    try:
+        for t in (1, 2, 4):
+            be.set_num_threads(t)
+            out = empty_out(be, (300, 500), "float32")
+            be.random_normal(out, 0.0, 1.0, seed=42)
+            draws.append(be.to_numpy(out).copy())
+    finally:
+        be.set_num_threads(threads)
+    for d in draws[1:]:
+        np.testing.assert_array_equal(d, draws[0])
+    strided = empty_out(be, (300, 500), "float32", "step-T-flip-offset")
+    be.random_normal(strided, 0.0, 1.0, seed=42)
+    np.testing.assert_array_equal(be.to_numpy(strided), draws[0])
+    other = empty_out(be, (300, 500), "float32")
+    be.random_normal(other, 0.0, 1.0, seed=43)
+    assert not np.array_equal(be.to_numpy(other), draws[0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_random_distributions(dtype):
+    n = 200_000
+    out = empty_out(be, (n,), dtype)
+    be.random_uniform(out, -2.0, 3.0, seed=1)
+    u = be.to_numpy(out).astype(np.float64)
+    assert u.min() >= -2.0 and u.max() <= 3.0
+    assert abs(u.mean() - 0.5) < 0.02 and abs(u.var() - 25 / 12) < 0.03
+    be.random_normal(out, 1.0, 2.0, seed=2)
+    z = be.to_numpy(out).astype(np.float64)
+    assert abs(z.mean() - 1.0) < 0.02 and abs(z.std() - 2.0) < 0.02
+    assert np.all(np.isfinite(z))
+    be.random_bernoulli(out, 0.3, seed=3)
+    b = be.to_numpy(out)
+    assert set(np.unique(b)) <= {0.0, 1.0} and abs(b.mean() - 0.3) < 0.01
+    for other in ("bool", "int64"):
+        o = empty_out(be, (1000,), other)
+        be.random_bernoulli(o, 0.5, seed=4)
+        assert set(np.unique(be.to_numpy(o)).tolist()) <= {0, 1}
+    o = empty_out(be, (0, 3), dtype)
+    be.random_uniform(o, 0, 1, seed=0)
+    o = empty_out(be, (), dtype)
+    be.random_uniform(o, 0, 1, seed=-5)
+    assert 0 <= float(be.to_numpy(o)) < 1
