@@ -127,3 +127,6 @@ def synchronize(on: object = None) -> None:
 
 def is_tensor(obj: object) -> bool:
     return isinstance(obj, Tensor)
+
+
+from . import data, nn, optim  # noqa: E402 - subpackages, as torch.nn / torch.optim

@@ -361,21 +361,31 @@ static conv_t conv_of(const geom_t *g) {
     return c;
 }
 
+/* Threads split the batch when it has enough images (one parallel region per call, which
+   matters when cores are shared); otherwise each image's GEMM is threaded. */
+static int conv_image_threads(const geom_t *g, int nt) {
+    return (nt > 1 && g->N >= nt) ? nt : 1;
+}
+
 int pg_conv2d(int dt, char *x, char *w, char *out, const int64_t *geometry) {
     geom_t g;
     if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
     int64_t isz = dt == DT_F32 ? 4 : 8;
     conv_t cv = conv_of(&g);
-    int nt = pg_threads_for(g.Og * g.OHW * (g.KK ? g.KK : 1) / 8);
+    int nt = pg_threads_for(g.N * g.O * g.OHW * (g.KK ? g.KK : 1) / 8);
+    int ni = conv_image_threads(&g, nt);
+    int inner = ni > 1 ? 1 : nt;
+    int err = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ni) if(ni > 1) reduction(min : err)
     for (int64_t n = 0; n < g.N; n++)
         for (int64_t gi = 0; gi < g.G; gi++) {
             amat A = {w + gi * g.Og * g.KK * isz, g.KK, 1, 0, 0};
             bmat B = {B_IM2COL, x + (n * g.C + gi * g.Cg) * g.H * g.W * isz, 0, 0, &cv};
             char *C = out + (n * g.O + gi * g.Og) * g.OHW * isz;
-            int e = gemm_dt(dt, g.Og, g.OHW, g.KK, &A, &B, C, g.OHW, nt);
-            if (e) return e;
+            int e = gemm_dt(dt, g.Og, g.OHW, g.KK, &A, &B, C, g.OHW, inner);
+            if (e < err) err = e;
         }
-    return 0;
+    return err;
 }
 
 int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
@@ -384,15 +394,43 @@ int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
     if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
     int64_t isz = dt == DT_F32 ? 4 : 8;
     conv_t cv = conv_of(&g);
-    int64_t k = g.N * g.OHW;
-    int nt = pg_threads_for(g.Og * g.KK * (k ? k : 1) / 8);
-    for (int64_t gi = 0; gi < g.G; gi++) {
-        amat A = {grad_out + gi * g.Og * g.OHW * isz, g.OHW, 1, g.O * g.OHW, g.OHW > 0 ? g.OHW : 1};
-        bmat B = {B_IM2COL_T, x + gi * g.Cg * g.H * g.W * isz, 0, 0, &cv};
-        int e = gemm_dt(dt, g.Og, g.KK, k, &A, &B, grad_w + gi * g.Og * g.KK * isz, g.KK, nt);
-        if (e) return e;
+    int nt = pg_threads_for(g.N * g.O * g.OHW * (g.KK ? g.KK : 1) / 8);
+    int ni = conv_image_threads(&g, nt);
+    int64_t wsize = g.O * g.KK; /* elements of grad_w */
+    /* thread t sums images [N*t/ni, N*(t+1)/ni) into its own partial grad_w */
+    char *part = NULL;
+    if (ni > 1) {
+        part = (char *)pg_scratch_alloc((size_t)(wsize * isz * (ni - 1)));
+        if (!part) ni = 1;
     }
-    return 0;
+    int err = 0;
+#pragma omp parallel num_threads(ni) if(ni > 1) reduction(min : err)
+    {
+        int t = omp_get_thread_num();
+        int64_t n0 = g.N * t / ni, n1 = g.N * (t + 1) / ni;
+        char *dst = t == 0 ? grad_w : part + (t - 1) * wsize * isz;
+        int inner = ni > 1 ? 1 : nt;
+        for (int64_t gi = 0; gi < g.G; gi++) {
+            amat A = {grad_out + (n0 * g.O + gi * g.Og) * g.OHW * isz, g.OHW, 1, g.O * g.OHW,
+                      g.OHW > 0 ? g.OHW : 1};
+            bmat B = {B_IM2COL_T, x + (n0 * g.C + gi * g.Cg) * g.H * g.W * isz, 0, 0, &cv};
+            int e = gemm_dt(dt, g.Og, g.KK, (n1 - n0) * g.OHW, &A, &B,
+                            dst + gi * g.Og * g.KK * isz, g.KK, inner);
+            if (e < err) err = e;
+        }
+    }
+    if (part) {
+        for (int t = 1; t < ni; t++) {
+            const char *src = part + (t - 1) * wsize * isz;
+            if (dt == DT_F32)
+                for (int64_t i = 0; i < wsize; i++) ((float *)grad_w)[i] += ((const float *)src)[i];
+            else
+                for (int64_t i = 0; i < wsize; i++)
+                    ((double *)grad_w)[i] += ((const double *)src)[i];
+        }
+        pg_scratch_free(part);
+    }
+    return err;
 }
 
 #define DEFINE_COL2IM(T, SFX)                                                             \
@@ -425,25 +463,31 @@ int pg_conv2d_backward_input(int dt, char *grad_out, char *w, char *grad_x,
     geom_t g;
     if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
     int64_t isz = dt == DT_F32 ? 4 : 8;
-    char *cols = (char *)pg_scratch_alloc((size_t)(g.KK * g.OHW * isz));
+    int nt = pg_threads_for(g.N * g.O * g.OHW * (g.KK ? g.KK : 1) / 8);
+    int ni = conv_image_threads(&g, nt);
+    /* one column buffer per working thread: memory is bounded by threads, not the batch */
+    size_t csize = (size_t)(g.KK * g.OHW * isz);
+    char *cols = (char *)pg_scratch_alloc(csize * (size_t)ni);
     if (!cols) return -2;
-    int nt = pg_threads_for(g.Og * g.OHW * (g.KK ? g.KK : 1) / 8);
-    int ntc = pg_threads_for(g.KK * g.OHW);
-    for (int64_t n = 0; n < g.N; n++)
+    int inner = ni > 1 ? 1 : nt;
+    int ntc = ni > 1 ? 1 : pg_threads_for(g.KK * g.OHW);
+    int err = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ni) if(ni > 1) reduction(min : err)
+    for (int64_t n = 0; n < g.N; n++) {
+        char *mycols = cols + csize * (size_t)omp_get_thread_num();
         for (int64_t gi = 0; gi < g.G; gi++) {
             amat A = {w + gi * g.Og * g.KK * isz, 1, g.KK, 0, 0};
             bmat B = {B_STRIDED, grad_out + (n * g.O + gi * g.Og) * g.OHW * isz, g.OHW, 1, NULL};
-            int e = gemm_dt(dt, g.KK, g.OHW, g.Og, &A, &B, cols, g.OHW, nt);
-            if (e) {
-                pg_scratch_free(cols);
-                return e;
-            }
+            int e = gemm_dt(dt, g.KK, g.OHW, g.Og, &A, &B, mycols, g.OHW, inner);
+            if (e < err) err = e;
+            if (e) continue;
             char *gx = grad_x + (n * g.C + gi * g.Cg) * g.H * g.W * isz;
             if (dt == DT_F32)
-                col2im_f32(&g, (const float *)cols, (float *)gx, ntc);
+                col2im_f32(&g, (const float *)mycols, (float *)gx, ntc);
             else
-                col2im_f64(&g, (const double *)cols, (double *)gx, ntc);
+                col2im_f64(&g, (const double *)mycols, (double *)gx, ntc);
         }
+    }
     pg_scratch_free(cols);
-    return 0;
+    return err;
 }
