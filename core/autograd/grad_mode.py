@@ -7,11 +7,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-_local = threading.local()
+class _GradState(threading.local):
+    enabled = True  # each thread starts recording, as in torch
+
+
+_local = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_local, "enabled", True)
+    return _local.enabled
 
 
 def set_grad_enabled(enabled: bool) -> None:
