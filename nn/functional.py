@@ -13,6 +13,7 @@ from plugrad import dtypes as dt
 from plugrad.autograd.grad_mode import no_grad
 from plugrad.autograd.tensor import Tensor, conv2d, one_hot, pad, where
 from plugrad.factory import bernoulli
+from plugrad.ops.gather import Gather
 from plugrad.random import Generator
 
 __all__ = [
@@ -251,16 +252,22 @@ def nll_loss(
         raise ValueError(
             f"weight must have shape ({classes},) for {classes} classes, got {weight.shape}"
         )
-    ignored = flat == ignore_index
-    any_ignored = flat.numel() > 0 and bool(ignored.any())
+    # One look at the targets' range answers both "any ignored?" and "all in range?".
+    low, high = (
+        (int(flat.array.reduce(op).item()) for op in ("min", "max")) if flat.numel() else (0, 0)
+    )
+    ignored = flat == ignore_index if low <= ignore_index <= high else None
+    any_ignored = ignored is not None and bool(ignored.any())
     index = where(ignored, 0, flat) if any_ignored else flat
-    try:
-        picked = scores.gather(1, index.reshape(-1, 1)).reshape(-1)
-    except IndexError as error:
+    if any_ignored:
+        low, high = (int(index.array.reduce(op).item()) for op in ("min", "max"))
+    if low < 0 or high >= classes:
+        bad = low if low < 0 else high
         raise IndexError(
             f"target values must lie in [0, {classes}) (or equal ignore_index={ignore_index}): "
-            f"{error}"
-        ) from None
+            f"got {bad}"
+        )
+    picked = Gather(1, checked=True)(scores, index.reshape(-1, 1)).reshape(-1)
     w = None
     if weight is not None:
         w = weight.detach()[index]

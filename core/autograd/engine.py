@@ -6,6 +6,7 @@ be differentiated again (higher-order gradients).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,41 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
+class _HandedBuffers:
+    """How often each gradient buffer was handed on during one backward pass.
+
+    A leaf may keep its gradient's memory as .grad only when nothing else holds that buffer: a
+    gradient given to two inputs, a root gradient (the caller's) or a custom Function's output
+    (it may alias the user's tensors) is copied instead. A node that hands a view of its
+    gradient on releases its own hold, so chains of views stay owned. Weak references forget a buffer when
+    it is freed, so a new buffer that reuses its id starts from zero.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.refs: list[object] = []
+
+    def note(self, grad: Tensor, times: int) -> None:
+        buffer = grad.array.buffer
+        key = id(buffer)
+        if key in self.counts:
+            self.counts[key] += times
+            return
+        self.counts[key] = times
+        try:
+            self.refs.append(weakref.ref(buffer, lambda _, key=key: self.counts.pop(key, None)))
+        except TypeError:  # a buffer type without weak references: keep it (and its id) alive
+            self.refs.append(buffer)
+
+    def release(self, grad: Tensor) -> None:
+        key = id(grad.array.buffer)
+        if key in self.counts:
+            self.counts[key] -= 1
+
+    def owned(self, grad: Tensor) -> bool:
+        return self.counts.get(id(grad.array.buffer), 0) <= 1
+
+
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Tensor],
@@ -51,8 +87,10 @@ def run_backward(
     is given, return the gradients with respect to them instead (autograd.grad)."""
     order = topological_order(roots)
     grads: dict[int, Tensor] = {}
+    handed = _HandedBuffers()
     for root, grad in zip(roots, root_grads):
         grads[id(root)] = grads[id(root)] + grad if id(root) in grads else grad
+        handed.note(grad, 2)  # the caller holds a root gradient
     wanted = {id(t) for t in inputs} if inputs is not None else None
     results: dict[int, Tensor] = {}
     mode = enable_grad() if create_graph else no_grad()
@@ -70,14 +108,25 @@ def run_backward(
                         "tensors already freed); pass retain_graph=True to the first backward"
                     )
                 if wanted is None and node.requires_grad:
-                    node._accumulate_grad(grad, create_graph)
+                    node._accumulate_grad(grad, create_graph, handed.owned(grad))
                 continue
+            if node._retains_grad and wanted is None:
+                node._accumulate_grad(grad, create_graph, owned=False)
             input_grads = node._op.gradient_as_tuple(grad, node)
+            weight = 2 if node._op.user_defined else 1
             for child, child_grad in zip(node._inputs, input_grads):
                 if child_grad is None or not child.requires_grad:
                     continue
                 key = id(child)
-                grads[key] = grads[key] + child_grad if key in grads else child_grad
+                if key in grads:
+                    previous = grads[key]
+                    grads[key] = previous + child_grad
+                    handed.release(previous)
+                    handed.note(grads[key], 1)
+                else:
+                    grads[key] = child_grad
+                    handed.note(child_grad, weight)
+            handed.release(grad)  # this node is done with its gradient
             if not retain_graph:
                 node._free_graph()
     if inputs is None:

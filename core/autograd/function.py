@@ -35,6 +35,8 @@ class FunctionCtx:
 
 
 class _FunctionOp(Op):
+    user_defined = True
+
     def __init__(self, function: type[Function], ctx: FunctionCtx, positions: list[int]) -> None:
         self.function, self.ctx, self.positions = function, ctx, positions
 

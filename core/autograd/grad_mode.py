@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+
 class _GradState(threading.local):
     enabled = True  # each thread starts recording, as in torch
 

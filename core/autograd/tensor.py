@@ -233,13 +233,16 @@ class Tensor:
             gradient = _coerce_grad(gradient, self)
         run_backward([self], [gradient], retain_graph or create_graph, create_graph)
 
-    def _accumulate_grad(self, grad: Tensor, create_graph: bool) -> None:
+    def _accumulate_grad(self, grad: Tensor, create_graph: bool, owned: bool) -> None:
+        """Add `grad` into .grad. `owned`: no other tensor shares grad's memory, so it can be
+        kept as is instead of copied."""
         if create_graph:
             self.grad = grad if self.grad is None else self.grad + grad
         elif self.grad is None:
-            # Own the memory: the incoming gradient may be a broadcast view, or shared with
-            # another leaf (the two inputs of an add receive the same tensor).
-            self.grad = Tensor._wrap(grad.array.copy())
+            array = grad.array
+            # A broadcast view (stride 0) would alias its own elements under in-place updates.
+            overlaps = any(s == 0 and d > 1 for s, d in zip(array.strides, array.shape))
+            self.grad = Tensor._wrap(array if owned and not overlaps else array.copy())
         else:
             self.grad = Tensor._wrap(self.grad.array.binary("add", grad.array))
 

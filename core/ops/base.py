@@ -18,6 +18,8 @@ _tensor_class: type = type(None)  # set to Tensor by plugrad.autograd.tensor (im
 class Op(abc.ABC):
     """One node type of the graph. Subclasses set their parameters in __init__."""
 
+    user_defined = False  # a custom Function, whose gradients may alias the user's tensors
+
     @abc.abstractmethod
     def compute(self, *arrays: NDArray) -> NDArray:
         """The forward value from the inputs' arrays."""

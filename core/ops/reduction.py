@@ -83,7 +83,10 @@ class Softmax(Op):
 
     def compute(self, x: NDArray) -> NDArray:
         axes = normalize_axes(self.axis, x.ndim)
-        shifted = x.binary("sub", _finite_max(x, axes))
+        if x.size == 0:
+            return x.copy()
+        # Shift by the max so exp never overflows. A row of infinities gives NaN, as in torch.
+        shifted = x.binary("sub", x.reduce("max", axes, True) if axes else x)
         exp = shifted.unary("exp")
         total = exp.reduce("sum", axes, True)
         if self.log:

@@ -166,3 +166,42 @@ def test_retain_grad_and_leaf_flags():
     y = x * 2.0
     assert x.is_leaf and not y.is_leaf
     assert repr(y).endswith("grad_fn=<mul(2.0)>)")
+
+
+def test_leaf_grads_never_alias_other_memory():
+    # the caller's root gradient
+    x = plugrad.tensor([1.0, 2.0], requires_grad=True)
+    g = plugrad.tensor([1.0, 1.0])
+    x.backward(g)
+    x.grad.mul_(3.0)
+    assert g.tolist() == [1.0, 1.0]
+    # a broadcast gradient (sum's backward) becomes real memory before in-place updates
+    w = plugrad.ones(2, 3, requires_grad=True)
+    w.sum().backward()
+    w.grad[0, 0] = 5.0
+    assert w.grad.tolist() == [[5.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+
+    # a custom Function that returns a tensor it was given
+    class PassThrough(plugrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            return t * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad
+
+    a = plugrad.tensor([1.0, 2.0], requires_grad=True)
+    b = plugrad.tensor([3.0, 4.0], requires_grad=True)
+    (PassThrough.apply(a) + PassThrough.apply(b)).sum().backward()
+    a.grad.mul_(7.0)
+    assert b.grad.tolist() == [1.0, 1.0]
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient():
+    x = plugrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3.0
+    y.retain_grad()
+    (y * y).sum().backward()
+    assert y.grad.tolist() == [6.0, 12.0]
+    assert x.grad.tolist() == [18.0, 36.0]
