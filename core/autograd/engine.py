@@ -47,8 +47,8 @@ class _HandedBuffers:
     A leaf may keep its gradient's memory as .grad only when nothing else holds that buffer: a
     gradient given to two inputs, a root gradient (the caller's) or a custom Function's output
     (it may alias the user's tensors) is copied instead. A node that hands a view of its
-    gradient on releases its own hold, so chains of views stay owned. Weak references forget a buffer when
-    it is freed, so a new buffer that reuses its id starts from zero.
+    gradient on releases its own hold, so chains of views stay owned. Weak references forget a
+    buffer when it is freed, so a new buffer that reuses its id starts from zero.
     """
 
     def __init__(self) -> None:
