@@ -307,10 +307,13 @@ class NDArray:
         self.backend.unary(op, source.strided(), out.strided())
         return out
 
-    def binary(self, op: str, other: NDArray | float | int | bool) -> NDArray:
-        """`self op other` with NumPy broadcasting and torch's dtype promotion."""
+    def binary(
+        self, op: str, other: NDArray | float | int | bool, out: NDArray | None = None
+    ) -> NDArray:
+        """`self op other` with NumPy broadcasting and torch's dtype promotion. `out`, when
+        given, must be compact with the result's shape and dtype; it may be `self` (in place)."""
         if not isinstance(other, NDArray):
-            return self.scalar_op(op, other, reflected=False)
+            return self.scalar_op(op, other, reflected=False, out=out)
         if other.device is not self.device:
             self._same_device(other)
         dtype = self.dtype
@@ -324,11 +327,14 @@ class NDArray:
             a = a.astype(dtype)
         if b.dtype is not dtype:
             b = b.astype(dtype)
-        out = NDArray.empty(a.shape, dt.bool_ if op in COMPARISONS else dtype, self.device)
+        result_dtype = dt.bool_ if op in COMPARISONS else dtype
+        out = _output(out, a.shape, result_dtype, self.device)
         self.backend.binary(op, a.strided(), b.strided(), out.strided())
         return out
 
-    def scalar_op(self, op: str, value: object, reflected: bool = False) -> NDArray:
+    def scalar_op(
+        self, op: str, value: object, reflected: bool = False, out: NDArray | None = None
+    ) -> NDArray:
         """`self op value` (or `value op self`) for a Python number."""
         dtype = self.dtype
         if type(value) is float and dtype.is_floating and op not in LOGICAL:
@@ -341,7 +347,7 @@ class NDArray:
             dtype = _operand_dtype(op, dt.promote_scalar(dtype, value))
             source = self.astype(dtype)
             value = _python_scalar(value, dtype)
-        out = NDArray.empty(self.shape, dt.bool_ if op in COMPARISONS else dtype, self.device)
+        out = _output(out, self.shape, dt.bool_ if op in COMPARISONS else dtype, self.device)
         self.backend.scalar(op, source.strided(), value, out.strided(), reflected)
         return out
 
@@ -450,6 +456,20 @@ class NDArray:
                 f"arrays are on different devices: {self.device.name} and {other.device.name}; "
                 "move one with .to(device) first (plugrad never copies silently)"
             )
+
+
+def _output(out: NDArray | None, shape: tuple, dtype: dt.DType, device: Device) -> NDArray:
+    """A new compact result array, or the caller's `out` after checking it fits."""
+    if out is None:
+        return NDArray.empty(shape, dtype, device)
+    if out.shape != shape or out.dtype is not dtype or out.device is not device:
+        raise ValueError(
+            f"out of shape {out.shape}, {out.dtype.name} on {out.device.name} cannot hold a "
+            f"result of shape {shape}, {dtype.name} on {device.name}"
+        )
+    if not out.is_compact():
+        raise ValueError("out must be compact (row-major, offset 0)")
+    return out
 
 
 def _operand_dtype(op: str, dtype: dt.DType) -> dt.DType:

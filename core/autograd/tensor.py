@@ -351,13 +351,22 @@ class Tensor:
         value = other.array if isinstance(other, Tensor) else other
         if isinstance(value, NDArray) and value.device is not self.device:
             self.array._same_device(value)
-        result = self.array.binary(op, value)
-        if dt.promote(self.dtype, result.dtype) is not self.dtype:
+        target = self.array
+        result_dtype = (
+            value.dtype if isinstance(value, NDArray) else dt.promote_scalar(target.dtype, value)
+        )
+        if dt.promote(target.dtype, result_dtype) is not target.dtype:
             raise RuntimeError(
-                f"result type {result.dtype.name} can't be cast to the in-place output "
-                f"{self.dtype.name}"
+                f"result type {result_dtype.name} can't be cast to the in-place output "
+                f"{target.dtype.name}"
             )
-        self.array.assign_(result)
+        if target.is_compact():
+            # Elementwise kernels may write over an operand read at the same position.
+            if isinstance(value, NDArray):
+                value = value.astype(target.dtype).broadcast_to(target.shape)
+            target.binary(op, value, out=target)
+        else:
+            target.assign_(target.binary(op, value))
         return self
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:

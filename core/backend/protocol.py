@@ -3,8 +3,10 @@
 A backend owns flat, one-dimensional buffers. Every kernel receives its operands as `Strided`
 views: (buffer, shape, strides, offset, dtype), strides and offset counted in elements.
 Strides may be 0 (broadcast) or negative (flip). Unless a kernel says otherwise its `out` is
-compact: row-major strides over a buffer the core just allocated, offset 0. Operands of
-elementwise kernels have already been broadcast to `out.shape` by the core.
+compact: row-major strides, offset 0. Operands of elementwise kernels have already been
+broadcast to `out.shape` by the core; for in-place updates `out` of `unary`, `binary` and
+`scalar` may be the very memory of an operand with the same strides (element i is read before
+element i is written).
 
 dtypes are the names "float32", "float64", "int64" and "bool" (stored one byte per element).
 

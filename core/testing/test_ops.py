@@ -507,3 +507,18 @@ def test_second_order_gradients_match_finite_differences(device, name):
         return grads[0]
 
     gradcheck(first_grad, *inputs, device=device, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_in_place_updates_write_over_their_operand(device, dtype):
+    """The protocol lets `out` of an elementwise kernel be an operand's own memory."""
+    x, y = values_for((5, 6), dtype, 3), values_for((6,), dtype, 4)
+    t = plugrad.tensor(x, device=device)
+    t.add_(plugrad.tensor(y, device=device))  # broadcast operand
+    t.mul_(2.0)
+    t.sub_(as_view(x, "transposed", device).T.T, alpha=0.5)  # strided operand
+    t.div_(plugrad.tensor(y, device=device) + 10.0)
+    close(t, (((x + y) * 2.0) - x * 0.5) / (y + 10.0), dtype, 10)
+    s = as_view(x, "flipped", device)  # a non-compact target goes through a temporary
+    s.add_(1.0)
+    close(s, x + 1.0, dtype)
