@@ -232,11 +232,17 @@ class NDArray:
             return self
         if len(shape) < self.ndim or broadcast_shapes(self.shape, shape) != shape:
             raise ValueError(f"cannot broadcast shape {self.shape} to {shape}")
-        lead = len(shape) - self.ndim
-        strides = [0] * lead + [
+        return self._broadcast_view(shape)
+
+    def _broadcast_view(self, shape: tuple[int, ...]) -> NDArray:
+        """broadcast_to without the check, for shapes already known to broadcast."""
+        if shape == self.shape:
+            return self
+        lead = len(shape) - len(self.shape)
+        strides = (0,) * lead + tuple(
             0 if d == 1 and n != 1 else s for d, n, s in zip(self.shape, shape[lead:], self.strides)
-        ]
-        return self._view(shape, tuple(strides), self.offset)
+        )
+        return NDArray(self.device, self.buffer, shape, strides, self.offset, self.dtype)
 
     def squeeze(self, axis: object = None) -> NDArray:
         if axis is None:
@@ -322,7 +328,7 @@ class NDArray:
         a, b = self, other
         if a.shape != b.shape:
             shape = broadcast_shapes(a.shape, b.shape)
-            a, b = a.broadcast_to(shape), b.broadcast_to(shape)
+            a, b = a._broadcast_view(shape), b._broadcast_view(shape)
         if a.dtype is not dtype:
             a = a.astype(dtype)
         if b.dtype is not dtype:
@@ -437,9 +443,14 @@ class NDArray:
                 f"matmul shape mismatch: {self.shape} @ {other.shape} "
                 f"(inner dimensions {k} and {k2} differ)"
             )
-        batch = broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-        a3 = _as_batch3(a2.broadcast_to(batch + (m, k)), batch)
-        b3 = _as_batch3(b2.broadcast_to(batch + (k, n)), batch)
+        if a2.ndim == 2 and b2.ndim == 2:  # the common case: one matrix product
+            a3 = a2._view((1, m, k), (0,) + a2.strides, a2.offset)
+            b3 = b2._view((1, k, n), (0,) + b2.strides, b2.offset)
+            batch: tuple[int, ...] = ()
+        else:
+            batch = broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+            a3 = _as_batch3(a2.broadcast_to(batch + (m, k)), batch)
+            b3 = _as_batch3(b2.broadcast_to(batch + (k, n)), batch)
         out = NDArray.empty((prod(batch), m, n), dtype, self.device)
         self.backend.matmul(a3.strided(), b3.strided(), out.strided())
         shape = batch + (m, n)
@@ -447,7 +458,7 @@ class NDArray:
             shape = shape[:-2] + (n,)
         if other.ndim == 1:
             shape = shape[:-1]
-        return out.reshape(shape)
+        return out._view(shape, compact_strides(shape), 0)
 
     # --- helpers -------------------------------------------------------------------------
     def _same_device(self, other: NDArray) -> None:

@@ -68,6 +68,17 @@ def normalize_axes(axes: object, ndim: int) -> tuple[int, ...]:
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     """NumPy broadcasting of shapes, or ValueError naming them."""
+    if len(shapes) == 2:
+        return _broadcast_pair(tuple(shapes[0]), tuple(shapes[1]))
+    return _broadcast(shapes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _broadcast_pair(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    return _broadcast((a, b))
+
+
+def _broadcast(shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
     ndim = max((len(s) for s in shapes), default=0)
     result = [1] * ndim
     for shape in shapes:
