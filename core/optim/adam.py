@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
-from ..autograd.grad_mode import enable_grad, no_grad
 from ..factory import zeros_like
 from .optimizer import Optimizer, ParamsT
 
@@ -45,50 +43,42 @@ class Adam(Optimizer):
                         amsgrad=amsgrad, maximize=maximize)  # fmt: skip
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient; returns closure()'s loss."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                lr, (beta1, beta2) = group["lr"], group["betas"]
-                eps, weight_decay = group["eps"], group["weight_decay"]
-                amsgrad, maximize = group["amsgrad"], group["maximize"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = p.grad.detach()
-                    if maximize:
-                        g = -g
-                    state = self._state_for(p)
-                    if not state:
-                        state["step"] = 0
-                        state["exp_avg"] = zeros_like(p)
-                        state["exp_avg_sq"] = zeros_like(p)
-                        if amsgrad:
-                            state["max_exp_avg_sq"] = zeros_like(p)
-                    state["step"] += 1
-                    step = state["step"]
-                    if weight_decay != 0:
-                        if self._decoupled:
-                            p.mul_(1.0 - lr * weight_decay)
-                        else:
-                            g = g + p.detach() * weight_decay
-                    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                    exp_avg.mul_(beta1).add_(g, alpha=1.0 - beta1)
-                    exp_avg_sq.mul_(beta2).add_(g * g, alpha=1.0 - beta2)
-                    bias_correction1 = 1.0 - beta1**step
-                    bias_correction2_sqrt = math.sqrt(1.0 - beta2**step)
-                    if amsgrad:
-                        second = state["max_exp_avg_sq"]
-                        second.copy_(second.maximum(exp_avg_sq))
-                    else:
-                        second = exp_avg_sq
-                    denom = second.sqrt() / bias_correction2_sqrt + eps
-                    p.add_(exp_avg / denom, alpha=-(lr / bias_correction1))
-        return loss
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        eps, weight_decay = group["eps"], group["weight_decay"]
+        amsgrad, maximize = group["amsgrad"], group["maximize"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = p.grad.detach()
+            if maximize:
+                g = -g
+            state = self._state_for(p)
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = zeros_like(p)
+                state["exp_avg_sq"] = zeros_like(p)
+                if amsgrad:
+                    state["max_exp_avg_sq"] = zeros_like(p)
+            state["step"] += 1
+            step = state["step"]
+            if weight_decay != 0:
+                if self._decoupled:
+                    p.mul_(1.0 - lr * weight_decay)
+                else:
+                    g = g + p.detach() * weight_decay
+            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            exp_avg.mul_(beta1).add_(g, alpha=1.0 - beta1)
+            exp_avg_sq.mul_(beta2).add_(g * g, alpha=1.0 - beta2)
+            bias_correction1 = 1.0 - beta1**step
+            bias_correction2_sqrt = math.sqrt(1.0 - beta2**step)
+            if amsgrad:
+                second = state["max_exp_avg_sq"]
+                second.copy_(second.maximum(exp_avg_sq))
+            else:
+                second = exp_avg_sq
+            denom = second.sqrt() / bias_correction2_sqrt + eps
+            p.add_(exp_avg / denom, alpha=-(lr / bias_correction1))
 
 
 class AdamW(Adam):

@@ -8,11 +8,12 @@ moves all the state at once.
 
 from __future__ import annotations
 
+import abc
 import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tensor import Tensor
 from ..backend.registry import get_device
 
@@ -27,7 +28,7 @@ class _Required:
 required = _Required()
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Base class: subclasses set `defaults` and implement `step()`.
 
     `params` is an iterable of tensors, or of dicts (parameter groups) with a "params" entry
@@ -95,7 +96,22 @@ class Optimizer:
                     p.grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+        """One update of every parameter that has a gradient; returns closure()'s loss.
+
+        Runs `_update_group` for each parameter group under no_grad, so a step never grows
+        the graph."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    @abc.abstractmethod
+    def _update_group(self, group: dict[str, Any]) -> None:
+        """Update the parameters of one group in place (called under no_grad)."""
 
     def _state_for(self, p: Tensor) -> dict[str, Any]:
         """This parameter's state, with its tensors moved to the parameter's current device."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from ..autograd.grad_mode import enable_grad, no_grad
 from .optimizer import Optimizer, ParamsT, required
 
 
@@ -47,32 +45,24 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient; returns closure()'s loss."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                lr, momentum = group["lr"], group["momentum"]
-                dampening, weight_decay = group["dampening"], group["weight_decay"]
-                nesterov, maximize = group["nesterov"], group["maximize"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = p.grad.detach()
-                    if maximize:
-                        g = -g
-                    if weight_decay != 0:
-                        g = g + p.detach() * weight_decay
-                    if momentum != 0:
-                        state = self._state_for(p)
-                        buf = state.get("momentum_buffer")
-                        if buf is None:
-                            buf = state["momentum_buffer"] = g.clone()
-                        else:
-                            buf.mul_(momentum).add_(g, alpha=1.0 - dampening)
-                        g = g + buf * momentum if nesterov else buf
-                    p.add_(g, alpha=-lr)
-        return loss
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr, momentum = group["lr"], group["momentum"]
+        dampening, weight_decay = group["dampening"], group["weight_decay"]
+        nesterov, maximize = group["nesterov"], group["maximize"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = p.grad.detach()
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = g + p.detach() * weight_decay
+            if momentum != 0:
+                state = self._state_for(p)
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = g.clone()
+                else:
+                    buf.mul_(momentum).add_(g, alpha=1.0 - dampening)
+                g = g + buf * momentum if nesterov else buf
+            p.add_(g, alpha=-lr)
