@@ -163,12 +163,16 @@ class NumpyRefBackend:
         np.matmul(_view(a), _view(b), out=_view(out))
 
     @staticmethod
-    def _windows(x, kh, kw, oh, ow, stride, dilation):
-        """(N, C, OH, OW, KH, KW) windows of a padded NCHW array, as a view."""
-        n, c = x.shape[:2]
-        s = x.strides
+    def _windows(x, w_shape, out_shape, stride, padding, dilation):
+        """(N, C, OH, OW, KH, KW) windows of the zero-padded NCHW array x, as a view."""
+        ph, pw = padding
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        n, c = xp.shape[:2]
+        kh, kw = w_shape[2:]
+        oh, ow = out_shape[2:]
+        s = xp.strides
         return as_strided(
-            x,
+            xp,
             shape=(n, c, oh, ow, kh, kw),
             strides=(s[0], s[1], s[2] * stride[0], s[3] * stride[1],
                      s[2] * dilation[0], s[3] * dilation[1]),
@@ -177,12 +181,8 @@ class NumpyRefBackend:
 
     def conv2d(self, x, w, out, stride, padding, dilation, groups):
         xv, wv, ov = _view(x), _view(w), _view(out)
-        n, c, _, _ = xv.shape
-        o, cg, kh, kw = wv.shape
-        _, _, oh, ow = ov.shape
-        ph, pw = padding
-        xp = np.pad(xv, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        cols = self._windows(xp, kh, kw, oh, ow, stride, dilation)
+        o, cg = wv.shape[:2]
+        cols = self._windows(xv, wv.shape, ov.shape, stride, padding, dilation)
         og = o // groups
         for g in range(groups):
             cg_cols = cols[:, g * cg : (g + 1) * cg]
@@ -214,11 +214,8 @@ class NumpyRefBackend:
 
     def conv2d_backward_weight(self, x, grad_out, grad_w, stride, padding, dilation, groups):
         xv, gv, gw = _view(x), _view(grad_out), _view(grad_w)
-        o, cg, kh, kw = gw.shape
-        _, _, oh, ow = gv.shape
-        ph, pw = padding
-        xp = np.pad(xv, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        cols = self._windows(xp, kh, kw, oh, ow, stride, dilation)
+        o, cg = gw.shape[:2]
+        cols = self._windows(xv, gw.shape, gv.shape, stride, padding, dilation)
         og = o // groups
         for g in range(groups):
             gw[g * og : (g + 1) * og] = np.einsum(
