@@ -5,15 +5,7 @@ from . import common
 DEVICES = common.devices()
 
 
-class _Heavy:
-    # Big single calls: a few samples are enough and keep the full (non --quick) run short.
-    rounds = 1
-    repeat = (1, 5, 10.0)
-    warmup_time = 0.0
-    timeout = 300
-
-
-class Elementwise(_Heavy):
+class Elementwise(common.SlowBenchmark):
     """16M-element float32: `x + y` and `x.exp()`."""
 
     params = [DEVICES, ["add", "exp"]]
@@ -26,7 +18,7 @@ class Elementwise(_Heavy):
         self.run()
 
 
-class Reductions(_Heavy):
+class Reductions(common.SlowBenchmark):
     """Sum of a 4096x4096 float32 matrix over axis 0, axis 1 and all axes."""
 
     params = [DEVICES, ["0", "1", "all"]]
@@ -39,7 +31,7 @@ class Reductions(_Heavy):
         self.run()
 
 
-class Matmul(_Heavy):
+class Matmul(common.SlowBenchmark):
     """Square float32 matmul."""
 
     params = [DEVICES, list(common.MATMUL_SIZES)]
@@ -52,7 +44,7 @@ class Matmul(_Heavy):
         self.run()
 
 
-class Conv2d(_Heavy):
+class Conv2d(common.SlowBenchmark):
     """conv2d, input 32x64x32x32, 128 filters 3x3, padding 1: forward, and forward+backward."""
 
     params = [DEVICES, ["forward", "forward+backward"]]

@@ -1,15 +1,13 @@
-"""Training on digits-sized data (batch 64, SGD, cross-entropy): time and peak memory."""
+"""Training steps (SGD) of an MLP, a CNN and a transformer block: time and peak memory."""
 
 from . import common
 
 DEVICES = common.devices()
 
 
-class _Training:
-    rounds = 1
-    repeat = (1, 5, 10.0)
-    warmup_time = 0.0
-    timeout = 300
+class _Training(common.SlowBenchmark):
+    params = [DEVICES]
+    param_names = ["device"]
     model = "mlp"
     steps: int | None = 1
 
@@ -19,9 +17,6 @@ class _Training:
 
 class MLPStep(_Training):
     """One step of Linear(64,128)-ReLU-Linear(128,10)."""
-
-    params = [DEVICES]
-    param_names = ["device"]
 
     def time_step(self, device):
         self.run()
@@ -33,8 +28,6 @@ class MLPStep(_Training):
 class MLPEpoch(_Training):
     """One epoch (1797 samples, 29 batches) of the same MLP."""
 
-    params = [DEVICES]
-    param_names = ["device"]
     steps = None
 
     def time_epoch(self, device):
@@ -44,9 +37,20 @@ class MLPEpoch(_Training):
 class CNNStep(_Training):
     """One step of Conv(1,16,3)-ReLU-Conv(16,32,3)-ReLU-Flatten-Linear(2048,10) on 8x8 images."""
 
-    params = [DEVICES]
-    param_names = ["device"]
     model = "cnn"
+
+    def time_step(self, device):
+        self.run()
+
+    def peakmem_step(self, device):
+        self.run()
+
+
+class TransformerStep(_Training):
+    """One step of a pre-norm transformer block (4-head self-attention, GELU MLP) on 8
+    sequences of 32 x 64, MSE loss."""
+
+    model = "transformer"
 
     def time_step(self, device):
         self.run()

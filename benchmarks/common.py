@@ -12,6 +12,7 @@ torch builders: plugrad's own timings and `peakmem_` results never include it.
 
 from __future__ import annotations
 
+import operator
 import statistics
 import time
 from collections.abc import Callable
@@ -32,7 +33,19 @@ TINY_SHAPE = (8,)
 DIGITS_SAMPLES, DIGITS_FEATURES, DIGITS_CLASSES = 1797, 64, 10
 BATCH = 64
 MLP_HIDDEN = 128
+TRANSFORMER_SHAPE = (8, 32, 64)  # batch, sequence, model width
+TRANSFORMER_HEADS = 4
 LEARNING_RATE = 0.05
+
+
+class SlowBenchmark:
+    """asv settings for benchmarks of long single calls: a few samples in one round, no warm-up
+    (it keeps the full, non --quick, run of the suite within minutes)."""
+
+    rounds = 1
+    repeat = (1, 5, 10.0)  # min samples, max samples, max seconds
+    warmup_time = 0.0
+    timeout = 300
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,123 +101,87 @@ def _torch():
 def _syncer(plugrad, device: str) -> Callable[[], None]:
     sync = getattr(plugrad, "synchronize", None)
     if sync is None:
-        return lambda: None
+        return _nothing
     return partial(sync, device)
 
 
-def _to_plugrad(plugrad, array: np.ndarray, device: str, requires_grad: bool = False):
-    return plugrad.tensor(array, device=device, requires_grad=requires_grad)
+def _nothing() -> None:
+    return None
 
 
 def _rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-def _random(shape, rng=None) -> np.ndarray:
-    rng = rng if rng is not None else _rng()
+def _random(shape, rng) -> np.ndarray:
     return rng.standard_normal(shape, dtype=np.float32)
 
 
+def _inputs(lib: str, device: str | None, arrays, requires_grad: bool = False):
+    """The NumPy `arrays` as `lib`'s arrays or tensors, and the call that waits for `lib`."""
+    if lib == "numpy":
+        if requires_grad:
+            raise NotImplementedError("NumPy has no autograd")
+        return list(arrays), _nothing
+    if lib == "torch":
+        torch = _torch()
+        return [torch.from_numpy(a).requires_grad_(requires_grad) for a in arrays], _nothing
+    plugrad = require("tensor")
+    tensors = [plugrad.tensor(a, device=device, requires_grad=requires_grad) for a in arrays]
+    return tensors, _syncer(plugrad, device)
+
+
 # --------------------------------------------------------------------------------------------
-# Array workloads
+# Array workloads: one expression for the three libraries, on the same inputs
+
+
+def _exp(t):
+    return np.exp(t) if isinstance(t, np.ndarray) else t.exp()
+
+
+ELEMENTWISE_OPS = {"add": (2, operator.add), "exp": (1, _exp)}  # op: (arity, function)
 
 
 def elementwise(lib: str, device: str | None = None, op: str = "add", n: int = ELEMENTWISE_N):
     """`add` of two n-element float32 arrays, or the unary `exp` of one."""
+    arity, fn = ELEMENTWISE_OPS[op]
     rng = _rng()
-    a, b = _random(n, rng), _random(n, rng)
-    if lib == "numpy":
-        return (lambda: np.add(a, b)) if op == "add" else (lambda: np.exp(a))
-    if lib == "torch":
-        torch = _torch()
-        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        return (lambda: torch.add(ta, tb)) if op == "add" else (lambda: torch.exp(ta))
-    plugrad = require("tensor")
-    x, y = _to_plugrad(plugrad, a, device), _to_plugrad(plugrad, b, device)
-    sync = _syncer(plugrad, device)
-    if op == "add":
-        return lambda: (x + y, sync())
-    if not hasattr(x, op):
-        raise NotImplementedError(f"plugrad.Tensor.{op} is not available yet")
-    unary = getattr(type(x), op)
-    return lambda: (unary(x), sync())
+    args, sync = _inputs(lib, device, [_random(n, rng) for _ in range(arity)])
+    return lambda: (fn(*args), sync())
 
 
 def reduction(lib: str, device: str | None = None, axis: int | None = 0, n: int = REDUCE_N):
     """Sum of an n x n float32 matrix over `axis` (None: all axes)."""
-    a = _random((n, n))
-    if lib == "numpy":
-        return lambda: a.sum(axis=axis)
-    if lib == "torch":
-        ta = _torch().from_numpy(a)
-        return (lambda: ta.sum()) if axis is None else (lambda: ta.sum(dim=axis))
-    plugrad = require("tensor")
-    x = _to_plugrad(plugrad, a, device)
-    sync = _syncer(plugrad, device)
+    (x,), sync = _inputs(lib, device, [_random((n, n), _rng())])
     if axis is None:
         return lambda: (x.sum(), sync())
-    return lambda: (x.sum(axis=axis), sync())
+    return lambda: (x.sum(axis=axis), sync())  # torch takes axis= as well as dim=
 
 
 def matmul(lib: str, device: str | None = None, n: int = 1024):
     """float32 (n x n) @ (n x n)."""
     rng = _rng()
-    a, b = _random((n, n), rng), _random((n, n), rng)
-    if lib == "numpy":
-        return lambda: a @ b
-    if lib == "torch":
-        torch = _torch()
-        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        return lambda: ta @ tb
-    plugrad = require("tensor")
-    x, y = _to_plugrad(plugrad, a, device), _to_plugrad(plugrad, b, device)
-    sync = _syncer(plugrad, device)
+    (x, y), sync = _inputs(lib, device, [_random((n, n), rng), _random((n, n), rng)])
     return lambda: (x @ y, sync())
-
-
-def _plugrad_conv2d(plugrad):
-    conv = getattr(plugrad, "conv2d", None)
-    if conv is None:
-        try:
-            from plugrad.nn import functional
-
-            conv = functional.conv2d
-        except Exception:
-            raise NotImplementedError("plugrad.conv2d is not available yet") from None
-    return conv
 
 
 def conv2d(lib: str, device: str | None = None, backward: bool = False):
     """conv2d of a 32x64x32x32 input with 128 3x3 filters, padding 1; with `backward`, also the
     gradients of out.sum() with respect to the input and the filters."""
-    rng = _rng()
-    a, k = _random(CONV_INPUT, rng), _random(CONV_FILTERS, rng) * np.float32(0.05)
     if lib == "numpy":
         raise NotImplementedError("conv2d has no NumPy peer")
     if lib == "torch":
-        torch = _torch()
-        F = torch.nn.functional
-        x = torch.from_numpy(a).requires_grad_(backward)
-        w = torch.from_numpy(k).requires_grad_(backward)
-        if not backward:
-            return lambda: F.conv2d(x, w, padding=1)
-        return lambda: F.conv2d(x, w, padding=1).sum().backward()
-    plugrad = require("tensor")
-    conv = _plugrad_conv2d(plugrad)
-    x = _to_plugrad(plugrad, a, device, requires_grad=backward)
-    w = _to_plugrad(plugrad, k, device, requires_grad=backward)
-    sync = _syncer(plugrad, device)
-    if not backward:
-        no_grad = getattr(plugrad, "no_grad", None)
-
-        def forward():
-            if no_grad is None:
-                return conv(x, w, padding=1), sync()
-            with no_grad():
-                return conv(x, w, padding=1), sync()
-
-        return forward
-    return lambda: (conv(x, w, padding=1).sum().backward(), sync())
+        conv = _torch().nn.functional.conv2d
+    else:
+        conv = getattr(require("tensor"), "conv2d", None)
+        if conv is None:
+            conv = require("nn.functional.conv2d").nn.functional.conv2d
+    rng = _rng()
+    arrays = [_random(CONV_INPUT, rng), _random(CONV_FILTERS, rng) * np.float32(0.05)]
+    (x, w), sync = _inputs(lib, device, arrays, requires_grad=backward)
+    if backward:
+        return lambda: (conv(x, w, padding=1).sum().backward(), sync())
+    return lambda: (conv(x, w, padding=1), sync())
 
 
 def tiny_op(lib: str, device: str | None = None, mode: str = "nograd"):
@@ -214,20 +191,8 @@ def tiny_op(lib: str, device: str | None = None, mode: str = "nograd"):
     "backward": that op, then `.sum().backward()` through it.
     """
     rng = _rng()
-    a, b = _random(TINY_SHAPE, rng), _random(TINY_SHAPE, rng)
-    grad = mode != "nograd"
-    if lib == "numpy":
-        if grad:
-            raise NotImplementedError("NumPy has no autograd")
-        return lambda: a + b
-    if lib == "torch":
-        torch = _torch()
-        x = torch.from_numpy(a).requires_grad_(grad)
-        y = torch.from_numpy(b).requires_grad_(grad)
-    else:
-        plugrad = require("tensor")
-        x = _to_plugrad(plugrad, a, device, requires_grad=grad)
-        y = _to_plugrad(plugrad, b, device, requires_grad=grad)
+    arrays = [_random(TINY_SHAPE, rng), _random(TINY_SHAPE, rng)]
+    (x, y), _ = _inputs(lib, device, arrays, requires_grad=mode != "nograd")
     if mode == "backward":
         return lambda: (x + y).sum().backward()
     return lambda: x + y
@@ -251,7 +216,7 @@ def _batches(x: np.ndarray, y: np.ndarray, batch: int = BATCH):
     return [(x[i : i + batch], y[i : i + batch]) for i in range(0, len(x), batch)]
 
 
-def _mlp(nn):
+def _mlp(lib, nn):
     return nn.Sequential(
         nn.Linear(DIGITS_FEATURES, MLP_HIDDEN),
         nn.ReLU(),
@@ -259,7 +224,7 @@ def _mlp(nn):
     )
 
 
-def _cnn(nn):
+def _cnn(lib, nn):
     # On 8x8 digit images: two 3x3 convolutions, then a linear classifier.
     return nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1),
@@ -271,43 +236,84 @@ def _cnn(nn):
     )
 
 
-_MODEL_NEEDS = {
-    "mlp": ("tensor", "nn.Sequential", "nn.Linear", "nn.ReLU"),
-    "cnn": ("tensor", "nn.Sequential", "nn.Linear", "nn.ReLU", "nn.Conv2d", "nn.Flatten"),
+def _transformer(lib, nn):
+    """A pre-norm transformer block: multi-head self-attention and a GELU MLP, written with
+    the torch-like API that torch and plugrad share (`lib` is either module)."""
+    d, heads = TRANSFORMER_SHAPE[2], TRANSFORMER_HEADS
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.ff1, self.act, self.ff2 = nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d)
+
+        def forward(self, x):
+            b, t, _ = x.shape
+            qkv = self.qkv(self.ln1(x)).reshape(b, t, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            att = lib.softmax(q @ k.transpose(-2, -1) * (d // heads) ** -0.5, dim=-1)
+            x = x + self.proj((att @ v).permute(0, 2, 1, 3).reshape(b, t, d))
+            return x + self.ff2(self.act(self.ff1(self.ln2(x))))
+
+    return Block()
+
+
+# model: (builder, loss class name in nn, what plugrad needs besides nn.Sequential etc.)
+MODELS = {
+    "mlp": (_mlp, "CrossEntropyLoss", ("nn.Sequential", "nn.Linear", "nn.ReLU")),
+    "cnn": (
+        _cnn,
+        "CrossEntropyLoss",
+        ("nn.Sequential", "nn.Linear", "nn.ReLU", "nn.Conv2d", "nn.Flatten"),
+    ),
+    "transformer": (
+        _transformer,
+        "MSELoss",
+        ("softmax", "nn.Module", "nn.Linear", "nn.LayerNorm", "nn.GELU"),
+    ),
 }
 
 
-def training(lib: str, device: str | None = None, model: str = "mlp", steps: int | None = None):
-    """SGD training on digits-sized data, batch 64, cross-entropy loss: one epoch (29 batches)
-    when `steps` is None, else that many batches. Data is on the device before timing starts.
-    """
+def _training_batches(model: str, steps: int | None):
+    if model == "transformer":  # random sequences regressed onto random targets
+        rng = _rng()
+        return [
+            (_random(TRANSFORMER_SHAPE, rng), _random(TRANSFORMER_SHAPE, rng))
+            for _ in range(steps or 1)
+        ]
     x, y = digits_data()
     if model == "cnn":
         x = x.reshape(-1, 1, 8, 8)
-    batches = _batches(x, y)
-    if steps is not None:
-        batches = batches[:steps]
-    build = _mlp if model == "mlp" else _cnn
+    return _batches(x, y)[:steps]
+
+
+def training(lib: str, device: str | None = None, model: str = "mlp", steps: int | None = None):
+    """SGD training steps, data on the device before timing starts. "mlp" and "cnn": digits-
+    sized data, batch 64, cross-entropy; one epoch (29 batches) when `steps` is None, else that
+    many batches. "transformer": `steps` (default 1) batches of 8 sequences of 32 x 64, MSE."""
+    build, loss_name, needs = MODELS[model]
+    batches = _training_batches(model, steps)
     if lib == "numpy":
         raise NotImplementedError("NumPy has no training peer")
     if lib == "torch":
         torch = _torch()
         torch.manual_seed(0)
-        net = build(torch.nn)
+        net = build(torch, torch.nn)
         opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE)
-        loss_fn = torch.nn.CrossEntropyLoss()
+        loss_fn = getattr(torch.nn, loss_name)()
         data = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in batches]
-        sync = lambda: None  # noqa: E731
+        sync = _nothing
     else:
-        plugrad = require(*_MODEL_NEEDS[model], "nn.CrossEntropyLoss", "optim.SGD")
+        plugrad = require("tensor", *needs, f"nn.{loss_name}", "optim.SGD")
         if hasattr(plugrad, "manual_seed"):
             plugrad.manual_seed(0)
         with plugrad.device(device):
-            net = build(plugrad.nn)
+            net = build(plugrad, plugrad.nn)
             if hasattr(net, "to"):
                 net = net.to(device) or net
             opt = plugrad.optim.SGD(net.parameters(), lr=LEARNING_RATE)
-            loss_fn = plugrad.nn.CrossEntropyLoss()
+            loss_fn = getattr(plugrad.nn, loss_name)()
             data = [
                 (plugrad.tensor(xb, device=device), plugrad.tensor(yb, device=device))
                 for xb, yb in batches
@@ -355,6 +361,14 @@ class Timer:
         return self._loop() / self.number
 
 
+def format_seconds(seconds: float) -> str:
+    """`12.3 ms`, `4.56 us`: three significant digits in a unit that suits."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
 def interleaved(
     runners: dict[str, Runner], repeats: int, budget: float | None = None
 ) -> dict[str, list[float]]:
@@ -372,7 +386,9 @@ def interleaved(
     return samples
 
 
-def median_ratio(ours: Runner, peer: Runner, repeats: int = 3, budget: float | None = None):
+def median_ratio(
+    ours: Runner, peer: Runner, repeats: int = 3, budget: float | None = None
+) -> float:
     """median time of `ours` / median time of `peer`, measured interleaved in this process."""
     samples = interleaved({"ours": ours, "peer": peer}, repeats, budget)
     return statistics.median(samples["ours"]) / statistics.median(samples["peer"])
@@ -389,6 +405,9 @@ class Target:
 
 @dataclass(frozen=True)
 class Case:
+    """A workload of the peers report and the ratio benchmarks: `build(lib, device)` makes its
+    runner (see the builders above); `peers` are the libraries it is compared with."""
+
     key: str
     label: str
     build: Callable[..., Runner]
@@ -449,6 +468,12 @@ CASES: tuple[Case, ...] = (
         partial(training, model="mlp"),
         ("torch",),
         Target("torch", 1.5, "at most 1.5x torch's time"),
+    ),
+    Case(
+        "transformer_step",
+        "transformer block 8x32x64, 4 heads: 1 SGD step",
+        partial(training, model="transformer"),
+        ("torch",),
     ),
     Case(
         "tiny_add", "per-op overhead: tiny add", partial(tiny_op, mode="nograd"), ("numpy", "torch")

@@ -16,6 +16,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import common  # noqa: E402
+
 WORK = ROOT / ".asv"
 RESULTS = WORK / "bench-results"
 LOG = WORK / "bench.log"
@@ -41,10 +46,7 @@ def format_value(value, unit: str) -> str:
     if isinstance(value, float) and math.isnan(value):
         return "n/a"
     if unit == "seconds":
-        for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
-            if value >= scale:
-                return f"{value / scale:.3g} {name}"
-        return f"{value * 1e9:.3g} ns"
+        return common.format_seconds(value)
     if unit == "bytes":
         return f"{value / 2**20:.0f} MiB"
     return f"{value:.3g}"

@@ -1,17 +1,18 @@
 """`make compare`: plugrad on each backend against NumPy and torch, as a markdown table.
 
-Every workload of `benchmarks.common.CASES` is built for each plugrad device and for its peers,
-then timed round-robin in this one process (`--repeats` samples each, after a warm-up call);
-the table gives the medians and the ratios plugrad time / peer time, and checks issue 4's
-targets. Writes benchmarks/results/compare.md (or `--out`) and prints it; `--update FILE`
-also replaces the table between the `<!-- compare:start -->` and `<!-- compare:end -->` lines of
-FILE (benchmarks/README.md holds the latest one).
+For every workload of `benchmarks.common.CASES` and every plugrad device, one child process
+builds plugrad's version and the peers', and times them round-robin (`--repeats` samples each,
+after a warm-up call); the table gives the medians and the ratios plugrad time / peer time,
+and checks issue 4's targets. Writes benchmarks/results/compare.md (or `--out`) and prints
+it; `--update FILE` also replaces the table between the `<!-- compare:start -->` and
+`<!-- compare:end -->` lines of FILE (benchmarks/README.md holds the latest one).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -45,12 +46,7 @@ class Row:
 
 
 def format_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
+    return "n/a" if seconds is None else common.format_seconds(seconds)
 
 
 def format_ratio(ratio: float | None) -> str:
@@ -69,30 +65,37 @@ def target_cell(row: Row) -> str:
     )
 
 
-def measure_case(case: common.Case, devices: list[str], repeats: int) -> list[Row]:
-    """Build every implementation of one workload, time them interleaved, return a row per
-    device. A plugrad device or peer that cannot run the workload gets n/a and a note."""
-    runners, notes = {}, {}
+def measure_row(case: common.Case, device: str, repeats: int) -> Row:
+    """plugrad on one device and the case's peers, built and timed interleaved in this
+    process. What cannot run gets n/a: plugrad with the reason as the row's note."""
+    runners, note = {}, ""
     for peer in case.peers:
         try:
             runners[peer] = case.build(peer)
-        except NotImplementedError as exc:
-            notes[peer] = str(exc)
-    for device in devices:
-        try:
-            runners[device] = case.build("plugrad", device)
-        except NotImplementedError as exc:
-            notes[device] = str(exc)
+        except NotImplementedError:  # torch not installed: an empty column
+            pass
     try:
-        samples = common.interleaved(runners, repeats) if runners else {}
-    except Exception as exc:  # a plugrad op that exists but fails: report, keep going
-        samples = {}
-        notes.update({name: f"{type(exc).__name__}: {exc}" for name in runners})
+        runners["plugrad"] = case.build("plugrad", device)
+    except NotImplementedError as exc:
+        note = str(exc)
+    try:
+        samples = common.interleaved(runners, repeats)
+    except Exception as exc:  # an op that exists but fails: report it, keep going
+        return Row(case, device, None, {}, f"{type(exc).__name__}: {exc}")
     medians = {name: statistics.median(values) for name, values in samples.items()}
-    peers = {p: medians[p] for p in case.peers if p in medians}
-    return [
-        Row(case, device, medians.get(device), peers, notes.get(device, "")) for device in devices
-    ]
+    return Row(case, device, medians.pop("plugrad", None), medians, note)
+
+
+def measure_isolated(case: common.Case, device: str, repeats: int) -> Row:
+    """measure_row in a child process, so that a backend that crashes the interpreter (or
+    leaks) costs its row only, and each row starts from a fresh process."""
+    cmd = [sys.executable, __file__, "--worker", case.key, "--devices", device]
+    proc = subprocess.run([*cmd, "--repeats", str(repeats)], capture_output=True, text=True)
+    if proc.returncode == 0:
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        return Row(case, device, data["ours"], data["peers"], data["note"])
+    last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+    return Row(case, device, None, {}, f"the process died (exit {proc.returncode}): {last}")
 
 
 def environment() -> str:
@@ -139,9 +142,9 @@ def render(rows: list[Row], repeats: int, provenance_line: str) -> str:
     lines = [
         provenance_line,
         "",
-        f"Times are medians of {repeats} interleaved samples per call, all measured in one "
-        "process. **Ratios are plugrad time / peer time: below 1.00 plugrad is faster, above "
-        "1.00 it is slower.** Targets are issue 4's, set for the c_cpu backend.",
+        f"Times are medians of {repeats} interleaved samples per call; each row is measured in "
+        "one process. **Ratios are plugrad time / peer time: below 1.00 plugrad is faster, "
+        "above 1.00 it is slower.** Targets are issue 4's, set for the c_cpu backend.",
         "",
         "| " + " | ".join(head) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in range(1 + 2 * len(peers))) + " | --- |",
@@ -185,8 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", help=f"comma-separated case keys (default: all): {known}")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compare.md")
     parser.add_argument("--update", type=Path, help="also rewrite the table in this markdown file")
+    parser.add_argument(
+        "--worker", help=argparse.SUPPRESS
+    )  # one row, as JSON: see measure_isolated
     args = parser.parse_args(argv)
     devices = args.devices.split(",") if args.devices else common.devices()
+    if args.worker:
+        row = measure_row(common.CASE_BY_KEY[args.worker], devices[0], args.repeats)
+        print(json.dumps({"ours": row.ours, "peers": row.peers, "note": row.note}))
+        return 0
     keys = args.cases.split(",") if args.cases else list(common.CASE_BY_KEY)
     unknown = [k for k in keys if k not in common.CASE_BY_KEY]
     if unknown:
@@ -194,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     for key in keys:
         case = common.CASE_BY_KEY[key]
-        print(f"compare: {case.label} ...", file=sys.stderr, flush=True)
-        rows += measure_case(case, devices, args.repeats)
+        for device in devices:
+            print(f"compare: {case.label} on {device} ...", file=sys.stderr, flush=True)
+            rows.append(measure_isolated(case, device, args.repeats))
     command = command_line(sys.argv[1:] if argv is None else argv)
     table = render(rows, args.repeats, provenance(command))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -181,10 +181,11 @@ def test_read_png_decodes_every_filter_type(tmp_path):
 
 
 def test_coloured_pixels_counts_series_not_grey():
-    image = np.full((300, 400, 4), 255, np.uint8)
-    image[200, 250:300, :3] = (60, 120, 200)  # a blue series line in the graph area
-    image[250, 250:300, :3] = (90, 90, 90)  # grey: a grid line or text
+    image = np.full((900, 1400, 4), 255, np.uint8)
+    image[600, 700:750, :3] = (60, 120, 200)  # a blue series line in the graph area
+    image[650, 700:750, :3] = (90, 90, 90)  # grey: a grid line or text
     image[10, 10:60, :3] = (60, 120, 200)  # coloured, but in the navigation bar
+    image[130, 300:310, :3] = (200, 60, 60)  # a legend swatch
     assert check.coloured_pixels(image) == 50
 
 
@@ -277,3 +278,22 @@ def test_missing_plugrad_api_is_a_skip_not_a_crash():
     with pytest.raises(NotImplementedError):
         common.conv2d("numpy")  # conv2d has no NumPy peer
     assert common.devices()  # never empty: asv needs a parameter value
+
+
+def test_measure_row_times_plugrad_with_its_peers_and_says_what_could_not_run():
+    def build(lib, device=None):
+        if lib == "plugrad" and device == "missing":
+            raise NotImplementedError("plugrad.thing is not available yet")
+        if lib == "torch":
+            raise NotImplementedError("torch is not installed")
+        if lib == "plugrad" and device == "broken":
+            return lambda: 1 / 0
+        return lambda: None
+
+    case = common.Case("fake", "fake", build, ("numpy", "torch"))
+    row = compare.measure_row(case, "dev", repeats=2)
+    assert row.ours > 0 and set(row.peers) == {"numpy"} and row.note == ""
+    missing = compare.measure_row(case, "missing", repeats=1)
+    assert missing.ours is None and "plugrad.thing" in missing.note and "numpy" in missing.peers
+    broken = compare.measure_row(case, "broken", repeats=1)
+    assert broken.ours is None and "ZeroDivisionError" in broken.note
