@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import functional, init, utils
 from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import ModuleDict, ModuleList, Residual, Sequential
+from .conv import Conv2d
 from .dropout import Dropout
 from .flatten import Flatten
 from .linear import Identity, Linear
@@ -19,6 +20,7 @@ from .normalization import BatchNorm1d, LayerNorm
 from .parameter import Parameter
 
 __all__ = [
+    "Conv2d",
     "GELU",
     "BCEWithLogitsLoss",
     "BatchNorm1d",

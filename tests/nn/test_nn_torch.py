@@ -347,3 +347,30 @@ def test_functional_matches_torch_functional(device, dtype):
         F.batch_norm(x, rm, rv, training=True), tf.batch_norm(tx, trm, trv, training=True), dtype
     )
     assert_close(rv, trv, dtype)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(kernel_size=3),
+        dict(kernel_size=(3, 2), stride=2, padding=1, bias=False),
+        dict(kernel_size=3, padding=2, dilation=2, groups=2),
+    ],
+    ids=["plain", "strided", "dilated-groups"],
+)
+def test_conv2d(device, dtype, kwargs):
+    plugrad.manual_seed(0)
+    ours = nn.Conv2d(4, 6, device=device, dtype=dtype, **kwargs)
+    theirs = torch.nn.Conv2d(4, 6, **kwargs)
+    compare_module(ours, theirs, [make((2, 4, 7, 6), device, dtype)], device, dtype)
+
+
+def test_conv2d_default_init_bounds_and_repr(device):
+    plugrad.manual_seed(0)
+    layer = nn.Conv2d(8, 4, 3, padding=1, device=device)
+    bound = 1 / np.sqrt(8 * 9)
+    assert np.abs(layer.weight.detach().numpy()).max() <= bound
+    assert np.abs(layer.bias.detach().numpy()).max() <= bound
+    assert repr(layer) == "Conv2d(8, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"
+    with pytest.raises(ValueError, match="divide by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
