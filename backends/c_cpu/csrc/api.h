@@ -3,7 +3,7 @@
    dtype codes: 0 float32, 1 float64, 2 int64, 3 bool (uint8).
    Return codes: 0 ok, -1 bad arguments, -2 out of memory, -3 index out of range. */
 
-void *pg_alloc(int64_t nbytes);
+char *pg_alloc(int64_t nbytes);
 void pg_free(void *p);
 int64_t pg_allocated_bytes(void);
 void pg_set_num_threads(int n);

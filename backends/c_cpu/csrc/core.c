@@ -37,7 +37,7 @@ int pg_simd_level(void) {
 }
 
 /* A 64-byte header in front of each block records its size for the byte count. */
-void *pg_alloc(int64_t nbytes) {
+char *pg_alloc(int64_t nbytes) {
     if (nbytes < 0) return NULL;
     void *p = NULL;
     if (posix_memalign(&p, 64, (size_t)nbytes + 64) != 0) return NULL;
@@ -220,11 +220,6 @@ typedef struct {
     }                                                                              \
     break;
 
-static inline float sigf(float v) {
-    float e = expf(-fabsf(v));
-    float r = 1.0f / (1.0f + e);
-    return v >= 0 ? r : e * r;
-}
 static inline double sigd(double v) {
     double e = exp(-fabs(v));
     double r = 1.0 / (1.0 + e);
@@ -235,11 +230,13 @@ PG_CLONES static void un_f32(const void *ctx, int64_t n, char **p, const int64_t
     switch (((const op_ctx *)ctx)->op) {
     case U_NEG: UN_LOOP(float, -v)
     case U_ABS: UN_LOOP(float, fabsf(v))
-    case U_EXP: UN_LOOP(float, expf(v))
-    case U_LOG: UN_LOOP(float, logf(v))
+    case U_EXP:
+    case U_LOG:
+    case U_TANH:
+    case U_SIGMOID:
+        pg_vmath_f32(((const op_ctx *)ctx)->op, (float *)p[0], s[0], (const float *)p[1], s[1], n);
+        break;
     case U_SQRT: UN_LOOP(float, sqrtf(v))
-    case U_TANH: UN_LOOP(float, tanhf(v))
-    case U_SIGMOID: UN_LOOP(float, sigf(v))
     case U_RELU: UN_LOOP(float, (v > 0 || v != v) ? v : 0.0f)
     case U_SIGN: UN_LOOP(float, v > 0 ? 1.0f : (v < 0 ? -1.0f : v * 0.0f))
     case U_SIN: UN_LOOP(float, sinf(v))

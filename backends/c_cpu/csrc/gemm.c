@@ -118,6 +118,59 @@ static void ensure_cfg(void) {
 
 /* ------------------------------------------------------------- packing + driver ---- */
 
+/* the parallel region of gemm_##SFX; with one thread it runs without entering OpenMP (an if(0) parallel region still costs about a microsecond) and without worksharing
+   pragmas, which would otherwise bind to an enclosing region (the batched matmul's) */
+#define GEMM_FOR_STATIC_1 _Pragma("omp for schedule(static)")
+#define GEMM_FOR_DYNAMIC_1 _Pragma("omp for schedule(dynamic, 1)")
+#define GEMM_FOR_STATIC_0
+#define GEMM_TID_1 omp_get_thread_num()
+#define GEMM_TID_0 0
+#define GEMM_FOR_DYNAMIC_0
+#define GEMM_REGION(T, SFX, PAR)                                                            \
+        {                                                                                   \
+            T *myap = ap + (size_t)GEMM_TID_##PAR * (size_t)(mcb * kcmax);              \
+            T tmp[12 * 32];                                                                 \
+            for (int64_t jc = 0; jc < n; jc += NC) {                                        \
+                int64_t nc = n - jc < NC ? n - jc : NC;                                     \
+                int64_t np = (nc + NR - 1) / NR;                                            \
+                for (int64_t pc = 0; pc < k; pc += KC) {                                    \
+                    int64_t kc = k - pc < KC ? k - pc : KC;                                 \
+                    int beta = pc > 0;                                                      \
+                    GEMM_FOR_STATIC_##PAR                                                   \
+                    for (int64_t jp = 0; jp < np; jp++)                                     \
+                        pack_b_##SFX(B, pc, kc, jc, nc, jp, bp, NR);                        \
+                    GEMM_FOR_DYNAMIC_##PAR                                                  \
+                    for (int64_t w = 0; w < mb * nsplit; w++) {                             \
+                        int64_t ib = w / nsplit, sp = w % nsplit;                           \
+                        int64_t ic = ib * mcb;                                              \
+                        if (ic >= m) continue;                                              \
+                        int64_t mc = m - ic < mcb ? m - ic : mcb;                           \
+                        int64_t plo = np * sp / nsplit, phi = np * (sp + 1) / nsplit;       \
+                        if (plo >= phi) continue;                                           \
+                        pack_a_##SFX(A, ic, mc, pc, kc, myap, MR);                          \
+                        for (int64_t jp = plo; jp < phi; jp++) {                            \
+                            int64_t jr = jp * NR, nr = nc - jr < NR ? nc - jr : NR;         \
+                            const T *bpan = bp + jr * kc;                                   \
+                            for (int64_t ir = 0; ir < mc; ir += MR) {                       \
+                                int64_t mr = mc - ir < MR ? mc - ir : MR;                   \
+                                T *cp = C + (ic + ir) * ldc + jc + jr;                      \
+                                if (mr == MR && nr == NR) {                                 \
+                                    cfg->kernel(kc, myap + ir * kc, bpan, cp, ldc, beta);   \
+                                } else {                                                    \
+                                    cfg->kernel(kc, myap + ir * kc, bpan, tmp, NR, 0);      \
+                                    for (int64_t i = 0; i < mr; i++)                        \
+                                        for (int64_t j = 0; j < nr; j++) {                  \
+                                            T v = tmp[i * NR + j];                          \
+                                            cp[i * ldc + j] = beta ? cp[i * ldc + j] + v : v;\
+                                        }                                                   \
+                                }                                                           \
+                            }                                                               \
+                        }                                                                   \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+        }
+
 #define DEFINE_GEMM(T, SFX)                                                                 \
     static void pack_a_##SFX(const amat *A, int64_t i0, int64_t mc, int64_t p0, int64_t kc,  \
                              T *dst, int MR) {                                              \
@@ -159,7 +212,7 @@ static void ensure_cfg(void) {
         }                                                                                   \
     }                                                                                       \
     /* pack panel jp (NR columns starting at j0 + jp*NR) of rows p0..p0+kc */               \
-    static void pack_b_##SFX(const bmat *B, int64_t p0, int64_t kc, int64_t j0, int64_t nc,  \
+    PG_CLONES static void pack_b_##SFX(const bmat *B, int64_t p0, int64_t kc, int64_t j0, int64_t nc,  \
                              int64_t jp, T *dst, int NR) {                                  \
         int64_t jr = jp * NR, nr = nc - jr < NR ? nc - jr : NR;                             \
         T *d = dst + jr * kc;                                                               \
@@ -170,6 +223,15 @@ static void ensure_cfg(void) {
                     const T *s = base + (p0 + p) * B->rs + j0 + jr;                         \
                     for (int64_t j = 0; j < nr; j++) d[p * NR + j] = s[j];                  \
                     for (int64_t j = nr; j < NR; j++) d[p * NR + j] = 0;                    \
+                }                                                                           \
+            } else if (nr == NR) {                                                          \
+                /* transposed B: NR rows at a time, a strided load per row of the panel */  \
+                const T *s0 = base + (j0 + jr) * B->cs + p0 * B->rs;                        \
+                int64_t cs = B->cs, rs = B->rs;                                             \
+                for (int64_t p = 0; p < kc; p++) {                                          \
+                    const T *s = s0 + p * rs;                                               \
+                    T *dp = d + p * NR;                                                     \
+                    for (int64_t j = 0; j < NR; j++) dp[j] = s[j * cs];                     \
                 }                                                                           \
             } else {                                                                        \
                 for (int64_t j = 0; j < nr; j++) {                                          \
@@ -243,49 +305,11 @@ static void ensure_cfg(void) {
             pg_scratch_free(ap);                                                            \
             return -2;                                                                      \
         }                                                                                   \
-        _Pragma("omp parallel num_threads(nt) if(nt > 1)")                                  \
-        {                                                                                   \
-            T *myap = ap + (size_t)omp_get_thread_num() * (size_t)(mcb * kcmax);            \
-            T tmp[12 * 32];                                                                 \
-            for (int64_t jc = 0; jc < n; jc += NC) {                                        \
-                int64_t nc = n - jc < NC ? n - jc : NC;                                     \
-                int64_t np = (nc + NR - 1) / NR;                                            \
-                for (int64_t pc = 0; pc < k; pc += KC) {                                    \
-                    int64_t kc = k - pc < KC ? k - pc : KC;                                 \
-                    int beta = pc > 0;                                                      \
-                    _Pragma("omp for schedule(static)")                                     \
-                    for (int64_t jp = 0; jp < np; jp++)                                     \
-                        pack_b_##SFX(B, pc, kc, jc, nc, jp, bp, NR);                        \
-                    _Pragma("omp for schedule(dynamic, 1)")                                 \
-                    for (int64_t w = 0; w < mb * nsplit; w++) {                             \
-                        int64_t ib = w / nsplit, sp = w % nsplit;                           \
-                        int64_t ic = ib * mcb;                                              \
-                        if (ic >= m) continue;                                              \
-                        int64_t mc = m - ic < mcb ? m - ic : mcb;                           \
-                        int64_t plo = np * sp / nsplit, phi = np * (sp + 1) / nsplit;       \
-                        if (plo >= phi) continue;                                           \
-                        pack_a_##SFX(A, ic, mc, pc, kc, myap, MR);                          \
-                        for (int64_t jp = plo; jp < phi; jp++) {                            \
-                            int64_t jr = jp * NR, nr = nc - jr < NR ? nc - jr : NR;         \
-                            const T *bpan = bp + jr * kc;                                   \
-                            for (int64_t ir = 0; ir < mc; ir += MR) {                       \
-                                int64_t mr = mc - ir < MR ? mc - ir : MR;                   \
-                                T *cp = C + (ic + ir) * ldc + jc + jr;                      \
-                                if (mr == MR && nr == NR) {                                 \
-                                    cfg->kernel(kc, myap + ir * kc, bpan, cp, ldc, beta);   \
-                                } else {                                                    \
-                                    cfg->kernel(kc, myap + ir * kc, bpan, tmp, NR, 0);      \
-                                    for (int64_t i = 0; i < mr; i++)                        \
-                                        for (int64_t j = 0; j < nr; j++) {                  \
-                                            T v = tmp[i * NR + j];                          \
-                                            cp[i * ldc + j] = beta ? cp[i * ldc + j] + v : v; \
-                                        }                                                   \
-                                }                                                           \
-                            }                                                               \
-                        }                                                                   \
-                    }                                                                       \
-                }                                                                           \
-            }                                                                               \
+        if (nt > 1) {                                                                       \
+            _Pragma("omp parallel num_threads(nt)")                                         \
+            GEMM_REGION(T, SFX, 1)                                                          \
+        } else {                                                                            \
+            GEMM_REGION(T, SFX, 0)                                                          \
         }                                                                                   \
         pg_scratch_free(bp);                                                                \
         pg_scratch_free(ap);                                                                \

@@ -74,8 +74,8 @@ static int red_load(red_t *r, const int64_t *meta) {
     return 0;
 }
 
-#define NANMAX(a, v) (((v) > (a) || (v) != (v)) ? (v) : (a))
-#define NANMIN(a, v) (((v) < (a) || (v) != (v)) ? (v) : (a))
+#define NANMAX(a, v) ((((v) > (a)) | ((v) != (v))) ? (v) : (a)) /* | not ||: vectorises */
+#define NANMIN(a, v) ((((v) < (a)) | ((v) != (v))) ? (v) : (a))
 #define PLUS(a, v) ((a) + (v))
 #define TIMES(a, v) ((a) * (v))
 #define IMAX(a, v) ((v) > (a) ? (v) : (a))
@@ -136,8 +136,16 @@ static int red_load(red_t *r, const int64_t *meta) {
         *oo = b;                                                                              \
     }                                                                                         \
     static void NAME##_case_a(const red_t *r, const T *x, T *out, int nt) {                   \
-        if (r->nout >= 8 * (int64_t)nt || nt == 1) {                                          \
-            _Pragma("omp parallel for schedule(static) num_threads(nt) if(nt > 1)")           \
+        if (nt == 1) { /* no OpenMP region: even an if(0) one costs about a microsecond */   \
+            for (int64_t o = 0; o < r->nout; o++) {                                           \
+                int64_t xo, oo;                                                               \
+                NAME##_offsets(r, o, &xo, &oo);                                               \
+                out[oo] = (T)NAME##_rsub(r, x + xo, 0, r->nred);                              \
+            }                                                                                 \
+            return;                                                                           \
+        }                                                                                     \
+        if (r->nout >= 8 * (int64_t)nt) {                                                     \
+            _Pragma("omp parallel for schedule(static) num_threads(nt)")                      \
             for (int64_t o = 0; o < r->nout; o++) {                                           \
                 int64_t xo, oo;                                                               \
                 NAME##_offsets(r, o, &xo, &oo);                                               \
@@ -200,8 +208,16 @@ static int red_load(red_t *r, const int64_t *meta) {
         T *part = NULL;                                                                       \
         if (items < nt && nt > 1 && r->nred >= 2 * nt)                                        \
             part = (T *)pg_scratch_alloc(sizeof(T) * (size_t)(nt * JB));                      \
-        if (part == NULL) {                                                                   \
-            _Pragma("omp parallel for schedule(static) num_threads(nt) if(nt > 1)")           \
+        if (part == NULL && nt == 1) {                                                        \
+            for (int64_t w = 0; w < items; w++) {                                             \
+                int64_t o = w / nb, b = w % nb, xo, oo;                                       \
+                NAME##_offsets(r, o, &xo, &oo);                                               \
+                int64_t j0 = b * JB, len = nj - j0 < JB ? nj - j0 : JB;                       \
+                NAME##_block(r, x + xo + j0 * xj, out + oo + j0 * oj, len, xj, oj, 0,         \
+                             r->nred);                                                        \
+            }                                                                                 \
+        } else if (part == NULL) {                                                            \
+            _Pragma("omp parallel for schedule(static) num_threads(nt)")                      \
             for (int64_t w = 0; w < items; w++) {                                             \
                 int64_t o = w / nb, b = w % nb, xo, oo;                                       \
                 NAME##_offsets(r, o, &xo, &oo);                                               \

@@ -8,6 +8,7 @@ the C code read or write outside its buffers.
 from __future__ import annotations
 
 import math
+import operator
 import os
 
 import numpy as np
@@ -38,6 +39,12 @@ _COMPARISONS = frozenset(("eq", "ne", "lt", "le", "gt", "ge"))
 _REDUCE = {"sum": 0, "max": 1, "min": 2, "prod": 3}
 _ARG_REDUCE = {"argmax": 0, "argmin": 1}
 _MAXD = 32
+_PLANS: dict = {}
+_EMPTY_OUT = object()
+_EMPTY_EXTENT = object()
+_MAX_ELEMS = 1 << 56  # so that the byte count always fits in int64
+_FLOATS = ("float32", "float64")
+_SCALAR_C = {"float32": "float[1]", "float64": "double[1]"}
 _ERRORS = {
     -1: (ValueError, "invalid arguments"),
     -2: (MemoryError, "out of memory for scratch space"),
@@ -48,17 +55,27 @@ _ERRORS = {
 class CBuffer:
     """A flat c_cpu buffer: 64-byte aligned C memory (or a shared NumPy array's memory).
 
-    `array` is a 1-D NumPy view of the memory; it keeps the memory alive, and the memory is
-    freed when the last reference to the buffer (or a NumPy view of it) goes away.
+    `array` is a 1-D NumPy view of the memory (made on first use); it keeps the memory alive,
+    and the memory is freed when the last reference to the buffer (or a NumPy view of it)
+    goes away.
     """
 
-    __slots__ = ("ptr", "size", "dtype", "array", "__weakref__")
+    __slots__ = ("ptr", "size", "dtype", "_array", "__weakref__")
 
-    def __init__(self, ptr, size: int, dtype: str, array: np.ndarray) -> None:
+    def __init__(self, ptr, size: int, dtype: str, array: np.ndarray | None = None) -> None:
         self.ptr = ptr
         self.size = size
         self.dtype = dtype
-        self.array = array
+        self._array = array
+
+    @property
+    def array(self) -> np.ndarray:
+        array = self._array
+        if array is None:
+            nbytes = self.size * _ITEMSIZE[self.dtype]
+            array = np.frombuffer(ffi.buffer(self.ptr, nbytes), dtype=_NP[self.dtype])
+            self._array = array
+        return array
 
     @property
     def nbytes(self) -> int:
@@ -73,23 +90,30 @@ def _raise(code: int, what: str) -> None:
     raise kind(f"c_cpu {what}: {message}")
 
 
-def _check(x, what: str, dtype: str | None = None) -> int:
-    """Validate one Strided operand; returns its element count."""
-    buf = x.buffer
-    if type(buf) is not CBuffer:
-        raise TypeError(f"c_cpu {what}: expected a c_cpu buffer, got {type(buf).__name__}")
-    if x.dtype != buf.dtype:
-        raise TypeError(f"c_cpu {what}: view dtype {x.dtype} does not match buffer {buf.dtype}")
-    if dtype is not None and x.dtype != dtype:
-        raise TypeError(f"c_cpu {what}: expected dtype {dtype}, got {x.dtype}")
-    shape, strides = x.shape, x.strides
+# Caches keyed by layouts (tuples of ints): the element count and the lowest / highest element
+# offset (relative to the view's offset) of a (shape, strides) pair, and the int64 metadata
+# arrays the C entry points read. Layouts repeat from call to call, so after the first call a
+# check is a dict lookup and two comparisons. Each cache is emptied when it grows past
+# _CACHE_MAX entries.
+_CACHE_MAX = 4096
+_EXTENTS: dict = {}
+_METAS: dict = {}
+
+
+def _extent(shape, strides, what: str) -> tuple[int, int, int]:
+    """(element count, lowest, highest relative element offset) of a layout; validates it."""
+    try:
+        return _EXTENTS[shape, strides]
+    except (KeyError, TypeError):
+        pass
     if len(shape) != len(strides):
         raise ValueError(f"c_cpu {what}: shape {shape} and strides {strides} differ in length")
     if len(shape) > _MAXD:
         raise ValueError(f"c_cpu {what}: {len(shape)} dimensions, at most {_MAXD} supported")
-    lo = hi = x.offset
+    lo = hi = 0
     n = 1
     for s, st in zip(shape, strides):
+        s, st = operator.index(s), operator.index(st)
         if s < 0:
             raise ValueError(f"c_cpu {what}: negative extent in shape {shape}")
         n *= s
@@ -97,16 +121,45 @@ def _check(x, what: str, dtype: str | None = None) -> int:
             hi += (s - 1) * st
         else:
             lo += (s - 1) * st
-    if n and (lo < 0 or hi >= buf.size):
-        raise IndexError(
-            f"c_cpu {what}: view shape {shape} strides {strides} offset {x.offset} reaches "
-            f"elements [{lo}, {hi}] outside its buffer of {buf.size} {buf.dtype}"
-        )
+    result = (n, lo, hi)
+    try:
+        if len(_EXTENTS) >= _CACHE_MAX:
+            _EXTENTS.clear()
+        _EXTENTS[shape, strides] = result
+    except TypeError:  # unhashable (lists): not cached
+        pass
+    return result
+
+
+def _check(x, what: str, dtype: str | None = None) -> int:
+    """Validate one Strided operand; returns its element count."""
+    buf = x.buffer
+    if type(buf) is not CBuffer:
+        raise TypeError(f"c_cpu {what}: expected a c_cpu buffer, got {type(buf).__name__}")
+    dt = x.dtype
+    if dt != buf.dtype:
+        raise TypeError(f"c_cpu {what}: view dtype {dt} does not match buffer {buf.dtype}")
+    if dtype is not None and dt != dtype:
+        raise TypeError(f"c_cpu {what}: expected dtype {dtype}, got {dt}")
+    try:
+        n, lo, hi = _EXTENTS[x.shape, x.strides]
+    except (KeyError, TypeError):
+        n, lo, hi = _extent(x.shape, x.strides, what)
+    if n:
+        off = x.offset
+        if off + lo < 0 or off + hi >= buf.size:
+            raise IndexError(
+                f"c_cpu {what}: view shape {x.shape} strides {x.strides} offset {off} reaches "
+                f"elements [{off + lo}, {off + hi}] outside its buffer of {buf.size} {buf.dtype}"
+            )
     return n
 
 
 def _ptr(x):
-    return x.buffer.ptr + x.offset * _ITEMSIZE[x.dtype]
+    off = x.offset
+    if off:
+        return x.buffer.ptr + off * _ITEMSIZE[x.dtype]
+    return x.buffer.ptr
 
 
 def _same_shape(what: str, *views) -> None:
@@ -118,26 +171,71 @@ def _same_shape(what: str, *views) -> None:
             )
 
 
+_COMPACT: dict = {}
+
+
 def _compact_strides(shape) -> tuple[int, ...]:
+    try:
+        return _COMPACT[shape]
+    except (KeyError, TypeError):
+        pass
     strides = []
     acc = 1
     for s in reversed(shape):
         strides.append(acc)
         acc *= max(int(s), 1)
-    return tuple(reversed(strides))
+    result = tuple(reversed(strides))
+    try:
+        if len(_COMPACT) >= _CACHE_MAX:
+            _COMPACT.clear()
+        _COMPACT[shape] = result
+    except TypeError:
+        pass
+    return result
 
 
-def _is_compact(x) -> bool:
-    if x.offset != 0 and math.prod(x.shape) > 0:
-        return False
-    return all(s == 1 or st == c for s, st, c in zip(x.shape, x.strides, _compact_strides(x.shape)))
+def _has_compact_strides(x) -> bool:
+    """Row-major strides (any stride on a size-1 dim); the offset may be anything."""
+    strides = x.strides
+    compact = _compact_strides(x.shape)
+    if strides == compact:
+        return True
+    return all(s == 1 or st == c for s, st, c in zip(x.shape, strides, compact))
 
 
 def _meta(shape, *strides) -> object:
+    """The int64 metadata array [ndim, shape, strides...] (cached; the C side only reads it)."""
+    key = (shape, *strides)
+    try:
+        return _METAS[key]
+    except KeyError:
+        pass
+    except TypeError:
+        key = None
     values = [len(shape), *shape]
     for st in strides:
         values.extend(st)
-    return ffi.new("int64_t[]", values)
+    meta = ffi.new("int64_t[]", values)
+    if key is not None:
+        if len(_METAS) >= _CACHE_MAX:
+            _METAS.clear()
+        _METAS[key] = meta
+    return meta
+
+
+def _scalar_ptr(value, dtype: str):
+    """A char* to `value` converted to `dtype`, and the object that owns the memory."""
+    ctype = _SCALAR_C.get(dtype)
+    if ctype is not None and type(value) in (float, int):
+        try:
+            cell = ffi.new(ctype, (value,))
+        except OverflowError:  # an int too large for a double: let NumPy convert it
+            pass
+        else:
+            return ffi.cast("char *", cell), cell
+    tmp = np.empty((), dtype=_NP[dtype])
+    tmp[...] = value
+    return ffi.cast("char *", tmp.ctypes.data), tmp
 
 
 def _ints(values, what: str) -> tuple[int, ...]:
@@ -204,6 +302,11 @@ class CCpuBackend:
 
     # --- buffers ---------------------------------------------------------------------------
     def allocate(self, size, dtype):
+        if type(size) is int and 0 <= size <= _MAX_ELEMS and dtype in _CODE:
+            nbytes = size * _ITEMSIZE[dtype]
+            raw = lib.pg_alloc(nbytes)
+            if raw != ffi.NULL:
+                return CBuffer(ffi.gc(raw, lib.pg_free, nbytes), size, dtype)
         if dtype not in _CODE:
             raise TypeError(f"c_cpu cannot store dtype {dtype!r}; supported: {', '.join(_DTYPES)}")
         size = int(size)
@@ -213,9 +316,7 @@ class CCpuBackend:
         raw = lib.pg_alloc(nbytes)
         if raw == ffi.NULL:
             raise MemoryError(f"c_cpu could not allocate {nbytes} bytes ({size} x {dtype})")
-        ptr = ffi.gc(ffi.cast("char *", raw), lib.pg_free, size=nbytes)
-        array = np.frombuffer(ffi.buffer(ptr, nbytes), dtype=_NP[dtype])
-        return CBuffer(ptr, size, dtype, array)
+        return CBuffer(ffi.gc(raw, lib.pg_free, nbytes), size, dtype)
 
     def from_numpy(self, array, copy=True):
         array = np.asarray(array)
@@ -251,12 +352,13 @@ class CCpuBackend:
     def fill(self, out, value):
         if not _check(out, "fill"):
             return
-        tmp = np.empty((), dtype=_NP[out.dtype])
-        tmp[...] = value
+        src, keep = _scalar_ptr(value, out.dtype)
         zeros = (0,) * len(out.shape)
         meta = _meta(out.shape, out.strides, zeros)
-        src = ffi.cast("char *", tmp.ctypes.data)
-        self._done(lib.pg_copy(_ITEMSIZE[out.dtype], _ptr(out), src, meta), "fill")
+        code = lib.pg_copy(_ITEMSIZE[out.dtype], _ptr(out), src, meta)
+        del keep
+        if code:
+            _raise(code, "fill")
 
     def compact(self, x, out):
         self._copy(x, out, "compact")
@@ -265,12 +367,15 @@ class CCpuBackend:
         self._copy(x, out, "assign")
 
     def _copy(self, x, out, what):
-        _same_shape(what, x, out)
+        if out.shape != x.shape:
+            _same_shape(what, x, out)
         n = _check(x, what)
         _check(out, what, x.dtype)
         if n:
             meta = _meta(out.shape, out.strides, x.strides)
-            self._done(lib.pg_copy(_ITEMSIZE[x.dtype], _ptr(out), _ptr(x), meta), what)
+            code = lib.pg_copy(_ITEMSIZE[x.dtype], _ptr(out), _ptr(x), meta)
+            if code:
+                _raise(code, what)
 
     @staticmethod
     def _done(code: int, what: str) -> None:
@@ -282,23 +387,30 @@ class CCpuBackend:
         code = _UNARY.get(op)
         if code is None:
             raise ValueError(f"c_cpu: unknown unary op {op!r}")
-        _same_shape(f"unary {op}", x, out)
-        n = _check(x, f"unary {op}")
-        _check(out, f"unary {op} out", x.dtype)
+        if out.shape != x.shape:
+            _same_shape(f"unary {op}", x, out)
+        n = _check(x, op)
+        _check(out, op, x.dtype)
         if n:
             meta = _meta(out.shape, out.strides, x.strides)
-            self._done(lib.pg_unary(code, _CODE[x.dtype], _ptr(out), _ptr(x), meta), op)
+            err = lib.pg_unary(code, _CODE[x.dtype], _ptr(out), _ptr(x), meta)
+            if err:
+                _raise(err, op)
 
     def _binary_checked(self, op, a, a_ptr, a_strides, b_ptr, b_strides, out):
         code = _BINARY.get(op)
         if code is None:
             raise ValueError(f"c_cpu: unknown binary op {op!r}")
-        _check(out, f"{op} out", "bool" if op in _COMPARISONS else a.dtype)
+        _check(out, op, "bool" if op in _COMPARISONS else a.dtype)
         meta = _meta(out.shape, out.strides, a_strides, b_strides)
-        self._done(lib.pg_binary(code, _CODE[a.dtype], _ptr(out), a_ptr, b_ptr, meta), op)
+        err = lib.pg_binary(code, _CODE[a.dtype], _ptr(out), a_ptr, b_ptr, meta)
+        if err:
+            _raise(err, op)
 
     def binary(self, op, a, b, out):
-        _same_shape(op, a, b, out)
+        shape = a.shape
+        if b.shape != shape or out.shape != shape:
+            _same_shape(op, a, b, out)
         n = _check(a, op)
         _check(b, op, a.dtype)
         if op not in _BINARY:
@@ -309,21 +421,21 @@ class CCpuBackend:
             _check(out, f"{op} out", "bool" if op in _COMPARISONS else a.dtype)
 
     def scalar(self, op, a, value, out, reflected):
-        _same_shape(op, a, out)
+        if out.shape != a.shape:
+            _same_shape(op, a, out)
         n = _check(a, op)
         if op not in _BINARY:
             raise ValueError(f"c_cpu: unknown binary op {op!r}")
-        sv = np.asarray(value, dtype=_NP[a.dtype])
+        sp, keep = _scalar_ptr(value, a.dtype)
         if not n:
             _check(out, f"{op} out", "bool" if op in _COMPARISONS else a.dtype)
             return
-        sp = ffi.cast("char *", sv.ctypes.data)
         zeros = (0,) * len(a.shape)
         if reflected:
             self._binary_checked(op, a, sp, zeros, _ptr(a), a.strides, out)
         else:
             self._binary_checked(op, a, _ptr(a), a.strides, sp, zeros, out)
-        del sv
+        del keep
 
     def where(self, cond, a, b, out):
         _same_shape("where", cond, a, b, out)
@@ -365,25 +477,46 @@ class CCpuBackend:
         code = _REDUCE.get(op)
         if code is None:
             raise ValueError(f"c_cpu: unknown reduction {op!r}")
-        _check(x, f"reduce {op}")
-        _check(out, f"reduce {op} out", x.dtype)
+        _check(x, op)
+        _check(out, op, x.dtype)
+        try:
+            key = (x.shape, x.strides, tuple(axes), out.shape, out.strides)
+            plan = _PLANS.get(key)
+        except TypeError:
+            key = plan = None
+        if plan is None:
+            plan = self._reduce_plan(op, x, axes, out)
+            if key is not None:
+                if len(_PLANS) >= _CACHE_MAX:
+                    _PLANS.clear()
+                _PLANS[key] = plan
+        if plan is _EMPTY_OUT:
+            return
+        if plan is _EMPTY_EXTENT:
+            if op in ("max", "min"):
+                raise ValueError(f"c_cpu reduce {op}: empty extent in shape {x.shape}")
+            self.fill(out, 0 if op == "sum" else 1)
+            return
+        err = lib.pg_reduce(code, _CODE[x.dtype], _ptr(out), _ptr(x), plan)
+        if err:
+            _raise(err, op)
+
+    def _reduce_plan(self, op, x, axes, out):
+        """The metadata of a reduction's layout, or a marker for an empty output or extent."""
         nd = len(x.shape)
         axes = tuple(sorted({int(a) % nd if nd else int(a) for a in axes}))
         if any(a < 0 or a >= nd for a in axes):
             raise ValueError(f"c_cpu reduce {op}: axes {axes} out of range for shape {x.shape}")
         ostrides = self._reduced_out_strides(f"reduce {op}", x, axes, out)
         if math.prod(out.shape) == 0:
-            return
+            return _EMPTY_OUT
         if math.prod(x.shape[a] for a in axes) == 0:
-            if op in ("max", "min"):
-                raise ValueError(f"c_cpu reduce {op}: empty extent in shape {x.shape}")
-            self.fill(out, 0 if op == "sum" else 1)
-            return
-        if not _is_compact(out) and any(s > 1 and st == 0 for s, st in zip(out.shape, out.strides)):
+            return _EMPTY_EXTENT
+        if any(s > 1 and st == 0 for s, st in zip(out.shape, out.strides)):
             raise ValueError(f"c_cpu reduce {op}: out may not broadcast (strides {out.strides})")
         flags = [1 if d in axes else 0 for d in range(nd)]
-        meta = _meta(x.shape, x.strides, ostrides, flags)
-        self._done(lib.pg_reduce(code, _CODE[x.dtype], _ptr(out), _ptr(x), meta), op)
+        values = [nd, *x.shape, *x.strides, *ostrides, *flags]
+        return ffi.new("int64_t[]", values)
 
     def arg_reduce(self, op, x, axis, out):
         code = _ARG_REDUCE.get(op)
@@ -413,21 +546,52 @@ class CCpuBackend:
         return _View(self.allocate(math.prod(like.shape), like.dtype), like.shape)
 
     def _compacted(self, x):
-        if _is_compact(x):
+        if _has_compact_strides(x):
             return x
         tmp = self._scratch(x)
         self.compact(x, tmp)
         return tmp
 
     def matmul(self, a, b, out):
+        dt = a.dtype
+        if dt not in _FLOATS:
+            self._matmul_shapes(a, b, out)
+            raise TypeError(f"c_cpu matmul supports float32 and float64, not {dt}")
+        _check(a, "matmul a")
+        _check(b, "matmul b", dt)
+        _check(out, "matmul out", dt)
+        try:
+            key = (a.shape, a.strides, b.shape, b.strides, out.shape, out.strides)
+            plan = _PLANS.get(key)
+        except TypeError:
+            key = plan = None
+        if plan is None:
+            plan = self._matmul_plan(a, b, out)
+            if key is not None:
+                if len(_PLANS) >= _CACHE_MAX:
+                    _PLANS.clear()
+                _PLANS[key] = plan
+        if plan is _EMPTY_OUT:
+            return
+        batch, m, n, k, sab, sam, sak, sbb, sbk, sbn, compact = plan
+        target = out if compact else self._scratch(out)
+        code = lib.pg_matmul(
+            _CODE[dt], batch, m, n, k, _ptr(a), sab, sam, sak, _ptr(b), sbb, sbk, sbn,
+            _ptr(target),
+        )  # fmt: skip
+        if code:
+            _raise(code, f"matmul {a.shape} @ {b.shape}")
+        if target is not out:
+            self.assign(target, out)
+
+    @staticmethod
+    def _matmul_shapes(a, b, out) -> None:
         for v, name in ((a, "a"), (b, "b"), (out, "out")):
             if len(v.shape) != 3:
                 raise ValueError(f"c_cpu matmul: {name} must be 3-D (B, M, K), got {v.shape}")
-        if a.dtype not in ("float32", "float64"):
-            raise TypeError(f"c_cpu matmul supports float32 and float64, not {a.dtype}")
-        _check(a, "matmul a")
-        _check(b, "matmul b", a.dtype)
-        _check(out, "matmul out", a.dtype)
+
+    def _matmul_plan(self, a, b, out):
+        self._matmul_shapes(a, b, out)
         (ba, m, k), (bb, k2, n) = a.shape, b.shape
         batch = max(ba, bb)
         if k2 != k or ba not in (1, batch) or bb not in (1, batch) or out.shape != (batch, m, n):
@@ -435,18 +599,13 @@ class CCpuBackend:
                 f"c_cpu matmul: shapes {a.shape} @ {b.shape} -> {out.shape} do not match"
             )
         if batch * m * n == 0:
-            return
-        target = out if _is_compact(out) else self._scratch(out)
+            return _EMPTY_OUT
         sab = a.strides[0] if ba > 1 else 0
         sbb = b.strides[0] if bb > 1 else 0
-        code = lib.pg_matmul(
-            _CODE[a.dtype], batch, m, n, k,
-            _ptr(a), sab, a.strides[1], a.strides[2],
-            _ptr(b), sbb, b.strides[1], b.strides[2], _ptr(target),
+        return (
+            batch, m, n, k, sab, a.strides[1], a.strides[2], sbb, b.strides[1], b.strides[2],
+            _has_compact_strides(out),
         )  # fmt: skip
-        self._done(code, f"matmul {a.shape} @ {b.shape}")
-        if target is not out:
-            self.assign(target, out)
 
     def _conv_geometry(self, what, x_shape, w_shape, o_shape, dtype, stride, padding, dilation,
                        groups) -> object:  # fmt: skip
@@ -494,7 +653,7 @@ class CCpuBackend:
         if math.prod(out.shape) == 0:
             return
         x, w = self._compacted(x), self._compacted(w)
-        target = out if _is_compact(out) else self._scratch(out)
+        target = out if _has_compact_strides(out) else self._scratch(out)
         code = lib.pg_conv2d(_CODE[x.dtype], _ptr(x), _ptr(w), _ptr(target), geom)
         self._done(code, f"conv2d x {x.shape} w {w.shape}")
         if target is not out:
@@ -511,7 +670,7 @@ class CCpuBackend:
         if math.prod(grad_x.shape) == 0:
             return
         grad_out, w = self._compacted(grad_out), self._compacted(w)
-        target = grad_x if _is_compact(grad_x) else self._scratch(grad_x)
+        target = grad_x if _has_compact_strides(grad_x) else self._scratch(grad_x)
         code = lib.pg_conv2d_backward_input(
             _CODE[w.dtype], _ptr(grad_out), _ptr(w), _ptr(target), geom
         )
@@ -530,7 +689,7 @@ class CCpuBackend:
         if math.prod(grad_w.shape) == 0:
             return
         x, grad_out = self._compacted(x), self._compacted(grad_out)
-        target = grad_w if _is_compact(grad_w) else self._scratch(grad_w)
+        target = grad_w if _has_compact_strides(grad_w) else self._scratch(grad_w)
         code = lib.pg_conv2d_backward_weight(
             _CODE[x.dtype], _ptr(x), _ptr(grad_out), _ptr(target), geom
         )
