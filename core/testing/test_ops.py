@@ -522,3 +522,14 @@ def test_in_place_updates_write_over_their_operand(device, dtype):
     s = as_view(x, "flipped", device)  # a non-compact target goes through a temporary
     s.add_(1.0)
     close(s, x + 1.0, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_large_batched_matmul_with_broadcast_transposed_operand(device, dtype):
+    """Big enough for a threaded backend to split the batch (a past heap-corruption case)."""
+    a = values_for((8, 32, 64), dtype, 1)
+    w = values_for((256, 64), dtype, 2)
+    got = plugrad.tensor(a, device=device) @ plugrad.tensor(w, device=device).transpose(0, 1)
+    after = got + 1.0  # any later allocation trips over a corrupted heap
+    close(got, a @ w.T, dtype, scale=1000)
+    close(after, a @ w.T + 1.0, dtype, scale=1000)

@@ -1,5 +1,9 @@
 /* Buffers, threads, the n-d iterator and the elementwise kernels. */
 #include "pg.h"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <pthread.h>
 
 int pg_nthreads = 1;
@@ -36,12 +40,80 @@ int pg_simd_level(void) {
     return 0;
 }
 
-/* A 64-byte header in front of each block records its size for the byte count. */
+/* A 64-byte header in front of each block records its size (for the byte count) and its
+   capacity. Large buffers are 2 MiB aligned and advised as huge pages (as NumPy does), and a
+   few freed large blocks are kept for reuse: a fresh block must be zeroed by the kernel page by
+   page, which otherwise costs as much as a large add itself. The cache is bounded
+   (PG_CACHE_SLOTS blocks, PG_CACHE_BYTES in all) and pg_empty_cache() returns it. */
+#define PG_HUGE_THRESHOLD ((int64_t)4 << 20)
+#define PG_HUGE_ALIGN ((size_t)2 << 20)
+#define PG_CACHE_SLOTS 8
+#define PG_CACHE_BYTES ((int64_t)512 << 20)
+
+static void *pg_cache[PG_CACHE_SLOTS];
+static int64_t pg_cache_total;
+static pthread_mutex_t pg_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *pg_cache_take(int64_t nbytes) {
+    void *found = NULL;
+    pthread_mutex_lock(&pg_cache_lock);
+    for (int i = 0; i < PG_CACHE_SLOTS; i++) {
+        int64_t cap = pg_cache[i] ? ((int64_t *)pg_cache[i])[1] : -1;
+        if (cap >= nbytes && cap - nbytes <= cap / 4) { /* at most a quarter wasted */
+            found = pg_cache[i];
+            pg_cache[i] = NULL;
+            pg_cache_total -= cap;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pg_cache_lock);
+    return found;
+}
+
+static int pg_cache_put(void *base) {
+    int64_t cap = ((int64_t *)base)[1];
+    int kept = 0;
+    pthread_mutex_lock(&pg_cache_lock);
+    if (pg_cache_total + cap <= PG_CACHE_BYTES) {
+        for (int i = 0; i < PG_CACHE_SLOTS; i++) {
+            if (pg_cache[i] == NULL) {
+                pg_cache[i] = base;
+                pg_cache_total += cap;
+                kept = 1;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&pg_cache_lock);
+    return kept;
+}
+
+void pg_empty_cache(void) {
+    pthread_mutex_lock(&pg_cache_lock);
+    for (int i = 0; i < PG_CACHE_SLOTS; i++) {
+        free(pg_cache[i]);
+        pg_cache[i] = NULL;
+    }
+    pg_cache_total = 0;
+    pthread_mutex_unlock(&pg_cache_lock);
+}
+
 char *pg_alloc(int64_t nbytes) {
     if (nbytes < 0) return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, (size_t)nbytes + 64) != 0) return NULL;
-    *(int64_t *)p = nbytes;
+    int huge = nbytes >= PG_HUGE_THRESHOLD;
+    void *p = huge ? pg_cache_take(nbytes) : NULL;
+    if (p == NULL) {
+        size_t align = huge ? PG_HUGE_ALIGN : 64;
+        if (posix_memalign(&p, align, (size_t)nbytes + 64) != 0) {
+            pg_empty_cache(); /* give cached blocks back, then try once more */
+            if (posix_memalign(&p, align, (size_t)nbytes + 64) != 0) return NULL;
+        }
+#ifdef MADV_HUGEPAGE
+        if (huge) madvise(p, (size_t)nbytes + 64, MADV_HUGEPAGE);
+#endif
+        ((int64_t *)p)[1] = nbytes; /* capacity */
+    }
+    ((int64_t *)p)[0] = nbytes;
     __atomic_fetch_add(&pg_allocated, nbytes, __ATOMIC_RELAXED);
     return (char *)p + 64;
 }
@@ -49,7 +121,8 @@ char *pg_alloc(int64_t nbytes) {
 void pg_free(void *p) {
     if (p == NULL) return;
     char *base = (char *)p - 64;
-    __atomic_fetch_sub(&pg_allocated, *(int64_t *)base, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&pg_allocated, ((int64_t *)base)[0], __ATOMIC_RELAXED);
+    if (((int64_t *)base)[1] >= PG_HUGE_THRESHOLD && pg_cache_put(base)) return;
     free(base);
 }
 

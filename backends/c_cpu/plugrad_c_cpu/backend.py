@@ -781,5 +781,9 @@ class CCpuBackend:
     def allocated_bytes(self):
         return int(lib.pg_allocated_bytes())
 
+    def empty_cache(self) -> None:
+        """Return the few freed large blocks kept for reuse to the system."""
+        lib.pg_empty_cache()
+
     def synchronize(self):
         return None
