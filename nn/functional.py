@@ -14,6 +14,8 @@ from plugrad.autograd.grad_mode import no_grad
 from plugrad.autograd.tensor import Tensor, conv2d, one_hot, pad, where
 from plugrad.factory import bernoulli
 from plugrad.ops.gather import Gather
+from plugrad.ops.linalg import Linear as LinearOp
+from plugrad.ops.loss import CrossEntropy
 from plugrad.random import Generator
 
 __all__ = [
@@ -43,14 +45,10 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 # --- layers ------------------------------------------------------------------------------
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
-    """(*, in) @ weight(out, in).T + bias(out) -> (*, out)."""
-    if input.shape[-1:] != weight.shape[-1:]:
-        raise ValueError(
-            f"linear: input of shape {input.shape} does not match weight of shape "
-            f"{weight.shape} (the input's last dimension must be {weight.shape[-1]})"
-        )
-    out = input @ weight.T
-    return out if bias is None else out + bias
+    """(*, in) @ weight(out, in).T + bias(out) -> (*, out), as one graph node."""
+    if bias is None:
+        return LinearOp()(input, weight)
+    return LinearOp()(input, weight, bias)
 
 
 def relu(input: Tensor) -> Tensor:  # noqa: A002
@@ -300,6 +298,18 @@ def cross_entropy(
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+    if (
+        input.ndim == 2
+        and target.ndim == 1
+        and target.dtype is dt.int64
+        and weight is None
+        and label_smoothing == 0.0
+        and reduction in ("mean", "sum")
+        and target.shape[0] == input.shape[0] > 0
+    ):
+        low, high = (int(target.array.reduce(op).item()) for op in ("min", "max"))
+        if 0 <= low and high < input.shape[1] and not low <= ignore_index <= high:
+            return CrossEntropy(reduction)(input, target)  # the fused common case
     class_dim = 0 if input.ndim == 1 else 1
     logp = input.log_softmax(class_dim)
     classes = input.shape[class_dim]

@@ -116,6 +116,8 @@ class Tensor:
 
     @property
     def mT(self) -> Tensor:  # noqa: N802 - torch's name
+        if self.ndim == 2:
+            return shape_ops.Permute((1, 0))(self)
         return self.transpose(-2, -1)
 
     def __len__(self) -> int:

@@ -117,7 +117,8 @@ class Unary(Op):
         if op == "sigmoid":
             return g * node * (1.0 - node)
         if op == "relu":
-            return g * (x > 0).astype(g.dtype)
+            return g * node.sign()  # 1 where the output is positive, else 0: one kernel
+
         if op == "sin":
             return g * x.cos()
         if op == "cos":

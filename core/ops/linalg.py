@@ -30,3 +30,31 @@ class MatMul(Op):
         ga = unbroadcast(ga, a2.shape).reshape(a.shape)
         gb = unbroadcast(gb, b2.shape).reshape(b.shape)
         return ga, gb
+
+
+class Linear(Op):
+    """x (*, in) @ w (out, in).T + b (out,) as one node: one matmul with the bias added in
+    place, and a backward of two matmuls and a sum (w's gradient comes out in w's layout)."""
+
+    def compute(self, x: NDArray, w: NDArray, b: NDArray | None = None) -> NDArray:
+        if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
+            raise ValueError(
+                f"linear: input of shape {x.shape} does not match weight of shape {w.shape} "
+                f"(the input's last dimension must be {w.shape[-1] if w.ndim else '?'})"
+            )
+        if b is not None and b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias of shape {b.shape} must be ({w.shape[0]},)")
+        out = x.matmul(w._view((w.shape[1], w.shape[0]), w.strides[::-1], w.offset))
+        if b is not None:
+            b._same_device(out)
+            out.binary("add", b.astype(out.dtype)._broadcast_view(out.shape), out=out)
+        return out
+
+    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor, ...]:
+        x, w = node._inputs[:2]
+        g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
+        x2 = x if x.ndim == 2 else x.reshape(-1, w.shape[1])
+        grads = ((g2 @ w).reshape(x.shape), g2.mT @ x2)
+        if len(node._inputs) == 3:
+            grads += (g2.sum(0),)
+        return grads
