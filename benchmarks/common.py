@@ -369,6 +369,9 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds * 1e9:.3g} ns"
 
 
+SETTLE_SECONDS = 0.15
+
+
 def interleaved(
     runners: dict[str, Runner], repeats: int, budget: float | None = None
 ) -> dict[str, list[float]]:
@@ -380,6 +383,9 @@ def interleaved(
     samples: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(repeats):
         for name, timer in timers.items():
+            # Thread pools spin-wait after their work (OpenBLAS for about 0.1 s, OpenMP
+            # briefly): let the previous runner's pool go quiet so it does not steal cores.
+            time.sleep(SETTLE_SECONDS)
             samples[name].append(timer.sample())
         if budget is not None and time.perf_counter() - start > budget:
             break
