@@ -5,7 +5,7 @@ builds plugrad's version and the peers', and times them round-robin (`--repeats`
 after a warm-up call); the table gives the medians and the ratios plugrad time / peer time,
 and checks issue 4's targets. Writes benchmarks/results/compare.md (or `--out`) and prints
 it; `--update FILE` also replaces the table between the `<!-- compare:start -->` and
-`<!-- compare:end -->` lines of FILE (benchmarks/README.md holds the latest one).
+`<!-- compare:end -->` lines of FILE (the main README.md holds the latest one).
 """
 
 from __future__ import annotations
