@@ -643,59 +643,39 @@ class CCpuBackend:
         values = [n, c, h, wd, o, kh, kw, oh, ow, *stride, *padding, *dilation, groups]
         return ffi.new("int64_t[]", values)
 
-    def conv2d(self, x, w, out, stride, padding, dilation, groups):
-        _check(x, "conv2d x")
-        _check(w, "conv2d w", x.dtype)
-        _check(out, "conv2d out", x.dtype)
-        geom = self._conv_geometry(
-            "conv2d", x.shape, w.shape, out.shape, x.dtype, stride, padding, dilation, groups
-        )
+    def _conv(self, what, kernel, inputs, out, shapes, args):
+        """Check two inputs and an output (names and views), run one conv kernel on compact
+        copies of the inputs, writing through scratch when `out` is not compact.
+        `shapes` is (x, w, grad_out) of the convolution, `args` its geometry."""
+        (first_name, first), (second_name, second) = inputs
+        _check(first, f"{what} {first_name}")
+        _check(second, f"{what} {second_name}", first.dtype)
+        _check(out, f"{what} out", first.dtype)
+        geom = self._conv_geometry(what, *shapes, first.dtype, *args)
         if math.prod(out.shape) == 0:
             return
-        x, w = self._compacted(x), self._compacted(w)
+        first, second = self._compacted(first), self._compacted(second)
         target = out if _has_compact_strides(out) else self._scratch(out)
-        code = lib.pg_conv2d(_CODE[x.dtype], _ptr(x), _ptr(w), _ptr(target), geom)
-        self._done(code, f"conv2d x {x.shape} w {w.shape}")
+        code = kernel(_CODE[first.dtype], _ptr(first), _ptr(second), _ptr(target), geom)
+        self._done(code, f"{what} {first_name} {first.shape} {second_name} {second.shape}")
         if target is not out:
             self.assign(target, out)
 
+    def conv2d(self, x, w, out, stride, padding, dilation, groups):
+        self._conv("conv2d", lib.pg_conv2d, (("x", x), ("w", w)), out,
+                   (x.shape, w.shape, out.shape), (stride, padding, dilation, groups))  # fmt: skip
+
     def conv2d_backward_input(self, grad_out, w, grad_x, stride, padding, dilation, groups):
-        what = "conv2d_backward_input"
-        _check(grad_out, f"{what} grad_out")
-        _check(w, f"{what} w", grad_out.dtype)
-        _check(grad_x, f"{what} grad_x", grad_out.dtype)
-        geom = self._conv_geometry(
-            what, grad_x.shape, w.shape, grad_out.shape, w.dtype, stride, padding, dilation, groups
-        )
-        if math.prod(grad_x.shape) == 0:
-            return
-        grad_out, w = self._compacted(grad_out), self._compacted(w)
-        target = grad_x if _has_compact_strides(grad_x) else self._scratch(grad_x)
-        code = lib.pg_conv2d_backward_input(
-            _CODE[w.dtype], _ptr(grad_out), _ptr(w), _ptr(target), geom
-        )
-        self._done(code, f"{what} grad_out {grad_out.shape} w {w.shape}")
-        if target is not grad_x:
-            self.assign(target, grad_x)
+        self._conv("conv2d_backward_input", lib.pg_conv2d_backward_input,
+                   (("grad_out", grad_out), ("w", w)), grad_x,
+                   (grad_x.shape, w.shape, grad_out.shape),
+                   (stride, padding, dilation, groups))  # fmt: skip
 
     def conv2d_backward_weight(self, x, grad_out, grad_w, stride, padding, dilation, groups):
-        what = "conv2d_backward_weight"
-        _check(x, f"{what} x")
-        _check(grad_out, f"{what} grad_out", x.dtype)
-        _check(grad_w, f"{what} grad_w", x.dtype)
-        geom = self._conv_geometry(
-            what, x.shape, grad_w.shape, grad_out.shape, x.dtype, stride, padding, dilation, groups
-        )
-        if math.prod(grad_w.shape) == 0:
-            return
-        x, grad_out = self._compacted(x), self._compacted(grad_out)
-        target = grad_w if _has_compact_strides(grad_w) else self._scratch(grad_w)
-        code = lib.pg_conv2d_backward_weight(
-            _CODE[x.dtype], _ptr(x), _ptr(grad_out), _ptr(target), geom
-        )
-        self._done(code, f"{what} x {x.shape} grad_out {grad_out.shape}")
-        if target is not grad_w:
-            self.assign(target, grad_w)
+        self._conv("conv2d_backward_weight", lib.pg_conv2d_backward_weight,
+                   (("x", x), ("grad_out", grad_out)), grad_w,
+                   (x.shape, grad_w.shape, grad_out.shape),
+                   (stride, padding, dilation, groups))  # fmt: skip
 
     # --- indexing --------------------------------------------------------------------------
     @staticmethod
