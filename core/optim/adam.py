@@ -46,13 +46,8 @@ class Adam(Optimizer):
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, (beta1, beta2) = group["lr"], group["betas"]
         eps, weight_decay = group["eps"], group["weight_decay"]
-        amsgrad, maximize = group["amsgrad"], group["maximize"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = p.grad.detach()
-            if maximize:
-                g = -g
+        amsgrad = group["amsgrad"]
+        for p, g in self._params_with_grads(group):
             state = self._state_for(p)
             if not state:
                 state["step"] = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..autograd.grad_mode import enable_grad, no_grad
@@ -108,6 +108,16 @@ class Optimizer(abc.ABC):
             for group in self.param_groups:
                 self._update_group(group)
         return loss
+
+    @staticmethod
+    def _params_with_grads(group: dict[str, Any]) -> Iterator[tuple[Tensor, Tensor]]:
+        """(parameter, gradient) for each parameter of the group that has one; the gradient
+        is negated when the group maximizes."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = p.grad.detach()
+            yield p, (-g if group.get("maximize") else g)
 
     @abc.abstractmethod
     def _update_group(self, group: dict[str, Any]) -> None:

@@ -48,13 +48,8 @@ class SGD(Optimizer):
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, momentum = group["lr"], group["momentum"]
         dampening, weight_decay = group["dampening"], group["weight_decay"]
-        nesterov, maximize = group["nesterov"], group["maximize"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = p.grad.detach()
-            if maximize:
-                g = -g
+        nesterov = group["nesterov"]
+        for p, g in self._params_with_grads(group):
             if weight_decay != 0:
                 g = g + p.detach() * weight_decay
             if momentum != 0:
