@@ -23,9 +23,11 @@ def normalize_key(key: object) -> tuple:
 
 
 def _is_array_like(item: object) -> bool:
-    return isinstance(item, (NDArray, np.ndarray, list)) or (
-        hasattr(item, "data") and isinstance(getattr(item, "data", None), NDArray)
-    )
+    return isinstance(item, (NDArray, np.ndarray, list, bool, np.bool_))
+
+
+def _is_integer(item: object) -> bool:
+    return isinstance(item, (numbers.Integral, np.integer)) and not isinstance(item, bool)
 
 
 def is_basic(key: tuple) -> bool:
@@ -44,8 +46,6 @@ def is_basic(key: tuple) -> bool:
 def _as_index_array(item: object, device: Device) -> NDArray:
     if isinstance(item, NDArray):
         array = item
-    elif hasattr(item, "data") and isinstance(item.data, NDArray):  # a Tensor
-        array = item.data
     else:
         host = np.asarray(item)
         if host.dtype.kind not in "biu" and not (host.size == 0 and host.dtype.kind == "f"):
@@ -72,12 +72,17 @@ class IndexPlan:
     def __init__(self, shape: tuple[int, ...], key: tuple, device: Device) -> None:
         self.shape = shape
         self.device = device
-        items = [
-            _as_index_array(k, device)
-            if _is_array_like(k) or isinstance(k, (bool, np.bool_))
-            else k
-            for k in key
-        ]
+        items = []
+        for k in key:
+            if _is_array_like(k):
+                items.append(_as_index_array(k, device))
+            elif k is None or k is Ellipsis or isinstance(k, slice) or _is_integer(k):
+                items.append(k)
+            else:
+                raise IndexError(
+                    f"only integers, slices, None, Ellipsis and integer or boolean arrays are "
+                    f"valid indices, got {type(k).__name__}"
+                )
         items = _expand_ellipsis_masks(items, len(shape))
         # Replace each advanced entry by full slices and note the view dims it indexes.
         basic: list = []

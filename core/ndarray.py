@@ -501,8 +501,6 @@ def _python_scalar(value: object, dtype: dt.DType) -> float | int | bool:
         return float(value)  # type: ignore[arg-type]
     if dtype is dt.bool_:
         return bool(value)
-    if isinstance(value, float) and not float(value).is_integer():
-        return int(value)
     return int(value)  # type: ignore[call-overload]
 
 

@@ -316,6 +316,11 @@ def test_index_errors(device):
         t[:, [0, 4]]
     with pytest.raises(IndexError, match="too many indices"):
         t[0, 0, 0]
+    for bad in (1.5, (0, 2.0), "a", ([0, 1], 1.0)):
+        with pytest.raises(IndexError, match="valid indices"):
+            t[bad]
+    with pytest.raises(IndexError, match="valid indices"):
+        t[0.0] = 1.0
 
 
 def test_cat_stack_split_chunk_pad(device):
