@@ -55,11 +55,11 @@ class Conv2d(Op):
         x.backend.conv2d(x.strided(), w.strided(), out.strided(), *self._args())
         return out
 
-    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor | None, Tensor | None]:
         x, w = node._inputs
         return (
-            Conv2dBackwardInput(x.shape, self)(g, w),
-            Conv2dBackwardWeight(w.shape, self)(x, g),
+            Conv2dBackwardInput(x.shape, self)(g, w) if x.requires_grad else None,
+            Conv2dBackwardWeight(w.shape, self)(x, g) if w.requires_grad else None,
         )
 
 

@@ -18,17 +18,15 @@ class MatMul(Op):
     def compute(self, a: NDArray, b: NDArray) -> NDArray:
         return a.matmul(b)
 
-    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b = node._inputs
         # Lift 1-D operands (and the gradient) to matrices so one rule covers every case.
         a2 = a.unsqueeze(0) if a.ndim == 1 else a
         b2 = b.unsqueeze(-1) if b.ndim == 1 else b
         batch = broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
-        ga = g2 @ b2.mT
-        gb = a2.mT @ g2
-        ga = unbroadcast(ga, a2.shape).reshape(a.shape)
-        gb = unbroadcast(gb, b2.shape).reshape(b.shape)
+        ga = unbroadcast(g2 @ b2.mT, a2.shape).reshape(a.shape) if a.requires_grad else None
+        gb = unbroadcast(a2.mT @ g2, b2.shape).reshape(b.shape) if b.requires_grad else None
         return ga, gb
 
 
@@ -50,11 +48,15 @@ class Linear(Op):
             out.binary("add", b.astype(out.dtype)._broadcast_view(out.shape), out=out)
         return out
 
-    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor, ...]:
+    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
         x, w = node._inputs[:2]
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
         x2 = x if x.ndim == 2 else x.reshape(-1, w.shape[1])
-        grads = ((g2 @ w).reshape(x.shape), g2.mT @ x2)
+        # Inputs that need no gradient (the data of a first layer) cost nothing.
+        grads = (
+            (g2 @ w).reshape(x.shape) if x.requires_grad else None,
+            g2.mT @ x2 if w.requires_grad else None,
+        )
         if len(node._inputs) == 3:
-            grads += (g2.sum(0),)
+            grads += (g2.sum(0) if node._inputs[2].requires_grad else None,)
         return grads
