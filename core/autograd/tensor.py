@@ -641,9 +641,7 @@ class Tensor:
         return Tensor._wrap(self.array.arg_reduce("argmin", _dim(dim, axis), keepdim))
 
     def prod(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
-        if self.requires_grad and is_grad_enabled():
-            return (self.log().sum(_dim(dim, axis), keepdim)).exp()  # for positive inputs
-        return Tensor._wrap(self.array.reduce("prod", _dim(dim, axis), keepdim))
+        return reduction.Prod(_dim(dim, axis), keepdim)(self)
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
         source = self if self.dtype.is_floating else self.astype(dt.float32)

@@ -108,3 +108,27 @@ def _finite_max(x: NDArray, axes: tuple[int, ...]) -> NDArray:
         high = x.reduce("max", axes, True)
     finite = high.unary("abs").scalar_op("lt", float("inf"))  # False for inf and NaN
     return NDArray.where(finite, high, 0.0)
+
+
+class Prod(Op):
+    """Product over axes. The gradient of each element is the product of the others, which
+    stays exact with zeros: one zero gets the product of the rest, two or more give 0."""
+
+    def __init__(self, axes: object, keepdim: bool) -> None:
+        self.axes, self.keepdim = axes, keepdim
+
+    def compute(self, x: NDArray) -> NDArray:
+        return x.reduce("prod", self.axes, self.keepdim)
+
+    def gradient(self, g: Tensor, node: Tensor) -> Tensor:
+        from ..autograd.tensor import where
+
+        (x,) = node._inputs
+        axes = normalize_axes(self.axes, x.ndim)
+        shape = _kept_shape(x.shape, axes)
+        zero = x == 0
+        zeros = zero.astype(x.dtype).sum(axis=axes, keepdim=True)
+        nonzero_x = where(zero, 1.0, x)
+        rest = nonzero_x.prod(axes, keepdim=True)  # the product of the non-zero elements
+        others = where(zeros == 0, rest / nonzero_x, where(zero & (zeros == 1), rest, 0.0))
+        return g.reshape(shape) * others

@@ -459,6 +459,7 @@ GRAD_CASES = {
     "var": (lambda a: a.var(1) + a.var(), [(3, 4)]),
     "max_min": (lambda a: a.amax(1) + a.amin(0).sum() + a.max(), [(3, 4)]),
     "logsumexp": (lambda a: a.logsumexp(1), [(3, 4)]),
+    "prod": (lambda a: a.prod(1) + a.prod(), [(3, 4)]),
     "softmax": (lambda a: a.softmax(-1) * a.log_softmax(0), [(3, 4)]),
     "reshape_permute": (lambda a: a.reshape(2, 6).T.permute(1, 0).reshape(3, 4) * a, [(3, 4)]),
     "expand_squeeze": (lambda a: a.unsqueeze(0).expand(2, 3, 1).squeeze(-1), [(3, 1)]),
@@ -488,6 +489,14 @@ def test_gradients_match_finite_differences(device, name):
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
     inputs = [rng.uniform(-1.0, 1.0, size=s) for s in shapes_]
     gradcheck(fn, *inputs, device=device)
+
+
+def test_prod_gradient_with_zeros(device):
+    x = plugrad.tensor([[2.0, 0.0, 3.0], [0.0, 0.0, 5.0], [-1.0, 4.0, 2.0]],
+                       dtype=plugrad.float64, device=device, requires_grad=True)  # fmt: skip
+    x.prod(1).sum().backward()
+    want = [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0], [8.0, -2.0, -4.0]]
+    np.testing.assert_allclose(host(x.grad), want)
 
 
 def test_second_derivative_of_cube(device):
