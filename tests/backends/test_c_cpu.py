@@ -761,6 +761,8 @@ def test_large_blocks_are_reused_and_accounting_stays_exact():
     import plugrad
 
     backend = plugrad.device("c_cpu").backend
+    gc.collect()
+    backend.empty_cache()  # start empty: earlier tests' blocks must not be handed out here
     before = backend.allocated_bytes()
     n = (8 << 20) // 4  # 8 MiB of float32
     first = plugrad.full((n,), 1.0, device="c_cpu")
