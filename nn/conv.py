@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from plugrad.autograd.tensor import Tensor, conv2d
@@ -61,11 +60,7 @@ class Conv2d(Module):
 
     def reset_parameters(self) -> None:
         """Draw fresh weights from the default initialization."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init._default_layer_init(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
