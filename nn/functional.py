@@ -306,10 +306,14 @@ def cross_entropy(
         and label_smoothing == 0.0
         and reduction in ("mean", "sum")
         and target.shape[0] == input.shape[0] > 0
+        and input.shape[1] > 0
+        and input.dtype.is_floating
+        and not 0 <= ignore_index < input.shape[1]
     ):
-        low, high = (int(target.array.reduce(op).item()) for op in ("min", "max"))
-        if 0 <= low and high < input.shape[1] and not low <= ignore_index <= high:
+        try:
             return CrossEntropy(reduction)(input, target)  # the fused common case
+        except IndexError:
+            pass  # a target outside [0, C): ignore_index rows, or an error the general path names
     class_dim = 0 if input.ndim == 1 else 1
     logp = input.log_softmax(class_dim)
     classes = input.shape[class_dim]

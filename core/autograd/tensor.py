@@ -15,8 +15,8 @@ from ..ndarray import NDArray
 from ..ops import base as _base
 from ..ops import conv as conv_ops
 from ..ops import elementwise as ew
+from ..ops import fused, linalg, reduction
 from ..ops import gather as gather_ops
-from ..ops import linalg, reduction
 from ..ops import shape as shape_ops
 from ..ops.base import Op
 from ..shapes import normalize_axes, normalize_axis
@@ -372,10 +372,32 @@ class Tensor:
         return self
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        if alpha != 1.0 and self._axpy_(alpha, other):
+            return self
         return self._inplace("add", other if alpha == 1.0 else other * alpha)
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        if self._axpy_(-alpha, other):
+            return self
         return self._inplace("sub", other if alpha == 1.0 else other * alpha)
+
+    def _axpy_(self, alpha: float, other: Any) -> bool:
+        """self += alpha * other in one pass (optimizers' updates) when both are floating
+        tensors of one shape, dtype and device and self is compact; False otherwise."""
+        if not isinstance(other, Tensor):
+            return False
+        target, value = self.array, other.array
+        if (
+            value.shape != target.shape
+            or value.dtype is not target.dtype
+            or value.device is not target.device
+            or not target.dtype.is_floating
+            or not target.is_compact()
+        ):
+            return False
+        self._check_inplace()
+        fused.axpy(float(alpha), value, target)
+        return True
 
     def mul_(self, other: Any) -> Tensor:
         return self._inplace("mul", other)

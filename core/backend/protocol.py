@@ -163,10 +163,46 @@ class Backend(Protocol):
         """Wait for queued work to finish (a no-op on synchronous backends)."""
 
 
+class FusedKernels(Protocol):
+    """Optional kernels that fuse hot training paths into one pass. A backend may implement any
+    of them; for one it lacks, the core composes the same result from the kernels of `Backend`
+    (`plugrad.ops.fused`). Floating dtypes only. The conformance kit checks each one a backend
+    has against NumPy."""
+
+    def relu_backward(self, grad: Strided, y: Strided, out: Strided) -> None:
+        """`out = 0 where y <= 0, else grad` (y is relu's output; NaN passes the gradient, as
+        in torch). grad, y and out share one shape and dtype; grad and y have any strides."""
+
+    def axpy(self, alpha: float, x: Strided, out: Strided) -> None:
+        """`out += alpha * x` in place. x has out's shape and dtype, any strides; out does not
+        overlap x unless it is the same view."""
+
+    def cross_entropy(
+        self, logits: Strided, target: Strided, scale: float, log_probs: Strided, loss: Strided
+    ) -> None:
+        """Softmax cross-entropy by rows. logits (N, C), any strides, N and C at least 1;
+        target (N,) int64. Writes log_probs (N, C), compact: log_softmax of each row; and the
+        0-d loss: `scale * sum_i -log_probs[i, target[i]]`. Raises IndexError, before writing,
+        when a target lies outside [0, C)."""
+
+    def cross_entropy_backward(
+        self, log_probs: Strided, target: Strided, grad: Strided, scale: float, out: Strided
+    ) -> None:
+        """The gradient of `cross_entropy`'s loss with respect to logits, into compact out
+        (N, C): `grad * scale * (exp(log_probs) - one_hot(target, C))`. log_probs is compact as
+        `cross_entropy` wrote it; grad is the loss's 0-d gradient."""
+
+
+def _kernel_names(protocol: type) -> tuple[str, ...]:
+    return tuple(
+        name for name, value in vars(protocol).items() if callable(value) and not name[0] == "_"
+    )
+
+
+OPTIONAL_KERNELS = _kernel_names(FusedKernels)
+
 REQUIRED_ATTRIBUTES = ("name", "dtypes", "is_host")
-REQUIRED_KERNELS = tuple(
-    name for name, value in vars(Backend).items() if callable(value) and not name.startswith("_")
-)
+REQUIRED_KERNELS = _kernel_names(Backend)
 
 
 def missing_members(backend: object) -> list[str]:

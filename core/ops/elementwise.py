@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from ..autograd.grad_mode import is_grad_enabled
 from ..ndarray import NDArray
+from . import base, fused
 from .base import Op, unbroadcast
 
 if TYPE_CHECKING:
@@ -117,7 +119,9 @@ class Unary(Op):
         if op == "sigmoid":
             return g * node * (1.0 - node)
         if op == "relu":
-            return g * node.sign()  # 1 where the output is positive, else 0: one kernel
+            if is_grad_enabled():  # create_graph: stay differentiable
+                return g * node.sign()
+            return base._tensor_class._wrap(fused.relu_backward(g.array, node.array))
 
         if op == "sin":
             return g * x.cos()

@@ -49,3 +49,16 @@ int pg_random(int kind, int dt, char *out, const int64_t *meta, double a, double
 /* GEMM micro-kernel selection: 0 portable, 2 AVX2+FMA, 3 AVX-512. Clamped to what the CPU
    supports; returns the level now in use. A negative level picks the best one. */
 int pg_set_simd_level(int level);
+
+/* Optional fused kernels (fused.c), floating dtypes only. meta as for pg_binary / pg_unary. */
+/* out = y <= 0 ? 0 : grad */
+int pg_relu_backward(int dt, char *out, char *grad, char *y, const int64_t *meta);
+/* out += alpha * x, in place */
+int pg_axpy(int dt, char *out, char *x, double alpha, const int64_t *meta);
+/* log_probs (n, c, compact) = log_softmax(logits) by rows, logits strided (s0, s1); loss (one
+   element) = scale * sum_i -log_probs[i, target[i * st]]. -3 when a target is outside [0, c). */
+int pg_cross_entropy(int dt, char *logits, int64_t n, int64_t c, int64_t s0, int64_t s1,
+                     char *target, int64_t st, double scale, char *log_probs, char *loss);
+/* out (n, c, compact) = grad[0] * scale * (exp(log_probs) - one_hot(target)) */
+int pg_cross_entropy_backward(int dt, char *log_probs, int64_t n, int64_t c, char *target,
+                              int64_t st, char *grad, double scale, char *out);

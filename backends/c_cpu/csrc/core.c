@@ -211,8 +211,6 @@ int64_t pg_iter_simplify(pg_iter *it) {
     return total;
 }
 
-typedef void (*pg_inner)(const void *ctx, int64_t n, char **p, const int64_t *s);
-
 static void run_range(const pg_iter *it, char **base, const int *isz, int64_t start,
                       int64_t end, pg_inner f, const void *ctx) {
     int nd = it->nd, nops = it->nops;
@@ -252,7 +250,7 @@ static void run_range(const pg_iter *it, char **base, const int *isz, int64_t st
     }
 }
 
-static void pg_run(const pg_iter *it, int64_t total, char **base, const int *isz, pg_inner f,
+void pg_run(const pg_iter *it, int64_t total, char **base, const int *isz, pg_inner f,
                    const void *ctx, int64_t cost) {
     int nt = pg_threads_for(total * cost);
     if (nt <= 1) {

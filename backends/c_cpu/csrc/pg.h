@@ -57,6 +57,14 @@ int pg_iter_load(pg_iter *it, int nops, const int64_t *meta);
    Returns the element count (0 when empty). Leaves at least one dim. */
 int64_t pg_iter_simplify(pg_iter *it);
 
+/* The inner loop of an iteration: n elements, p[k] operand k's first element, s[k] its stride
+   in elements. */
+typedef void (*pg_inner)(const void *ctx, int64_t n, char **p, const int64_t *s);
+/* Run f over a simplified iteration, split across threads when total * cost passes the grain.
+   isz[k] is operand k's item size in bytes. */
+void pg_run(const pg_iter *it, int64_t total, char **base, const int *isz, pg_inner f,
+            const void *ctx, int64_t cost);
+
 /* numpy-like (x86) double -> int64: out of range and NaN give INT64_MIN. */
 static inline int64_t pg_d2i(double v) {
     if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) return INT64_MIN;

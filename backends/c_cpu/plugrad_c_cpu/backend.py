@@ -738,6 +738,91 @@ class CCpuBackend:
         )  # fmt: skip
         self._done(code, f"scatter_add out {out.shape} axis {axis}")
 
+    # --- optional fused kernels (protocol.FusedKernels) -------------------------------------
+    @staticmethod
+    def _float_dtype(what: str, dtype: str) -> int:
+        if dtype not in _FLOATS:
+            raise TypeError(f"c_cpu {what} supports float32 and float64, not {dtype}")
+        return _CODE[dtype]
+
+    def relu_backward(self, grad, y, out):
+        if grad.shape != out.shape or y.shape != out.shape:
+            _same_shape("relu_backward (grad, y, out)", grad, y, out)
+        code = self._float_dtype("relu_backward", out.dtype)
+        n = _check(out, "relu_backward out")
+        _check(grad, "relu_backward grad", out.dtype)
+        _check(y, "relu_backward y", out.dtype)
+        if n:
+            meta = _meta(out.shape, out.strides, grad.strides, y.strides)
+            err = lib.pg_relu_backward(code, _ptr(out), _ptr(grad), _ptr(y), meta)
+            self._done(err, "relu_backward")
+
+    def axpy(self, alpha, x, out):
+        if x.shape != out.shape:
+            _same_shape("axpy (x, out)", x, out)
+        code = self._float_dtype("axpy", out.dtype)
+        n = _check(out, "axpy out")
+        _check(x, "axpy x", out.dtype)
+        if n:
+            meta = _meta(out.shape, out.strides, x.strides)
+            self._done(lib.pg_axpy(code, _ptr(out), _ptr(x), float(alpha), meta), "axpy")
+
+    @staticmethod
+    def _cross_entropy_operands(what, rows, target, compact, zero_d) -> tuple[int, int]:
+        """Check the shapes of the cross-entropy kernels' operands; returns (N, C)."""
+        shape = rows.shape
+        if len(shape) != 2 or shape[0] < 1 or shape[1] < 1:
+            raise ValueError(f"c_cpu {what}: expected (N, C) with N, C >= 1, got {shape}")
+        if target.shape != shape[:1] or zero_d.shape != ():
+            raise ValueError(
+                f"c_cpu {what}: target {target.shape} must be ({shape[0]},) and the loss (or "
+                f"its gradient) 0-d, got {zero_d.shape}"
+            )
+        if compact.shape != shape or not _has_compact_strides(compact):
+            raise ValueError(
+                f"c_cpu {what}: the (N, C) output/log_probs must be compact of shape {shape}, "
+                f"got shape {compact.shape} strides {compact.strides}"
+            )
+        _check(target, f"{what} target", "int64")
+        return shape
+
+    def cross_entropy(self, logits, target, scale, log_probs, loss):
+        dt = logits.dtype
+        code = self._float_dtype("cross_entropy", dt)
+        n, c = self._cross_entropy_operands("cross_entropy", logits, target, log_probs, loss)
+        _check(logits, "cross_entropy logits")
+        _check(log_probs, "cross_entropy log_probs", dt)
+        _check(loss, "cross_entropy loss", dt)
+        s0, s1 = logits.strides
+        err = lib.pg_cross_entropy(
+            code, _ptr(logits), n, c, s0, s1, _ptr(target), target.strides[0], float(scale),
+            _ptr(log_probs), _ptr(loss),
+        )  # fmt: skip
+        if err == -3:
+            raise IndexError(f"c_cpu cross_entropy: a target lies outside [0, {c})")
+        self._done(err, "cross_entropy")
+
+    def cross_entropy_backward(self, log_probs, target, grad, scale, out):
+        dt = log_probs.dtype
+        code = self._float_dtype("cross_entropy_backward", dt)
+        what = "cross_entropy_backward"
+        n, c = self._cross_entropy_operands(what, out, target, out, grad)
+        if log_probs.shape != out.shape or not _has_compact_strides(log_probs):
+            raise ValueError(
+                f"c_cpu {what}: log_probs must be compact of shape {out.shape}, got shape "
+                f"{log_probs.shape} strides {log_probs.strides}"
+            )
+        _check(log_probs, f"{what} log_probs")
+        _check(grad, f"{what} grad", dt)
+        _check(out, f"{what} out", dt)
+        err = lib.pg_cross_entropy_backward(
+            code, _ptr(log_probs), n, c, _ptr(target), target.strides[0], _ptr(grad),
+            float(scale), _ptr(out),
+        )  # fmt: skip
+        if err == -3:
+            raise IndexError(f"c_cpu {what}: a target lies outside [0, {c})")
+        self._done(err, what)
+
     # --- random numbers --------------------------------------------------------------------
     def _random(self, kind, out, a, b, seed, what):
         n = _check(out, what)
