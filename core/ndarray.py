@@ -25,6 +25,7 @@ from .shapes import (
     view_strides_for_reshape,
 )
 
+_new_tuple = tuple.__new__  # builds a Strided without NamedTuple's Python-level __new__
 COMPARISONS = frozenset(("eq", "ne", "lt", "le", "gt", "ge"))
 LOGICAL = frozenset(("logical_and", "logical_or"))
 FLOAT_ONLY_UNARY = frozenset(("exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos", "erf"))
@@ -41,6 +42,7 @@ class NDArray:
         "strides",
         "offset",
         "dtype",
+        "_strided",
         "__weakref__",
     )
 
@@ -60,6 +62,7 @@ class NDArray:
         self.strides = strides
         self.offset = offset
         self.dtype = dtype
+        self._strided: Strided | None = None  # made on first use; the metadata never changes
 
     # --- construction --------------------------------------------------------------------
     @staticmethod
@@ -120,7 +123,12 @@ class NDArray:
         return prod(self.shape)
 
     def strided(self) -> Strided:
-        return Strided(self.buffer, self.shape, self.strides, self.offset, self.dtype.name)
+        view = self._strided
+        if view is None:
+            view = self._strided = _new_tuple(
+                Strided, (self.buffer, self.shape, self.strides, self.offset, self.dtype.name)
+            )
+        return view
 
     def is_compact(self) -> bool:
         return self.offset == 0 and self.strides == compact_strides(self.shape) or self.size == 0
@@ -423,6 +431,23 @@ class NDArray:
     # --- linear algebra ------------------------------------------------------------------
     def matmul(self, other: NDArray) -> NDArray:
         """NumPy matmul semantics: 1-D operands promoted and squeezed, batch dims broadcast."""
+        dtype = self.dtype
+        if (  # the common case, kept short: two matrices of one floating dtype
+            len(self.shape) == 2
+            and len(other.shape) == 2
+            and other.dtype is dtype
+            and dtype.is_floating
+            and other.device is self.device
+            and self.shape[1] == other.shape[0]
+        ):
+            (m, k), n = self.shape, other.shape[1]
+            out = NDArray.empty((m, n), dtype, self.device)
+            self.backend.matmul(
+                Strided(self.buffer, (1, m, k), (0, *self.strides), self.offset, dtype.name),
+                Strided(other.buffer, (1, k, n), (0, *other.strides), other.offset, dtype.name),
+                Strided(out.buffer, (1, m, n), (0, n, 1), 0, dtype.name),
+            )
+            return out
         self._same_device(other)
         a, b = self, other
         if a.ndim == 0 or b.ndim == 0:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..autograd.grad_mode import is_grad_enabled
 from ..ndarray import NDArray
 from ..shapes import broadcast_shapes
+from . import base
 from .base import Op, unbroadcast
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ class Linear(Op):
             )
         if b is not None and b.shape != (w.shape[0],):
             raise ValueError(f"linear: bias of shape {b.shape} must be ({w.shape[0]},)")
-        out = x.matmul(w._view((w.shape[1], w.shape[0]), w.strides[::-1], w.offset))
+        out = x.matmul(_transposed(w))
         if b is not None:
             b._same_device(out)
             out.binary("add", b.astype(out.dtype)._broadcast_view(out.shape), out=out)
@@ -50,13 +52,27 @@ class Linear(Op):
 
     def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor | None, ...]:
         x, w = node._inputs[:2]
-        g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
-        x2 = x if x.ndim == 2 else x.reshape(-1, w.shape[1])
-        # Inputs that need no gradient (the data of a first layer) cost nothing.
-        grads = (
-            (g2 @ w).reshape(x.shape) if x.requires_grad else None,
-            g2.mT @ x2 if w.requires_grad else None,
-        )
-        if len(node._inputs) == 3:
-            grads += (g2.sum(0) if node._inputs[2].requires_grad else None,)
-        return grads
+        needs = [t.requires_grad for t in node._inputs]
+        if is_grad_enabled():  # create_graph: the gradient is itself recorded
+            g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
+            x2 = x if x.ndim == 2 else x.reshape(-1, w.shape[1])
+            grads = (
+                (g2 @ w).reshape(x.shape) if needs[0] else None,
+                g2.mT @ x2 if needs[1] else None,
+                g2.sum(0) if len(needs) == 3 and needs[2] else None,
+            )
+        else:  # the usual backward: the same products on arrays, without graph bookkeeping
+            wrap = base._tensor_class._wrap
+            g2 = g.array if g.ndim == 2 else g.array.reshape((-1, w.shape[0]))
+            x2 = x.array if x.ndim == 2 else x.array.reshape((-1, w.shape[1]))
+            grads = (
+                wrap(g2.matmul(w.array).reshape(x.shape)) if needs[0] else None,
+                wrap(_transposed(g2).matmul(x2)) if needs[1] else None,
+                wrap(g2.reduce("sum", (0,))) if len(needs) == 3 and needs[2] else None,
+            )
+        return grads[: len(needs)]
+
+
+def _transposed(m: NDArray) -> NDArray:
+    """The transpose of a matrix, as a view."""
+    return m._view((m.shape[1], m.shape[0]), (m.strides[1], m.strides[0]), m.offset)

@@ -87,67 +87,111 @@ static int targets_in_range(const int64_t *target, int64_t st, int64_t n, int64_
     return 1;
 }
 
-/* log_softmax of one row of c elements (stride sx) into the compact row o; returns
-   -o[t], the row's loss. The row's maximum is subtracted first, so exp never overflows. */
-static double log_softmax_row_f32(const float *x, int64_t sx, int64_t c, float *o, int64_t t) {
+/* The float32 kernels work on blocks of whole rows, so one vectorised exp (and log) call
+   covers many short rows: per-row calls would spend their time on the vector tails. */
+enum { CE_BLOCK = 2048 };
+
+/* log_softmax of one row of c elements (stride sx) minus its maximum, into the compact o;
+   returns the maximum. The maximum is subtracted first so that exp never overflows. */
+static void shift_row_f32(const float *x, int64_t sx, int64_t c, float *o) {
     float m = x[0];
     for (int64_t j = 1; j < c; j++) {
         float v = x[j * sx];
         if (v > m || v != v) m = v;
     }
     for (int64_t j = 0; j < c; j++) o[j] = x[j * sx] - m;
-    enum { CHUNK = 256 };
-    float e[CHUNK];
-    float total = 0.0f;
-    for (int64_t j0 = 0; j0 < c; j0 += CHUNK) {
-        int64_t len = c - j0 < CHUNK ? c - j0 : CHUNK;
-        pg_vmath_f32(U_EXP, e, 1, o + j0, 1, len);
-        for (int64_t j = 0; j < len; j++) total += e[j];
-    }
-    float lse;
-    pg_vmath_f32(U_LOG, &lse, 1, &total, 1, 1);
-    for (int64_t j = 0; j < c; j++) o[j] -= lse;
-    return -(double)o[t];
 }
 
-static double log_softmax_row_f64(const double *x, int64_t sx, int64_t c, double *o, int64_t t) {
-    double m = x[0];
-    for (int64_t j = 1; j < c; j++) {
-        double v = x[j * sx];
-        if (v > m || v != v) m = v;
+/* Rows [r0, r1) of the float32 forward; returns their sum of -log_probs[i, target_i]. */
+static double ce_rows_f32(const float *x, int64_t s0, int64_t s1, int64_t c, float *o,
+                          const int64_t *tg, int64_t st, int64_t r0, int64_t r1) {
+    float e[CE_BLOCK], sums[CE_BLOCK], lse[CE_BLOCK];
+    double loss = 0.0;
+    int64_t per = c <= CE_BLOCK ? CE_BLOCK / c : 1;
+    for (int64_t b0 = r0; b0 < r1; b0 += per) {
+        int64_t nr = r1 - b0 < per ? r1 - b0 : per;
+        for (int64_t i = 0; i < nr; i++) {
+            float *row = o + (b0 + i) * c;
+            shift_row_f32(x + (b0 + i) * s0, s1, c, row);
+            if (c > CE_BLOCK) { /* a long row: its exp in chunks */
+                float total = 0.0f;
+                for (int64_t j0 = 0; j0 < c; j0 += CE_BLOCK) {
+                    int64_t len = c - j0 < CE_BLOCK ? c - j0 : CE_BLOCK;
+                    pg_vmath_f32(U_EXP, e, 1, row + j0, 1, len);
+                    for (int64_t j = 0; j < len; j++) total += e[j];
+                }
+                sums[i] = total;
+            }
+        }
+        if (c <= CE_BLOCK) {
+            pg_vmath_f32(U_EXP, e, 1, o + b0 * c, 1, nr * c);
+            for (int64_t i = 0; i < nr; i++) {
+                float total = 0.0f;
+                for (int64_t j = 0; j < c; j++) total += e[i * c + j];
+                sums[i] = total;
+            }
+        }
+        pg_vmath_f32(U_LOG, lse, 1, sums, 1, nr);
+        for (int64_t i = 0; i < nr; i++) {
+            float *row = o + (b0 + i) * c;
+            for (int64_t j = 0; j < c; j++) row[j] -= lse[i];
+            loss -= (double)row[tg[(b0 + i) * st]];
+        }
     }
-    double total = 0.0;
-    for (int64_t j = 0; j < c; j++) {
-        o[j] = x[j * sx] - m;
-        total += exp(o[j]);
-    }
-    double lse = log(total);
-    for (int64_t j = 0; j < c; j++) o[j] -= lse;
-    return -o[t];
+    return loss;
 }
+
+static double ce_rows_f64(const double *x, int64_t s0, int64_t s1, int64_t c, double *o,
+                          const int64_t *tg, int64_t st, int64_t r0, int64_t r1) {
+    double loss = 0.0;
+    for (int64_t i = r0; i < r1; i++) {
+        const double *xr = x + i * s0;
+        double *row = o + i * c;
+        double m = xr[0];
+        for (int64_t j = 1; j < c; j++) {
+            double v = xr[j * s1];
+            if (v > m || v != v) m = v;
+        }
+        double total = 0.0;
+        for (int64_t j = 0; j < c; j++) {
+            row[j] = xr[j * s1] - m;
+            total += exp(row[j]);
+        }
+        double lse = log(total);
+        for (int64_t j = 0; j < c; j++) row[j] -= lse;
+        loss -= row[tg[i * st]];
+    }
+    return loss;
+}
+
+/* Threads for n rows of c classes (exp and log cost about 8 additions each). */
+static int ce_threads(int64_t n, int64_t c) { return pg_threads_for(n * c * 8); }
 
 int pg_cross_entropy(int dt, char *logits, int64_t n, int64_t c, int64_t s0, int64_t s1,
                      char *target, int64_t st, double scale, char *log_probs, char *loss) {
     if ((dt != DT_F32 && dt != DT_F64) || n < 1 || c < 1) return -1;
     const int64_t *tg = (const int64_t *)target;
     if (!targets_in_range(tg, st, n, c)) return -3;
-    int nt = pg_threads_for(n * c * 8);
+    int nt = ce_threads(n, c);
     double sum = 0.0;
-    if (dt == DT_F32) {
-        const float *x = (const float *)logits;
-        float *o = (float *)log_probs;
-#pragma omp parallel for schedule(static) num_threads(nt) if(nt > 1) reduction(+ : sum)
-        for (int64_t i = 0; i < n; i++)
-            sum += log_softmax_row_f32(x + i * s0, s1, c, o + i * c, tg[i * st]);
-        *(float *)loss = (float)(sum * scale);
-    } else {
-        const double *x = (const double *)logits;
-        double *o = (double *)log_probs;
-#pragma omp parallel for schedule(static) num_threads(nt) if(nt > 1) reduction(+ : sum)
-        for (int64_t i = 0; i < n; i++)
-            sum += log_softmax_row_f64(x + i * s0, s1, c, o + i * c, tg[i * st]);
-        *(double *)loss = sum * scale;
+#pragma omp parallel num_threads(nt) if(nt > 1) reduction(+ : sum)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+        int t = 0, T = 1;
+#endif
+        int64_t r0 = n * t / T, r1 = n * (t + 1) / T;
+        if (dt == DT_F32)
+            sum += ce_rows_f32((const float *)logits, s0, s1, c, (float *)log_probs, tg, st, r0, r1);
+        else
+            sum += ce_rows_f64((const double *)logits, s0, s1, c, (double *)log_probs, tg, st, r0,
+                               r1);
     }
+    if (dt == DT_F32)
+        *(float *)loss = (float)(sum * scale);
+    else
+        *(double *)loss = sum * scale;
     return 0;
 }
 
@@ -157,28 +201,29 @@ int pg_cross_entropy_backward(int dt, char *log_probs, int64_t n, int64_t c, cha
     if ((dt != DT_F32 && dt != DT_F64) || n < 0 || c < 1) return -1;
     const int64_t *tg = (const int64_t *)target;
     if (!targets_in_range(tg, st, n, c)) return -3;
-    int nt = pg_threads_for(n * c * 8);
-    if (dt == DT_F32) {
-        const float *lp = (const float *)log_probs;
-        float *o = (float *)out;
-        const float g = *(const float *)grad * (float)scale;
-#pragma omp parallel for schedule(static) num_threads(nt) if(nt > 1)
-        for (int64_t i = 0; i < n; i++) {
-            float *row = o + i * c;
-            pg_vmath_f32(U_EXP, row, 1, lp + i * c, 1, c);
-            row[tg[i * st]] -= 1.0f;
-            for (int64_t j = 0; j < c; j++) row[j] *= g;
-        }
-    } else {
-        const double *lp = (const double *)log_probs;
-        double *o = (double *)out;
-        const double g = *(const double *)grad * scale;
-#pragma omp parallel for schedule(static) num_threads(nt) if(nt > 1)
-        for (int64_t i = 0; i < n; i++) {
-            double *row = o + i * c;
-            for (int64_t j = 0; j < c; j++) row[j] = exp(lp[i * c + j]);
-            row[tg[i * st]] -= 1.0;
-            for (int64_t j = 0; j < c; j++) row[j] *= g;
+    int nt = ce_threads(n, c);
+#pragma omp parallel num_threads(nt) if(nt > 1)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+        int t = 0, T = 1;
+#endif
+        int64_t r0 = n * t / T, r1 = n * (t + 1) / T;
+        if (dt == DT_F32) {
+            const float *lp = (const float *)log_probs + r0 * c;
+            float *o = (float *)out + r0 * c;
+            const float g = *(const float *)grad * (float)scale;
+            pg_vmath_f32(U_EXP, o, 1, lp, 1, (r1 - r0) * c);
+            for (int64_t i = r0; i < r1; i++) o[(i - r0) * c + tg[i * st]] -= 1.0f;
+            for (int64_t j = 0; j < (r1 - r0) * c; j++) o[j] *= g;
+        } else {
+            const double *lp = (const double *)log_probs + r0 * c;
+            double *o = (double *)out + r0 * c;
+            const double g = *(const double *)grad * scale;
+            for (int64_t j = 0; j < (r1 - r0) * c; j++) o[j] = exp(lp[j]);
+            for (int64_t i = r0; i < r1; i++) o[(i - r0) * c + tg[i * st]] -= 1.0;
+            for (int64_t j = 0; j < (r1 - r0) * c; j++) o[j] *= g;
         }
     }
     return 0;
