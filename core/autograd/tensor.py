@@ -11,7 +11,7 @@ import numpy as np
 from .. import dtypes as dt
 from ..backend.registry import Device, get_device
 from ..indexing import IndexPlan, is_basic, normalize_key
-from ..ndarray import NDArray
+from ..ndarray import NDArray, _may_overlap
 from ..ops import base as _base
 from ..ops import conv as conv_ops
 from ..ops import elementwise as ew
@@ -363,9 +363,11 @@ class Tensor:
                 f"{target.dtype.name}"
             )
         if target.is_compact():
-            # Elementwise kernels may write over an operand read at the same position.
+            # Elementwise kernels may write over an operand read at the same position only.
             if isinstance(value, NDArray):
                 value = value.astype(target.dtype).broadcast_to(target.shape)
+                if _may_overlap(value, target):
+                    value = value.copy()
             target.binary(op, value, out=target)
         else:
             target.assign_(target.binary(op, value))
@@ -393,6 +395,7 @@ class Tensor:
             or value.device is not target.device
             or not target.dtype.is_floating
             or not target.is_compact()
+            or _may_overlap(value, target)
         ):
             return False
         self._check_inplace()

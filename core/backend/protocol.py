@@ -190,7 +190,8 @@ class FusedKernels(Protocol):
     ) -> None:
         """The gradient of `cross_entropy`'s loss with respect to logits, into compact out
         (N, C): `grad * scale * (exp(log_probs) - one_hot(target, C))`. log_probs is compact as
-        `cross_entropy` wrote it; grad is the loss's 0-d gradient."""
+        `cross_entropy` wrote it; grad is the loss's 0-d gradient. Raises IndexError, before
+        writing, when a target lies outside [0, C)."""
 
 
 def _kernel_names(protocol: type) -> tuple[str, ...]:

@@ -12,6 +12,8 @@ from ..ndarray import NDArray
 
 def relu_backward(grad: NDArray, y: NDArray) -> NDArray:
     """0 where relu's output y <= 0, else grad (same shape; floating)."""
+    if grad.dtype is not y.dtype:  # e.g. a float64 gradient into a float32 relu
+        grad = grad.astype(y.dtype)  # the kernels take one dtype
     out = NDArray.empty(y.shape, y.dtype, y.device)
     kernel = getattr(y.backend, "relu_backward", None)
     if kernel is not None:
@@ -45,9 +47,7 @@ def cross_entropy(logits: NDArray, target: NDArray, scale: float) -> tuple[NDArr
         loss = NDArray.empty((), logits.dtype, logits.device)
         kernel(logits.strided(), target.strided(), scale, log_probs.strided(), loss.strided())
         return log_probs, loss
-    low, high = (int(target.reduce(op).item()) for op in ("min", "max"))
-    if low < 0 or high >= c:
-        raise IndexError(f"cross_entropy: target {low if low < 0 else high} is outside [0, {c})")
+    _check_targets(target, c)
     shifted = logits.binary("sub", logits.reduce("max", (1,), True))
     total = shifted.unary("exp").reduce("sum", (1,), True)
     log_probs = shifted.binary("sub", total.unary("log"))
@@ -63,14 +63,24 @@ def cross_entropy_backward(
     """grad * scale * (exp(log_probs) - one_hot(target)): the gradient of `cross_entropy`'s loss
     with respect to the logits, (N, C). grad is the loss's 0-d gradient."""
     n, c = log_probs.shape
+    if grad.dtype is not log_probs.dtype:  # e.g. loss.backward(a float64 gradient)
+        grad = grad.astype(log_probs.dtype)  # the kernels take one dtype
     out = NDArray.empty((n, c), log_probs.dtype, log_probs.device)
     kernel = getattr(log_probs.backend, "cross_entropy_backward", None)
     if kernel is not None:
         kernel(log_probs.strided(), target.strided(), grad.strided(), scale, out.strided())
         return out
+    _check_targets(target, c)  # scatter_add trusts its indices
     log_probs.backend.unary("exp", log_probs.strided(), out.strided())
     minus_one = NDArray.full((), -1, out.dtype, out.device)._broadcast_view((n, 1))
     index = target.reshape(n, 1)
     out.backend.scatter_add(out.strided(), 1, index.strided(), minus_one.strided())
-    factor = grad.astype(out.dtype).scalar_op("mul", float(scale))
+    factor = grad.scalar_op("mul", float(scale))
     return out.binary("mul", factor._broadcast_view((n, c)), out=out)
+
+
+def _check_targets(target: NDArray, classes: int) -> None:
+    low, high = (int(target.reduce(op).item()) for op in ("min", "max"))
+    if low < 0 or high >= classes:
+        bad = low if low < 0 else high
+        raise IndexError(f"cross_entropy: target {bad} is outside [0, {classes})")

@@ -52,6 +52,11 @@ _ERRORS = {
 }
 
 
+# Memory from pg_alloc (64-byte aligned, counted), freed by pg_free when its cdata dies; NULL
+# raises MemoryError. One call, where pg_alloc plus ffi.gc took two.
+_new_memory = ffi.new_allocator(lib.pg_alloc, lib.pg_free, should_clear_after_alloc=False)
+
+
 class CBuffer:
     """A flat c_cpu buffer: 64-byte aligned C memory (or a shared NumPy array's memory).
 
@@ -302,21 +307,27 @@ class CCpuBackend:
 
     # --- buffers ---------------------------------------------------------------------------
     def allocate(self, size, dtype):
-        if type(size) is int and 0 <= size <= _MAX_ELEMS and dtype in _CODE:
-            nbytes = size * _ITEMSIZE[dtype]
-            raw = lib.pg_alloc(nbytes)
-            if raw != ffi.NULL:
-                return CBuffer(ffi.gc(raw, lib.pg_free, nbytes), size, dtype)
-        if dtype not in _CODE:
-            raise TypeError(f"c_cpu cannot store dtype {dtype!r}; supported: {', '.join(_DTYPES)}")
-        size = int(size)
-        if size < 0:
-            raise ValueError(f"c_cpu allocate: negative size {size}")
+        if type(size) is not int or dtype not in _CODE or not 0 <= size <= _MAX_ELEMS:
+            if dtype not in _CODE:
+                raise TypeError(
+                    f"c_cpu cannot store dtype {dtype!r}; supported: {', '.join(_DTYPES)}"
+                )
+            try:
+                size = operator.index(size)
+            except TypeError:
+                raise TypeError(f"c_cpu allocate: size must be an integer, got {size!r}") from None
+            if size < 0:
+                raise ValueError(f"c_cpu allocate: negative size {size}")
+            if size > _MAX_ELEMS:
+                raise MemoryError(f"c_cpu cannot allocate {size} elements of {dtype}")
         nbytes = size * _ITEMSIZE[dtype]
-        raw = lib.pg_alloc(nbytes)
-        if raw == ffi.NULL:
-            raise MemoryError(f"c_cpu could not allocate {nbytes} bytes ({size} x {dtype})")
-        return CBuffer(ffi.gc(raw, lib.pg_free, nbytes), size, dtype)
+        try:
+            memory = _new_memory("char[]", nbytes)
+        except MemoryError:
+            raise MemoryError(
+                f"c_cpu could not allocate {nbytes} bytes ({size} x {dtype})"
+            ) from None
+        return CBuffer(memory, size, dtype)
 
     def from_numpy(self, array, copy=True):
         array = np.asarray(array)
