@@ -28,6 +28,7 @@ from .shapes import (
 _new_tuple = tuple.__new__  # builds a Strided without NamedTuple's Python-level __new__
 COMPARISONS = frozenset(("eq", "ne", "lt", "le", "gt", "ge"))
 LOGICAL = frozenset(("logical_and", "logical_or"))
+_BOOL_RESULT = COMPARISONS | LOGICAL  # ops whose result is not the operands' dtype
 FLOAT_ONLY_UNARY = frozenset(("exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos", "erf"))
 
 
@@ -328,9 +329,20 @@ class NDArray:
         given, must be compact with the result's shape and dtype; it may be `self` (in place)."""
         if not isinstance(other, NDArray):
             return self.scalar_op(op, other, reflected=False, out=out)
+        dtype = self.dtype
+        if (  # the common case, kept short: one shape, one floating dtype, a new result
+            out is None
+            and other.shape == self.shape
+            and other.dtype is dtype
+            and other.device is self.device
+            and dtype.is_floating
+            and op not in _BOOL_RESULT
+        ):
+            out = NDArray.empty(self.shape, dtype, self.device)
+            self.backend.binary(op, self.strided(), other.strided(), out.strided())
+            return out
         if other.device is not self.device:
             self._same_device(other)
-        dtype = self.dtype
         if other.dtype is not dtype or not dtype.is_floating:
             dtype = _operand_dtype(op, dt.promote(dtype, other.dtype))
         a, b = self, other

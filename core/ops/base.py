@@ -33,11 +33,20 @@ class Op(abc.ABC):
         return grads if isinstance(grads, tuple) else (grads,)
 
     def __call__(self, *inputs: Tensor) -> Tensor:
-        array = self.compute(*[t.array for t in inputs])
-        if is_grad_enabled():
-            for t in inputs:
-                if t.requires_grad:
-                    return _tensor_class._from_op(array, self, inputs)
+        # The hot path of every op: unrolled for the usual one or two inputs.
+        if len(inputs) == 1:
+            (a,) = inputs
+            array = self.compute(a.array)
+            records = a.requires_grad
+        elif len(inputs) == 2:
+            a, b = inputs
+            array = self.compute(a.array, b.array)
+            records = a.requires_grad or b.requires_grad
+        else:
+            array = self.compute(*[t.array for t in inputs])
+            records = any(t.requires_grad for t in inputs)
+        if records and is_grad_enabled():
+            return _tensor_class._from_op(array, self, inputs)
         return _tensor_class._wrap(array)
 
     @property
