@@ -377,15 +377,14 @@ def test_cross_entropy_ignore_index_matches_torch(torch, device, dtype, reductio
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("bad", [10, 11, -1, -101])
-def test_cross_entropy_target_out_of_range(torch, device, reduction, bad):
-    """Out of [0, C) and not ignore_index: IndexError naming the range and the value (torch
-    raises IndexError too); nothing is recorded, so the graph stays usable."""
+def test_cross_entropy_target_out_of_range(device, reduction, bad):
+    """Out of [0, C) and not ignore_index: IndexError naming the range and the value (torch's
+    exception type too); nothing is recorded, so the graph stays usable. (torch is not asked
+    here: its C++ exception aborts the process under `make test-asan`'s preloaded runtime.)"""
     x = plugrad.zeros(3, 10, device=device, requires_grad=True)
     target = plugrad.tensor([0, bad, 9], device=device)
     with pytest.raises(IndexError, match=rf"\[0, 10\).*got {bad}"):
         F.cross_entropy(x, target, reduction=reduction)
-    with pytest.raises(IndexError):
-        torch.nn.functional.cross_entropy(torch.zeros(3, 10), torch.tensor([0, bad, 9]))
     F.cross_entropy(x, plugrad.tensor([0, 5, 9], device=device), reduction=reduction).backward()
     assert x.grad is not None and x.grad.shape == (3, 10)
 
