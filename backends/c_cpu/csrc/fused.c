@@ -167,6 +167,28 @@ static double ce_rows_f64(const double *x, int64_t s0, int64_t s1, int64_t c, do
 /* Threads for n rows of c classes (exp and log cost about 8 additions each). */
 static int ce_threads(int64_t n, int64_t c) { return pg_threads_for(n * c * 8); }
 
+/* The calling thread's share [r[0], r[1]) of n rows: all of them outside a parallel region. */
+static void my_rows(int64_t n, int64_t r[2]) {
+#ifdef _OPENMP
+    int t = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+    int t = 0, T = 1;
+#endif
+    r[0] = n * t / T;
+    r[1] = n * (t + 1) / T;
+}
+
+static double ce_forward_rows(int dt, const char *logits, int64_t n, int64_t c, int64_t s0,
+                              int64_t s1, const int64_t *tg, int64_t st, char *log_probs) {
+    int64_t r[2];
+    my_rows(n, r);
+    if (dt == DT_F32)
+        return ce_rows_f32((const float *)logits, s0, s1, c, (float *)log_probs, tg, st, r[0],
+                           r[1]);
+    return ce_rows_f64((const double *)logits, s0, s1, c, (double *)log_probs, tg, st, r[0],
+                       r[1]);
+}
+
 int pg_cross_entropy(int dt, char *logits, int64_t n, int64_t c, int64_t s0, int64_t s1,
                      char *target, int64_t st, double scale, char *log_probs, char *loss) {
     if ((dt != DT_F32 && dt != DT_F64) || n < 1 || c < 1) return -1;
@@ -174,25 +196,40 @@ int pg_cross_entropy(int dt, char *logits, int64_t n, int64_t c, int64_t s0, int
     if (!targets_in_range(tg, st, n, c)) return -3;
     int nt = ce_threads(n, c);
     double sum = 0.0;
-#pragma omp parallel num_threads(nt) if(nt > 1) reduction(+ : sum)
-    {
-#ifdef _OPENMP
-        int t = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-        int t = 0, T = 1;
-#endif
-        int64_t r0 = n * t / T, r1 = n * (t + 1) / T;
-        if (dt == DT_F32)
-            sum += ce_rows_f32((const float *)logits, s0, s1, c, (float *)log_probs, tg, st, r0, r1);
-        else
-            sum += ce_rows_f64((const double *)logits, s0, s1, c, (double *)log_probs, tg, st, r0,
-                               r1);
+    if (nt > 1) { /* (an if(0) parallel region would still cost about a microsecond) */
+#pragma omp parallel num_threads(nt) reduction(+ : sum)
+        sum += ce_forward_rows(dt, logits, n, c, s0, s1, tg, st, log_probs);
+    } else {
+        sum = ce_forward_rows(dt, logits, n, c, s0, s1, tg, st, log_probs);
     }
     if (dt == DT_F32)
         *(float *)loss = (float)(sum * scale);
     else
         *(double *)loss = sum * scale;
     return 0;
+}
+
+static void ce_backward_rows(int dt, const char *log_probs, int64_t n, int64_t c,
+                             const int64_t *tg, int64_t st, const char *grad, double scale,
+                             char *out) {
+    int64_t r[2];
+    my_rows(n, r);
+    int64_t r0 = r[0], len = (r[1] - r[0]) * c;
+    if (dt == DT_F32) {
+        const float *lp = (const float *)log_probs + r0 * c;
+        float *o = (float *)out + r0 * c;
+        const float g = *(const float *)grad * (float)scale;
+        pg_vmath_f32(U_EXP, o, 1, lp, 1, len);
+        for (int64_t i = r0; i < r[1]; i++) o[(i - r0) * c + tg[i * st]] -= 1.0f;
+        for (int64_t j = 0; j < len; j++) o[j] *= g;
+    } else {
+        const double *lp = (const double *)log_probs + r0 * c;
+        double *o = (double *)out + r0 * c;
+        const double g = *(const double *)grad * scale;
+        for (int64_t j = 0; j < len; j++) o[j] = exp(lp[j]);
+        for (int64_t i = r0; i < r[1]; i++) o[(i - r0) * c + tg[i * st]] -= 1.0;
+        for (int64_t j = 0; j < len; j++) o[j] *= g;
+    }
 }
 
 /* out = grad * scale * (exp(log_probs) - one_hot(target)), every operand compact but target */
@@ -202,29 +239,11 @@ int pg_cross_entropy_backward(int dt, char *log_probs, int64_t n, int64_t c, cha
     const int64_t *tg = (const int64_t *)target;
     if (!targets_in_range(tg, st, n, c)) return -3;
     int nt = ce_threads(n, c);
-#pragma omp parallel num_threads(nt) if(nt > 1)
-    {
-#ifdef _OPENMP
-        int t = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-        int t = 0, T = 1;
-#endif
-        int64_t r0 = n * t / T, r1 = n * (t + 1) / T;
-        if (dt == DT_F32) {
-            const float *lp = (const float *)log_probs + r0 * c;
-            float *o = (float *)out + r0 * c;
-            const float g = *(const float *)grad * (float)scale;
-            pg_vmath_f32(U_EXP, o, 1, lp, 1, (r1 - r0) * c);
-            for (int64_t i = r0; i < r1; i++) o[(i - r0) * c + tg[i * st]] -= 1.0f;
-            for (int64_t j = 0; j < (r1 - r0) * c; j++) o[j] *= g;
-        } else {
-            const double *lp = (const double *)log_probs + r0 * c;
-            double *o = (double *)out + r0 * c;
-            const double g = *(const double *)grad * scale;
-            for (int64_t j = 0; j < (r1 - r0) * c; j++) o[j] = exp(lp[j]);
-            for (int64_t i = r0; i < r1; i++) o[(i - r0) * c + tg[i * st]] -= 1.0;
-            for (int64_t j = 0; j < (r1 - r0) * c; j++) o[j] *= g;
-        }
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        ce_backward_rows(dt, log_probs, n, c, tg, st, grad, scale, out);
+    } else {
+        ce_backward_rows(dt, log_probs, n, c, tg, st, grad, scale, out);
     }
     return 0;
 }
