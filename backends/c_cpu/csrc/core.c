@@ -583,11 +583,26 @@ PG_CLONES static void cast_inner(const void *ctx, int64_t n, char **p, const int
     }
 }
 
+#define FILL_LOOP(T)                                                                   \
+    {                                                                                  \
+        T *o = (T *)p[0];                                                              \
+        const T v = *(const T *)p[1];                                                  \
+        for (int64_t i = 0; i < n; i++) o[i] = v;                                      \
+    }                                                                                  \
+    return;
+
 static void copy_inner(const void *ctx, int64_t n, char **p, const int64_t *s) {
     int sz = ((const op_ctx *)ctx)->op;
     if (s[0] == 1 && s[1] == 1) {
         memmove(p[0], p[1], (size_t)(n * sz));
         return;
+    }
+    if (s[0] == 1 && s[1] == 0) { /* fill: one value broadcast over a contiguous run */
+        switch (sz) {
+        case 1: memset(p[0], *(const uint8_t *)p[1], (size_t)n); return;
+        case 4: FILL_LOOP(uint32_t)
+        default: FILL_LOOP(uint64_t)
+        }
     }
     switch (sz) {
     case 1: CAST_LOOP(uint8_t, uint8_t, v)
