@@ -7,6 +7,7 @@ char *pg_alloc(int64_t nbytes);
 void pg_free(void *p);
 int64_t pg_allocated_bytes(void);
 void pg_empty_cache(void);
+int64_t pg_cached_bytes(void);
 void pg_set_num_threads(int n);
 int pg_get_num_threads(void);
 int pg_simd_level(void);

@@ -41,13 +41,20 @@ int pg_simd_level(void) {
 }
 
 /* A 64-byte header in front of each block records its size (for the byte count) and its
-   capacity. Large buffers are 2 MiB aligned and advised as huge pages (as NumPy does), and a
-   few freed large blocks are kept for reuse: a fresh block must be zeroed by the kernel page by
-   page, which otherwise costs as much as a large add itself. The cache is bounded
-   (PG_CACHE_SLOTS blocks, PG_CACHE_BYTES in all) and pg_empty_cache() returns it. */
+   capacity. Freed blocks from PG_CACHE_MIN up are kept for reuse: a fresh block of that size
+   comes from mmap, and the kernel then zeroes it page by page on first touch, which costs as
+   much as a matrix product of that size (GEMM's packing buffers at 256 x 256 took about 100
+   page faults a call). Large buffers are also 2 MiB aligned and advised as huge pages (as NumPy
+   does). The cache is bounded (PG_CACHE_SLOTS blocks, PG_CACHE_BYTES in all) and
+   pg_empty_cache() returns it. Buffers and kernel scratch space share it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PG_CACHE_MIN INT64_MAX /* AddressSanitizer sees every block freed (and any misuse) */
+#else
+#define PG_CACHE_MIN ((int64_t)64 << 10)
+#endif
 #define PG_HUGE_THRESHOLD ((int64_t)4 << 20)
 #define PG_HUGE_ALIGN ((size_t)2 << 20)
-#define PG_CACHE_SLOTS 8
+#define PG_CACHE_SLOTS 32
 #define PG_CACHE_BYTES ((int64_t)512 << 20)
 
 static void *pg_cache[PG_CACHE_SLOTS];
@@ -98,10 +105,18 @@ void pg_empty_cache(void) {
     pthread_mutex_unlock(&pg_cache_lock);
 }
 
-char *pg_alloc(int64_t nbytes) {
+int64_t pg_cached_bytes(void) {
+    pthread_mutex_lock(&pg_cache_lock);
+    int64_t total = pg_cache_total;
+    pthread_mutex_unlock(&pg_cache_lock);
+    return total;
+}
+
+/* A block of nbytes after its 64-byte header (the header's address is returned). */
+static void *block_alloc(int64_t nbytes) {
     if (nbytes < 0) return NULL;
     int huge = nbytes >= PG_HUGE_THRESHOLD;
-    void *p = huge ? pg_cache_take(nbytes) : NULL;
+    void *p = nbytes >= PG_CACHE_MIN ? pg_cache_take(nbytes) : NULL;
     if (p == NULL) {
         size_t align = huge ? PG_HUGE_ALIGN : 64;
         if (posix_memalign(&p, align, (size_t)nbytes + 64) != 0) {
@@ -114,27 +129,39 @@ char *pg_alloc(int64_t nbytes) {
         ((int64_t *)p)[1] = nbytes; /* capacity */
     }
     ((int64_t *)p)[0] = nbytes;
+    return p;
+}
+
+static void block_free(void *base) {
+    if (((int64_t *)base)[1] >= PG_CACHE_MIN && pg_cache_put(base)) return;
+    free(base);
+}
+
+char *pg_alloc(int64_t nbytes) {
+    char *base = block_alloc(nbytes);
+    if (base == NULL) return NULL;
     __atomic_fetch_add(&pg_allocated, nbytes, __ATOMIC_RELAXED);
-    return (char *)p + 64;
+    return base + 64;
 }
 
 void pg_free(void *p) {
     if (p == NULL) return;
     char *base = (char *)p - 64;
     __atomic_fetch_sub(&pg_allocated, ((int64_t *)base)[0], __ATOMIC_RELAXED);
-    if (((int64_t *)base)[1] >= PG_HUGE_THRESHOLD && pg_cache_put(base)) return;
-    free(base);
+    block_free(base);
 }
 
 int64_t pg_allocated_bytes(void) { return __atomic_load_n(&pg_allocated, __ATOMIC_RELAXED); }
 
+/* Kernel scratch space: like a buffer (64-byte aligned, cached) but not counted. */
 void *pg_scratch_alloc(size_t nbytes) {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, nbytes ? nbytes : 64) != 0) return NULL;
-    return p;
+    char *base = block_alloc((int64_t)(nbytes ? nbytes : 64));
+    return base == NULL ? NULL : base + 64;
 }
 
-void pg_scratch_free(void *p) { free(p); }
+void pg_scratch_free(void *p) {
+    if (p != NULL) block_free((char *)p - 64);
+}
 
 /* ---------------------------------------------------------------- iteration -------- */
 

@@ -858,8 +858,12 @@ class CCpuBackend:
         return int(lib.pg_allocated_bytes())
 
     def empty_cache(self) -> None:
-        """Return the few freed large blocks kept for reuse to the system."""
+        """Return the freed blocks kept for reuse (64 KiB and up) to the system."""
         lib.pg_empty_cache()
+
+    def cached_bytes(self) -> int:
+        """Capacity of the freed blocks kept for reuse (not in allocated_bytes)."""
+        return int(lib.pg_cached_bytes())
 
     def synchronize(self):
         return None
