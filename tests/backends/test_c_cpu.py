@@ -828,3 +828,24 @@ def test_repeated_matmuls_reuse_memory_instead_of_faulting_in_fresh_pages():
             a @ a
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
         assert faults < 100, f"{faults} minor page faults in 50 matmuls of {n} x {n}"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_forked_child_computes_single_threaded_with_the_block_cache():
+    """A data-loader style worker: after fork the child runs on one thread (libgomp's pool
+    does not survive fork) and allocates through the block cache (its lock is reset)."""
+    import plugrad
+
+    a = plugrad.randn(256, 256, device="c_cpu")
+    expected = (a @ a).numpy()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 2
+        try:
+            backend = plugrad.device("c_cpu").backend
+            same = np.allclose((a @ a).numpy(), expected, rtol=1e-5, atol=1e-4)
+            code = 0 if same and backend.get_num_threads() == 1 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

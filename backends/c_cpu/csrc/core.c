@@ -9,7 +9,15 @@
 int pg_nthreads = 1;
 static int64_t pg_allocated = 0;
 
+/* Guards the block cache (below). Held across fork, so a child never inherits it locked. */
+static pthread_mutex_t pg_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void pg_before_fork(void) { pthread_mutex_lock(&pg_cache_lock); }
+
+static void pg_after_fork_parent(void) { pthread_mutex_unlock(&pg_cache_lock); }
+
 static void pg_after_fork_child(void) {
+    pthread_mutex_init(&pg_cache_lock, NULL);
     /* libgomp's thread pool does not survive fork: a forked child (a data-loader worker)
        runs single-threaded unless it asks otherwise. */
     pg_nthreads = 1;
@@ -25,7 +33,7 @@ __attribute__((constructor)) static void pg_init(void) {
         if (v > 0) pg_nthreads = v;
     }
     if (pg_nthreads < 1) pg_nthreads = 1;
-    pthread_atfork(NULL, NULL, pg_after_fork_child);
+    pthread_atfork(pg_before_fork, pg_after_fork_parent, pg_after_fork_child);
 }
 
 void pg_set_num_threads(int n) { pg_nthreads = n < 1 ? 1 : n; }
@@ -59,7 +67,6 @@ int pg_simd_level(void) {
 
 static void *pg_cache[PG_CACHE_SLOTS];
 static int64_t pg_cache_total;
-static pthread_mutex_t pg_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void *pg_cache_take(int64_t nbytes) {
     void *found = NULL;
