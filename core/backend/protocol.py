@@ -11,7 +11,8 @@ element i is written).
 dtypes are the names "float32", "float64", "int64" and "bool" (stored one byte per element).
 
 A backend is any object with the attributes and methods of `Backend` below. It is checked when
-it registers; one that lacks a kernel is refused with the missing names.
+it registers; one that lacks a kernel is refused with the missing names. It may also have any
+of the optional fused kernels of `FusedKernels`, which the core otherwise composes.
 """
 
 from __future__ import annotations
