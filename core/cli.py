@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 
 def _backends(args: argparse.Namespace) -> int:
+    from .backend.protocol import OPTIONAL_KERNELS
     from .backend.registry import backend_report, get_device
 
     records = backend_report()
@@ -22,10 +23,11 @@ def _backends(args: argparse.Namespace) -> int:
     if not records:
         print("no plugrad backends installed (entry-point group plugrad.backends)")
         return 1
-    rows = [("name", "distribution", "version", "status", "dtypes")]
+    rows = [("name", "distribution", "version", "status", "fused kernels", "dtypes")]
     for r in records:
         status = "available" if r.available else "unavailable"
-        rows.append((r.name, r.distribution, r.version, status, ", ".join(r.dtypes)))
+        fused = f"{len(r.fused)} of {len(OPTIONAL_KERNELS)}" if r.available else ""
+        rows.append((r.name, r.distribution, r.version, status, fused, ", ".join(r.dtypes)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -212,3 +212,8 @@ def missing_members(backend: object) -> list[str]:
     missing = [name for name in REQUIRED_ATTRIBUTES if not hasattr(backend, name)]
     missing += [name for name in REQUIRED_KERNELS if not callable(getattr(backend, name, None))]
     return missing
+
+
+def optional_kernels_of(backend: object) -> list[str]:
+    """The optional fused kernels `backend` implements (the core composes the others)."""
+    return [name for name in OPTIONAL_KERNELS if callable(getattr(backend, name, None))]

@@ -18,7 +18,7 @@ from importlib import metadata
 import pluggy
 
 from . import hookspecs
-from .protocol import missing_members
+from .protocol import OPTIONAL_KERNELS, missing_members, optional_kernels_of
 
 ENTRY_POINT_GROUP = "plugrad.backends"
 
@@ -38,6 +38,7 @@ class PluginRecord:
     reason: str = ""
     devices: list[str] = field(default_factory=list)
     dtypes: list[str] = field(default_factory=list)
+    fused: list[str] = field(default_factory=list)  # the optional kernels it implements
 
     def as_dict(self) -> dict:
         return {
@@ -48,6 +49,7 @@ class PluginRecord:
             "reason": self.reason,
             "devices": list(self.devices),
             "dtypes": list(self.dtypes),
+            "fused_kernels": list(self.fused),
         }
 
 
@@ -189,9 +191,15 @@ def _load_plugins() -> None:
                 for backend in backends:
                     record.devices.append(_add_device(backend).name)
                     record.dtypes = sorted(set(record.dtypes) | set(backend.dtypes))
+                    record.fused = _merged(record.fused, optional_kernels_of(backend))
                 record.available = True
             except Exception as error:  # isolation: one broken plugin must not break others
                 record.reason = _describe(error)
+
+
+def _merged(names: list[str], more: list[str]) -> list[str]:
+    """Optional kernel names of several backends of one plugin, in protocol order."""
+    return [name for name in OPTIONAL_KERNELS if name in names or name in more]
 
 
 def register_backend(backend: object, distribution: str = "(in-process)") -> Device:
@@ -207,6 +215,7 @@ def register_backend(backend: object, distribution: str = "(in-process)") -> Dev
             PluginRecord(
                 device.name, distribution, "", True, devices=[device.name],
                 dtypes=sorted(backend.dtypes),  # type: ignore[attr-defined]
+                fused=optional_kernels_of(backend),
             )
         )  # fmt: skip
         return device

@@ -24,6 +24,18 @@ def test_backends_json():
     assert names["numpy_ref"]["available"] is True
     assert set(names["numpy_ref"]["dtypes"]) == {"bool", "float32", "float64", "int64"}
     assert data["cpu"] in names
+    # numpy_ref implements only the required protocol; c_cpu every optional fused kernel
+    assert names["numpy_ref"]["fused_kernels"] == []
+    assert names["c_cpu"]["fused_kernels"] == [
+        "relu_backward", "axpy", "cross_entropy", "cross_entropy_backward"
+    ]  # fmt: skip
+
+
+def test_backends_table_counts_the_fused_kernels():
+    lines = run("backends").stdout.splitlines()
+    assert "fused kernels" in lines[0]
+    assert "4 of 4" in next(l for l in lines if l.startswith("c_cpu"))
+    assert "0 of 4" in next(l for l in lines if l.startswith("numpy_ref"))
 
 
 def test_backends_env_restriction():
