@@ -91,8 +91,8 @@ static int targets_in_range(const int64_t *target, int64_t st, int64_t n, int64_
    covers many short rows: per-row calls would spend their time on the vector tails. */
 enum { CE_BLOCK = 2048 };
 
-/* log_softmax of one row of c elements (stride sx) minus its maximum, into the compact o;
-   returns the maximum. The maximum is subtracted first so that exp never overflows. */
+/* One row of c elements (stride sx) minus its maximum, into the compact o: the first step of
+   log_softmax, so that exp never overflows. */
 static void shift_row_f32(const float *x, int64_t sx, int64_t c, float *o) {
     float m = x[0];
     for (int64_t j = 1; j < c; j++) {

@@ -389,6 +389,13 @@ class CCpuBackend:
                 _raise(code, what)
 
     @staticmethod
+    def _float_dtype(what: str, dtype: str) -> int:
+        """The C code of a floating dtype; TypeError for the others (matmul, conv, fused)."""
+        if dtype not in _FLOATS:
+            raise TypeError(f"c_cpu {what} supports float32 and float64, not {dtype}")
+        return _CODE[dtype]
+
+    @staticmethod
     def _done(code: int, what: str) -> None:
         if code:
             _raise(code, what)
@@ -567,7 +574,7 @@ class CCpuBackend:
         dt = a.dtype
         if dt not in _FLOATS:
             self._matmul_shapes(a, b, out)
-            raise TypeError(f"c_cpu matmul supports float32 and float64, not {dt}")
+            self._float_dtype("matmul", dt)
         _check(a, "matmul a")
         _check(b, "matmul b", dt)
         _check(out, "matmul out", dt)
@@ -620,8 +627,7 @@ class CCpuBackend:
 
     def _conv_geometry(self, what, x_shape, w_shape, o_shape, dtype, stride, padding, dilation,
                        groups) -> object:  # fmt: skip
-        if dtype not in ("float32", "float64"):
-            raise TypeError(f"c_cpu {what} supports float32 and float64, not {dtype}")
+        self._float_dtype(what, dtype)
         stride, padding, dilation = (
             _ints(stride, what), _ints(padding, what), _ints(dilation, what)
         )  # fmt: skip
@@ -750,12 +756,6 @@ class CCpuBackend:
         self._done(code, f"scatter_add out {out.shape} axis {axis}")
 
     # --- optional fused kernels (protocol.FusedKernels) -------------------------------------
-    @staticmethod
-    def _float_dtype(what: str, dtype: str) -> int:
-        if dtype not in _FLOATS:
-            raise TypeError(f"c_cpu {what} supports float32 and float64, not {dtype}")
-        return _CODE[dtype]
-
     def relu_backward(self, grad, y, out):
         if grad.shape != out.shape or y.shape != out.shape:
             _same_shape("relu_backward (grad, y, out)", grad, y, out)
