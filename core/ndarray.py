@@ -44,6 +44,7 @@ class NDArray:
         "offset",
         "dtype",
         "_strided",
+        "version",
         "__weakref__",
     )
 
@@ -55,6 +56,7 @@ class NDArray:
         strides: tuple[int, ...],
         offset: int,
         dtype: dt.DType,
+        version: list[int] | None = None,
     ) -> None:
         self.device = device
         self.backend = device.backend
@@ -64,6 +66,9 @@ class NDArray:
         self.offset = offset
         self.dtype = dtype
         self._strided: Strided | None = None  # made on first use; the metadata never changes
+        # The storage's write counter, one list shared by every view of the buffer: each
+        # in-place write through a Tensor bumps it (torch's `_version`).
+        self.version = [0] if version is None else version
 
     # --- construction --------------------------------------------------------------------
     @staticmethod
@@ -135,7 +140,7 @@ class NDArray:
         return self.offset == 0 and self.strides == compact_strides(self.shape) or self.size == 0
 
     def _view(self, shape: tuple[int, ...], strides: tuple[int, ...], offset: int) -> NDArray:
-        return NDArray(self.device, self.buffer, shape, strides, offset, self.dtype)
+        return NDArray(self.device, self.buffer, shape, strides, offset, self.dtype, self.version)
 
     def __repr__(self) -> str:
         return f"NDArray({self.numpy()!r}, device='{self.device.name}')"
@@ -251,7 +256,9 @@ class NDArray:
         strides = (0,) * lead + tuple(
             0 if d == 1 and n != 1 else s for d, n, s in zip(self.shape, shape[lead:], self.strides)
         )
-        return NDArray(self.device, self.buffer, shape, strides, self.offset, self.dtype)
+        return NDArray(
+            self.device, self.buffer, shape, strides, self.offset, self.dtype, self.version
+        )
 
     def squeeze(self, axis: object = None) -> NDArray:
         if axis is None:

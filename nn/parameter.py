@@ -22,14 +22,7 @@ class Parameter(Tensor):
                 f"Parameter() takes a plugrad Tensor, got {type(data).__name__}; "
                 "wrap it first with plugrad.tensor(...)"
             )
-        self.array = data.array
-        self._op = None
-        self._inputs = ()
-        self._graph_freed = False
-        self._retains_grad = False
-        self.grad = None
-        self.name = None
-        self.requires_grad = False
+        self._init_leaf(data.array)
         if requires_grad:
             self.requires_grad_(True)
 

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .grad_mode import enable_grad, no_grad
+from .history import check_saved_versions, graph_inputs
+from .hooks import run_tensor_hooks
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -27,18 +29,22 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
         if id(root) in visited:
             continue
         visited.add(id(root))
-        stack = [(root, iter(root._inputs))]
+        stack = [(root, iter(_inputs_of(root)))]
         while stack:
             node, children = stack[-1]
             for child in children:
                 if child.requires_grad and id(child) not in visited:
                     visited.add(id(child))
-                    stack.append((child, iter(child._inputs)))
+                    stack.append((child, iter(_inputs_of(child))))
                     break
             else:
                 stack.pop()
                 order.append(node)
     return order
+
+
+def _inputs_of(node: Tensor) -> tuple[Tensor, ...]:
+    return graph_inputs(node) if node._op is not None else ()
 
 
 class _HandedBuffers:
@@ -56,6 +62,8 @@ class _HandedBuffers:
         self.refs: list[object] = []
 
     def note(self, grad: Tensor, times: int) -> None:
+        if not hasattr(grad, "array"):  # a join's gradients (hooks.Slots), never kept
+            return
         buffer = grad.array.buffer
         key = id(buffer)
         if key in self.counts:
@@ -68,6 +76,8 @@ class _HandedBuffers:
             self.refs.append(buffer)
 
     def release(self, grad: Tensor) -> None:
+        if not hasattr(grad, "array"):
+            return
         key = id(grad.array.buffer)
         if key in self.counts:
             self.counts[key] -= 1
@@ -99,6 +109,13 @@ def run_backward(
             grad = grads.pop(id(node), None)
             if grad is None:
                 continue
+            meta = node._meta
+            if meta is not None and meta.hooks:
+                hooked = run_tensor_hooks(meta.hooks, grad)
+                if hooked is not grad:
+                    handed.release(grad)
+                    handed.note(hooked, 2)  # the hook's caller may hold it
+                    grad = hooked
             if wanted is not None and id(node) in wanted:
                 results[id(node)] = grad
             if node._op is None:
@@ -109,9 +126,13 @@ def run_backward(
                     )
                 if wanted is None and node.requires_grad:
                     node._accumulate_grad(grad, create_graph, handed.owned(grad))
+                    if meta is not None and meta.post_hooks:
+                        for fn in list(meta.post_hooks.values()):
+                            fn(node)
                 continue
             if node._retains_grad and wanted is None:
                 node._accumulate_grad(grad, create_graph, owned=False)
+            check_saved_versions(node)
             input_grads = node._op.gradient_as_tuple(grad, node)
             weight = 2 if node._op.user_defined else 1
             for child, child_grad in zip(node._inputs, input_grads):

@@ -24,18 +24,38 @@ from .tensor import Tensor
 
 
 class FunctionCtx:
-    """What forward leaves for backward."""
+    """What forward leaves for backward. Saved tensors are checked when backward reads them:
+    one written in place since it was saved raises, as in torch."""
 
     def __init__(self) -> None:
-        self.saved_tensors: tuple[Tensor, ...] = ()
+        self._saved: tuple[Tensor | None, ...] = ()
+        self._saved_versions: tuple[int, ...] = ()
         self.needs_input_grad: tuple[bool, ...] = ()
 
-    def save_for_backward(self, *tensors: Tensor) -> None:
-        self.saved_tensors = tensors
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(
+                    f"save_for_backward takes tensors (or None), got {type(t).__name__}; keep "
+                    "other values as attributes of ctx"
+                )
+        self._saved = tensors
+        self._saved_versions = tuple(-1 if t is None else t.array.version[0] for t in tensors)
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor | None, ...]:
+        for i, (t, then) in enumerate(zip(self._saved, self._saved_versions)):
+            if t is not None and t.array.version[0] != then:
+                raise RuntimeError(
+                    f"saved tensor {i} (shape {t.shape}) of a custom Function was modified in "
+                    f"place: version {then} then {t.array.version[0]}; save a .clone() instead"
+                )
+        return self._saved
 
 
 class _FunctionOp(Op):
     user_defined = True
+    saved = ()  # FunctionCtx.saved_tensors checks what backward reads
 
     def __init__(self, function: type[Function], ctx: FunctionCtx, positions: list[int]) -> None:
         self.function, self.ctx, self.positions = function, ctx, positions
@@ -69,6 +89,13 @@ class _FunctionOp(Op):
         return tuple(picked)
 
 
+RETURNED_INPUT = (
+    "the output of a custom Function shares memory with one of its inputs and is written in "
+    "place; that would bypass the Function's backward. Return a .clone() from forward, or "
+    "write into a clone of the output"
+)
+
+
 class Function:
     """Subclass with static `forward(ctx, *args)` and `backward(ctx, *grads)`; call `apply`."""
 
@@ -93,5 +120,10 @@ class Function:
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         inputs = tuple(args[i] for i in positions)
         if is_grad_enabled() and any(t.requires_grad for t in inputs):
-            return Tensor._from_op(out.array, _FunctionOp(cls, ctx, positions), inputs)
+            result = Tensor._from_op(out.array, _FunctionOp(cls, ctx, positions), inputs)
+            for t in inputs:
+                if out.array.buffer is t.array.buffer:  # forward returned (a view of) an input
+                    root = t if t._base is None else t._base[0]
+                    result._base = (root, root._meta.since if root._meta else 0, RETURNED_INPUT)
+            return result
         return out

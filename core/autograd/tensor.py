@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,10 +22,13 @@ from ..ops import gather as gather_ops
 from ..ops import shape as shape_ops
 from ..ops.base import Op
 from ..shapes import normalize_axes, normalize_axis
+from . import hooks, inplace, views
 from .engine import run_backward
 from .grad_mode import is_grad_enabled
+from .history import AutogradMeta
 
 Number = numbers.Number
+_accumulate_lock = threading.Lock()
 
 
 class Tensor:
@@ -33,7 +38,9 @@ class Tensor:
     """
 
     __slots__ = ("array", "requires_grad", "grad", "_op", "_inputs", "_graph_freed", "name",
-                 "_retains_grad", "__weakref__")  # fmt: skip
+                 "_retains_grad", "_versions", "_base", "_meta", "__weakref__")  # fmt: skip
+    # _versions: the storage versions of the inputs and of the output when the node was made;
+    # _base: (root tensor, its history stamp) for a view; _meta: history and hooks (history.py)
     __array_priority__ = 1000  # NumPy defers `ndarray op Tensor` to us
 
     def __init__(
@@ -43,29 +50,28 @@ class Tensor:
         device: object = None,
         requires_grad: bool = False,
     ) -> None:
-        self.array = _to_ndarray(data, dtype, device)
-        self._op: Op | None = None
-        self._inputs: tuple[Tensor, ...] = ()
-        self._graph_freed = False
-        self._retains_grad = False
-        self.grad: Tensor | None = None
-        self.name: str | None = None
-        self.requires_grad = False
+        self._init_leaf(_to_ndarray(data, dtype, device))
         if requires_grad:
             self.requires_grad_(True)
 
     # --- construction from ops (hot path: no checks beyond what is needed) ---------------
+    def _init_leaf(self, array: NDArray) -> None:
+        """Every field of a leaf that does not require grad, over `array`."""
+        self.array = array
+        self.requires_grad = False
+        self.grad: Tensor | None = None
+        self._op: Op | None = None
+        self._inputs: tuple[Tensor, ...] = ()
+        self._graph_freed = False
+        self._retains_grad = False
+        self._base: tuple | None = None
+        self._meta: AutogradMeta | None = None
+        self.name: str | None = None
+
     @classmethod
     def _wrap(cls, array: NDArray) -> Tensor:
         t = cls.__new__(cls)
-        t.array = array
-        t.requires_grad = False
-        t.grad = None
-        t._op = None
-        t._inputs = ()
-        t._graph_freed = False
-        t._retains_grad = False
-        t.name = None
+        t._init_leaf(array)
         return t
 
     @classmethod
@@ -74,6 +80,7 @@ class Tensor:
         t.requires_grad = True
         t._op = op
         t._inputs = inputs
+        t._versions = (*[x.array.version[0] for x in inputs], array.version[0])
         return t
 
     # --- metadata ------------------------------------------------------------------------
@@ -212,6 +219,19 @@ class Tensor:
         """Keep .grad on this non-leaf tensor after backward."""
         self._retains_grad = True
 
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook: Any) -> hooks.RemovableHandle:
+        """hook(grad) runs when this tensor's gradient is computed; it may return a
+        replacement. Returns a handle with .remove()."""
+        return hooks.register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Any) -> hooks.RemovableHandle:
+        """hook(tensor) runs after backward accumulated into this leaf's .grad."""
+        return hooks.register_post_accumulate_grad_hook(self, hook)
+
     def backward(
         self,
         gradient: Tensor | None = None,
@@ -219,6 +239,8 @@ class Tensor:
         create_graph: bool = False,
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's .grad."""
+        if self._base is not None:
+            views.refresh(self)
         if not self.requires_grad:
             raise RuntimeError(
                 "backward() on a tensor that does not require grad: no input of the "
@@ -237,7 +259,11 @@ class Tensor:
 
     def _accumulate_grad(self, grad: Tensor, create_graph: bool, owned: bool) -> None:
         """Add `grad` into .grad. `owned`: no other tensor shares grad's memory, so it can be
-        kept as is instead of copied."""
+        kept as is instead of copied. Threads running backward into one leaf take turns."""
+        with _accumulate_lock:
+            self._accumulate_unlocked(grad, create_graph, owned)
+
+    def _accumulate_unlocked(self, grad: Tensor, create_graph: bool, owned: bool) -> None:
         if create_graph:
             self.grad = grad if self.grad is None else self.grad + grad
         elif self.grad is None:
@@ -322,34 +348,40 @@ class Tensor:
     def clone(self) -> Tensor:
         return _Clone()(self)
 
-    # --- in-place updates ----------------------------------------------------------------
-    def _check_inplace(self) -> None:
-        if is_grad_enabled() and self.requires_grad:
-            raise RuntimeError(
-                "in-place update of a tensor that requires grad while recording the graph; "
-                "wrap it in `with plugrad.no_grad():` (as optimizers do)"
-            )
+    # --- in-place updates (recorded in the graph by autograd/inplace.py) ------------------
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's storage has had (shared by its views)."""
+        return self.array.version[0]
 
-    def copy_(self, source: Tensor | Any) -> Tensor:
-        self._check_inplace()
-        src = (
-            source.array
-            if isinstance(source, Tensor)
-            else _to_ndarray(source, self.dtype, self.device)
-        )
-        self.array.assign_(src)
-        return self
+    def copy_(self, source: Tensor | Any, non_blocking: bool = False) -> Tensor:
+        """Write `source` (broadcast, cast, from any device) into this tensor."""
+        if not isinstance(source, Tensor):
+            source = Tensor._wrap(_to_ndarray(source, self.dtype, self.device))
+        if not inplace.records(self, (source,)):
+            inplace.check_writable(self)
+            self.array.assign_(source.array.to(self.device))
+            inplace.bump(self)
+            return self
+        return inplace.apply(self, _copied, source)
 
-    def fill_(self, value: float | int | bool) -> Tensor:
-        self._check_inplace()
-        self.array.fill_(value)
-        return self
+    def fill_(self, value: float | int | bool | Tensor) -> Tensor:
+        if isinstance(value, Tensor):
+            if value.numel() != 1 or value.ndim:
+                raise RuntimeError(f"fill_ takes a number or a 0-d tensor, got shape {value.shape}")
+            return self.copy_(value)
+        if not inplace.records(self):
+            inplace.check_writable(self)
+            self.array.fill_(value)
+            inplace.bump(self)
+            return self
+        return inplace.apply(self, _filled, value)
 
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
     def _inplace(self, op: str, other: Any) -> Tensor:
-        self._check_inplace()
+        """self op= other for a binary op; the result must keep self's dtype."""
         value = other.array if isinstance(other, Tensor) else other
         if isinstance(value, NDArray) and value.device is not self.device:
             self.array._same_device(value)
@@ -362,6 +394,9 @@ class Tensor:
                 f"result type {result_dtype.name} can't be cast to the in-place output "
                 f"{target.dtype.name}"
             )
+        if inplace.records(self, (other,)):
+            return inplace.apply(self, _binary_of(op), other)
+        inplace.check_writable(self)
         if target.is_compact():
             # Elementwise kernels may write over an operand read at the same position only.
             if isinstance(value, NDArray):
@@ -371,6 +406,7 @@ class Tensor:
             target.binary(op, value, out=target)
         else:
             target.assign_(target.binary(op, value))
+        inplace.bump(self)
         return self
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
@@ -385,7 +421,8 @@ class Tensor:
 
     def _axpy_(self, alpha: float, other: Any) -> bool:
         """self += alpha * other in one pass (optimizers' updates) when both are floating
-        tensors of one shape, dtype and device and self is compact; False otherwise."""
+        tensors of one shape, dtype and device, self is compact and nothing is recorded;
+        False otherwise."""
         if not isinstance(other, Tensor):
             return False
         target, value = self.array, other.array
@@ -396,10 +433,11 @@ class Tensor:
             or not target.dtype.is_floating
             or not target.is_compact()
             or _may_overlap(value, target)
+            or inplace.records(self, (other,))
         ):
             return False
-        self._check_inplace()
         fused.axpy(float(alpha), value, target)
+        inplace.bump(self)
         return True
 
     def mul_(self, other: Any) -> Tensor:
@@ -408,26 +446,52 @@ class Tensor:
     def div_(self, other: Any) -> Tensor:
         return self._inplace("div", other)
 
+    def pow_(self, other: Any) -> Tensor:
+        return self._inplace("pow", other)
+
     def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-        self._check_inplace()
-        self.array.assign_(ew.Clamp(min, max).compute(self.array))
-        return self
+        return inplace.apply(self, Tensor.clamp, min, max)
+
+    def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
+        return inplace.apply(self, Tensor.masked_fill, mask, value)
+
+    def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: float = 1) -> Tensor:
+        return inplace.apply(self, Tensor.index_add, dim, index, source, alpha)
+
+    def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        return inplace.apply(self, scatter_add, dim, index, src)
 
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
+    __ipow__ = pow_
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._check_inplace()
-        key = _unwrap_key(normalize_key(key))
-        source = value.array if isinstance(value, Tensor) else value
-        if isinstance(source, (np.ndarray, list)):
-            source = _to_ndarray(source, self.dtype, self.device)
-        if is_basic(key):
-            self.array.slice_view(key).assign_(source)
-        else:
-            IndexPlan(self.shape, key, self.device).assign(self.array, source)
+        inplace.setitem(self, _unwrap_key(normalize_key(key)), value)
+
+    def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
+        """value where mask is true, else self (mask broadcasts to self's shape)."""
+        if not isinstance(mask, Tensor) or mask.dtype is not dt.bool_:
+            raise TypeError("masked_fill needs a bool tensor as mask")
+        if not isinstance(value, Tensor):
+            value = Tensor._wrap(NDArray.full((), value, self.dtype, self.device))
+        return where(mask, value.astype(self.dtype), self)
+
+    def index_add(self, dim: int, index: Tensor, source: Tensor, alpha: float = 1) -> Tensor:
+        """self with source's slices added at `index` along dim (index: int64 of length
+        source.shape[dim])."""
+        axis = normalize_axis(dim, self.ndim)
+        if index.ndim != 1 or index.shape[0] != source.shape[axis] or source.ndim != self.ndim:
+            raise ValueError(
+                f"index_add: index of shape {index.shape} must be 1-D with one entry per slice "
+                f"of source {source.shape} along dim {dim}, and source must have self's ndim"
+            )
+        shape = [1] * self.ndim
+        shape[axis] = index.shape[0]
+        spread = index.reshape(shape).broadcast_to(source.shape)
+        added = source if alpha == 1 else source * alpha
+        return self + gather_ops.ScatterAdd(axis, self.shape)(spread, added.astype(self.dtype))
 
     # --- arithmetic ----------------------------------------------------------------------
     def _binary(self, op: str, other: Any, reflected: bool = False) -> Tensor:
@@ -774,6 +838,40 @@ class Tensor:
 
 
 _base._tensor_class = Tensor
+_base.views = views
+
+
+def _inplace_form(name: str) -> Any:
+    """`t.name_(...)`: the out-of-place method's value written into t (recorded when needed)."""
+    method = getattr(Tensor, name)
+
+    def inplace_method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return inplace.apply(self, functools.partial(method, **kwargs) if kwargs else method, *args)
+
+    inplace_method.__name__ = inplace_method.__qualname__ = name + "_"
+    inplace_method.__doc__ = f"In-place {name}: `t.{name}_()` writes `t.{name}()` into t."
+    return inplace_method
+
+
+# Every in-place method that is its out-of-place twin written back; add new ones here.
+INPLACE_FORMS = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "sign",
+                 "sin", "cos", "erf", "floor", "ceil", "square")  # fmt: skip
+for _name in INPLACE_FORMS:
+    setattr(Tensor, _name + "_", _inplace_form(_name))
+Tensor.clip_ = Tensor.clamp_
+
+
+def _copied(target: Tensor, source: Tensor) -> Tensor:
+    """What copy_ writes: source on target's device (differentiable)."""
+    return source.to(target.device) if source.device is not target.device else source
+
+
+def _filled(target: Tensor, value: float | int | bool) -> Tensor:
+    return Tensor._wrap(NDArray.full(target.shape, value, target.dtype, target.device))
+
+
+def _binary_of(op: str) -> Any:
+    return lambda target, other: target._binary(op, other)
 
 
 class MinMaxResult(tuple):
@@ -794,6 +892,8 @@ class MinMaxResult(tuple):
 class ToDevice(Op):
     """Copy to another device; the gradient flows back to the source device."""
 
+    saved = ()
+
     def __init__(self, device: Device) -> None:
         self.device = device
 
@@ -805,6 +905,8 @@ class ToDevice(Op):
 
 
 class _Clone(Op):
+    saved = ()
+
     @property
     def name(self) -> str:
         return "clone"

@@ -14,11 +14,23 @@ if TYPE_CHECKING:
     from ..autograd.tensor import Tensor
 
 
+# What each op's gradient reads (Op.saved): input positions, -1 for the output.
+_BINARY_SAVED = {"add": (), "sub": (), "mul": (0, 1), "div": (0, 1), "pow": (0, 1, -1),
+                 "maximum": (0, 1), "minimum": (0, 1)}  # fmt: skip
+_UNARY_SAVED = {"neg": (), "exp": (-1,), "log": (0,), "sqrt": (-1,), "abs": (0,),
+                "tanh": (-1,), "sigmoid": (-1,), "relu": (-1,), "sin": (0,), "cos": (0,),
+                "erf": (0,), "sign": (), "floor": (), "ceil": ()}  # fmt: skip
+
+
 class Binary(Op):
     """`a op b` for two tensors, broadcast."""
 
     def __init__(self, op: str) -> None:
         self.op = op
+
+    @property
+    def saved(self) -> tuple[int, ...] | None:  # type: ignore[override]
+        return _BINARY_SAVED.get(self.op)
 
     @property
     def name(self) -> str:
@@ -62,6 +74,16 @@ class Scalar(Op):
         self.reflected = reflected
 
     @property
+    def saved(self) -> tuple[int, ...] | None:  # type: ignore[override]
+        if self.op in ("add", "sub", "mul"):
+            return ()
+        if self.op == "div":
+            return (0,) if self.reflected else ()
+        if self.op == "pow":
+            return (-1,) if self.reflected else (0,)
+        return (0,) if self.op in ("maximum", "minimum") else None
+
+    @property
     def name(self) -> str:
         return f"{self.op}({self.value})" if not self.reflected else f"r{self.op}({self.value})"
 
@@ -93,6 +115,10 @@ class Scalar(Op):
 class Unary(Op):
     def __init__(self, op: str) -> None:
         self.op = op
+
+    @property
+    def saved(self) -> tuple[int, ...] | None:  # type: ignore[override]
+        return _UNARY_SAVED.get(self.op)
 
     @property
     def name(self) -> str:
@@ -136,6 +162,8 @@ class Unary(Op):
 
 class Gelu(Op):
     """GELU: x * Phi(x) exactly (erf), or torch's tanh approximation."""
+    saved = (0,)
+
 
     def __init__(self, approximate: str = "none") -> None:
         if approximate not in ("none", "tanh"):
@@ -164,6 +192,8 @@ class Gelu(Op):
 
 class Clamp(Op):
     """Clip to [low, high] (either may be None); gradient 1 inside the closed interval."""
+    saved = (0,)
+
 
     def __init__(self, low: float | None, high: float | None) -> None:
         self.low, self.high = low, high
@@ -188,6 +218,8 @@ class Clamp(Op):
 
 class Where(Op):
     """`a if cond else b`; cond is an input without gradient."""
+    saved = (0,)
+
 
     def compute(self, cond: NDArray, a: NDArray, b: NDArray) -> NDArray:
         return NDArray.where(cond, a, b)
@@ -205,6 +237,8 @@ class Where(Op):
 
 
 class Cast(Op):
+    saved = ()
+
     def __init__(self, dtype: object) -> None:
         self.dtype = dtype
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 class Reshape(Op):
+    saved = ()
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -26,6 +28,8 @@ class Reshape(Op):
 
 
 class Permute(Op):
+    saved = ()
+
     def __init__(self, axes: tuple[int, ...]) -> None:
         self.axes = axes
 
@@ -38,6 +42,8 @@ class Permute(Op):
 
 
 class BroadcastTo(Op):
+    saved = ()
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -51,6 +57,8 @@ class BroadcastTo(Op):
 
 
 class Flip(Op):
+    saved = ()
+
     def __init__(self, axes: object) -> None:
         self.axes = axes
 
@@ -63,6 +71,8 @@ class Flip(Op):
 
 class BasicIndex(Op):
     """x[ints, slices, None, Ellipsis]: a view."""
+    saved = ()
+
 
     def __init__(self, key: tuple) -> None:
         self.key = key
@@ -81,6 +91,8 @@ class BasicIndex(Op):
 
 class IndexPut(Op):
     """The adjoint of basic indexing: zeros of `shape` with the input written at `key`."""
+    saved = ()
+
 
     def __init__(self, shape: tuple[int, ...], key: tuple) -> None:
         self.shape, self.key = shape, key
@@ -96,6 +108,8 @@ class IndexPut(Op):
 
 class AdvancedIndex(Op):
     """x[integer arrays / boolean masks, ...]: gather, with scatter_add as its gradient."""
+    saved = ()
+
 
     def __init__(self, plan: IndexPlan) -> None:
         self.plan = plan
@@ -113,6 +127,8 @@ class AdvancedIndex(Op):
 
 class IndexAdd(Op):
     """The adjoint of advanced indexing: zeros with the input added at the plan's positions."""
+    saved = ()
+
 
     def __init__(self, plan: IndexPlan) -> None:
         self.plan = plan
@@ -126,6 +142,8 @@ class IndexAdd(Op):
 
 class Cat(Op):
     """Concatenate along an existing axis."""
+    saved = ()
+
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -168,6 +186,8 @@ class Cat(Op):
 
 class Pad(Op):
     """Constant padding; `pad` pairs run from the last dimension backwards, as in torch."""
+    saved = ()
+
 
     def __init__(self, pad: tuple[int, ...], value: float) -> None:
         self.pad, self.value = pad, value
