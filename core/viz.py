@@ -37,7 +37,7 @@ def _nodes(root: Any) -> list[Any]:
                 continue
             seen.add(id(node))
             stack.append((node, True))
-            stack.extend((child, False) for child in reversed(node._inputs))
+            stack.extend((child, False) for child in reversed(_tensor_inputs(node)))
         return order
     raise TypeError(f"to_dot draws a Scalar or a Tensor graph, got {type(root).__name__}")
 
@@ -55,7 +55,14 @@ def _describe(node: Any) -> tuple[str, str, list[Any]]:
         grad = f"{node.grad.item():.4g}" if node.grad.numel() == 1 else str(tuple(node.grad.shape))
         text += f" | grad {grad}"
     op = node._op.name if node._op is not None else ""
-    return text, op, list(node._inputs)
+    return text, op, list(_tensor_inputs(node))
+
+
+def _tensor_inputs(node: Any) -> tuple:
+    """A tensor node's inputs as recorded (earlier identities of tensors written in place)."""
+    from .autograd.history import graph_inputs
+
+    return graph_inputs(node) if node._op is not None else ()
 
 
 def to_dot(root: Scalar | Tensor, rankdir: str = "LR") -> str:

@@ -47,9 +47,7 @@ def bump(t: Tensor) -> int:
 def check_writable(t: Tensor) -> None:
     """Refuse a target whose elements share memory: the result would depend on the order."""
     array = t.array
-    if not array.is_compact() and any(
-        s == 0 and d > 1 for s, d in zip(array.strides, array.shape)
-    ):
+    if not array.is_compact() and any(s == 0 and d > 1 for s, d in zip(array.strides, array.shape)):
         raise RuntimeError(
             f"unsupported in-place write: the target (shape {t.shape}, strides "
             f"{array.strides}) is a broadcast view whose elements share one memory location; "

@@ -24,7 +24,6 @@ from ..ops.base import Op
 from ..shapes import normalize_axes, normalize_axis
 from . import hooks, inplace, views
 from .engine import run_backward
-from .grad_mode import is_grad_enabled
 from .history import AutogradMeta
 
 Number = numbers.Number

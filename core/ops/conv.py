@@ -67,8 +67,8 @@ class Conv2d(Op):
 
 class Conv2dBackwardInput(Op):
     """d conv / d x as an op of (grad_out, w), so that second derivatives exist."""
-    saved = (0, 1)
 
+    saved = (0, 1)
 
     def __init__(self, x_shape: tuple[int, ...], conv: Conv2d) -> None:
         self.x_shape, self.conv = x_shape, conv
@@ -87,8 +87,8 @@ class Conv2dBackwardInput(Op):
 
 class Conv2dBackwardWeight(Op):
     """d conv / d w as an op of (x, grad_out)."""
-    saved = (0, 1)
 
+    saved = (0, 1)
 
     def __init__(self, w_shape: tuple[int, ...], conv: Conv2d) -> None:
         self.w_shape, self.conv = w_shape, conv

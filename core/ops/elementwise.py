@@ -162,8 +162,8 @@ class Unary(Op):
 
 class Gelu(Op):
     """GELU: x * Phi(x) exactly (erf), or torch's tanh approximation."""
-    saved = (0,)
 
+    saved = (0,)
 
     def __init__(self, approximate: str = "none") -> None:
         if approximate not in ("none", "tanh"):
@@ -192,8 +192,8 @@ class Gelu(Op):
 
 class Clamp(Op):
     """Clip to [low, high] (either may be None); gradient 1 inside the closed interval."""
-    saved = (0,)
 
+    saved = (0,)
 
     def __init__(self, low: float | None, high: float | None) -> None:
         self.low, self.high = low, high
@@ -218,8 +218,8 @@ class Clamp(Op):
 
 class Where(Op):
     """`a if cond else b`; cond is an input without gradient."""
-    saved = (0,)
 
+    saved = (0,)
 
     def compute(self, cond: NDArray, a: NDArray, b: NDArray) -> NDArray:
         return NDArray.where(cond, a, b)

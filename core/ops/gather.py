@@ -35,8 +35,8 @@ def check_index(x_shape: tuple[int, ...], axis: int, index: NDArray) -> None:
 
 class Gather(Op):
     """out[i][j] = x[i][index[i][j]] for axis 1 (index is an input without gradient)."""
-    saved = (1,)
 
+    saved = (1,)
 
     def __init__(self, axis: int, checked: bool = False) -> None:
         self.axis = axis
@@ -61,8 +61,8 @@ class Gather(Op):
 
 class ScatterAdd(Op):
     """zeros(shape) with src added at index along axis; the adjoint of Gather."""
-    saved = (0,)
 
+    saved = (0,)
 
     def __init__(self, axis: int, shape: tuple[int, ...], checked: bool = False) -> None:
         self.axis, self.shape, self.checked = axis, shape, checked

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 class MatMul(Op):
     """NumPy/torch matmul: batched, broadcasting, with the 1-D cases."""
-    saved = (0, 1)
 
+    saved = (0, 1)
 
     def compute(self, a: NDArray, b: NDArray) -> NDArray:
         return a.matmul(b)
@@ -37,8 +37,8 @@ class MatMul(Op):
 class Linear(Op):
     """x (*, in) @ w (out, in).T + b (out,) as one node: one matmul with the bias added in
     place, and a backward of two matmuls and a sum (w's gradient comes out in w's layout)."""
-    saved = (0, 1)
 
+    saved = (0, 1)
 
     def compute(self, x: NDArray, w: NDArray, b: NDArray | None = None) -> NDArray:
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:

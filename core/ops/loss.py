@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 class CrossEntropy(Op):
     """-mean_i log_softmax(logits)[i, target_i] (or the sum). The targets are an input without
     gradient; one outside [0, C) raises IndexError before anything is recorded."""
-    saved = (0, 1)
 
+    saved = (0, 1)
 
     def __init__(self, reduction: str) -> None:
         self.reduction = reduction

@@ -33,8 +33,8 @@ class Sum(Op):
 
 class Extreme(Op):
     """amax / amin over axes; the gradient is shared equally among tied extremes (torch)."""
-    saved = (0, -1)
 
+    saved = (0, -1)
 
     def __init__(self, op: str, axes: object, keepdim: bool) -> None:
         self.op, self.axes, self.keepdim = op, axes, keepdim
@@ -57,8 +57,8 @@ class Extreme(Op):
 
 class LogSumExp(Op):
     """log(sum(exp(x))) shifted by the max so that it never overflows."""
-    saved = (0, -1)
 
+    saved = (0, -1)
 
     def __init__(self, axes: object, keepdim: bool) -> None:
         self.axes, self.keepdim = axes, keepdim
@@ -121,8 +121,8 @@ def _finite_max(x: NDArray, axes: tuple[int, ...]) -> NDArray:
 class Prod(Op):
     """Product over axes. The gradient of each element is the product of the others, which
     stays exact with zeros: one zero gets the product of the rest, two or more give 0."""
-    saved = (0,)
 
+    saved = (0,)
 
     def __init__(self, axes: object, keepdim: bool) -> None:
         self.axes, self.keepdim = axes, keepdim

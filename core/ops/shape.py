@@ -71,8 +71,8 @@ class Flip(Op):
 
 class BasicIndex(Op):
     """x[ints, slices, None, Ellipsis]: a view."""
-    saved = ()
 
+    saved = ()
 
     def __init__(self, key: tuple) -> None:
         self.key = key
@@ -91,8 +91,8 @@ class BasicIndex(Op):
 
 class IndexPut(Op):
     """The adjoint of basic indexing: zeros of `shape` with the input written at `key`."""
-    saved = ()
 
+    saved = ()
 
     def __init__(self, shape: tuple[int, ...], key: tuple) -> None:
         self.shape, self.key = shape, key
@@ -108,8 +108,8 @@ class IndexPut(Op):
 
 class AdvancedIndex(Op):
     """x[integer arrays / boolean masks, ...]: gather, with scatter_add as its gradient."""
-    saved = ()
 
+    saved = ()
 
     def __init__(self, plan: IndexPlan) -> None:
         self.plan = plan
@@ -127,8 +127,8 @@ class AdvancedIndex(Op):
 
 class IndexAdd(Op):
     """The adjoint of advanced indexing: zeros with the input added at the plan's positions."""
-    saved = ()
 
+    saved = ()
 
     def __init__(self, plan: IndexPlan) -> None:
         self.plan = plan
@@ -142,8 +142,8 @@ class IndexAdd(Op):
 
 class Cat(Op):
     """Concatenate along an existing axis."""
-    saved = ()
 
+    saved = ()
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -186,8 +186,8 @@ class Cat(Op):
 
 class Pad(Op):
     """Constant padding; `pad` pairs run from the last dimension backwards, as in torch."""
-    saved = ()
 
+    saved = ()
 
     def __init__(self, pad: tuple[int, ...], value: float) -> None:
         self.pad, self.value = pad, value
