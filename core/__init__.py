@@ -16,7 +16,16 @@ from . import (
     dtypes,
     viz,  # noqa: E402,I001 - plugrad.viz.to_dot
 )
-from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (
+    Function,
+    enable_grad,
+    grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .autograd.tensor import (
     Tensor,
     cat,

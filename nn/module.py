@@ -10,9 +10,11 @@ import numpy as np
 
 from plugrad import dtypes as dt
 from plugrad.autograd.grad_mode import no_grad
+from plugrad.autograd.hooks import RemovableHandle
 from plugrad.autograd.tensor import Tensor
 from plugrad.backend.registry import get_device
 
+from .hooks import ModuleHooks
 from .parameter import Parameter
 
 M = TypeVar("M", bound="Module")
@@ -181,7 +183,48 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_hooks")
+        if hooks is None:
+            return self.forward(*args, **kwargs)
+        return hooks.call(self, args, kwargs)
+
+    # --- hooks (nn/hooks.py) -------------------------------------------------------------
+    def _hook_registry(self) -> ModuleHooks:
+        hooks = self.__dict__.get("_hooks")
+        if hooks is None:
+            hooks = ModuleHooks()
+            object.__setattr__(self, "_hooks", hooks)
+        return hooks
+
+    def register_forward_pre_hook(
+        self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """hook(module, args) before forward; it may return new args (or (args, kwargs)
+        with with_kwargs=True, when it is called as hook(module, args, kwargs))."""
+        hooks = self._hook_registry()
+        return hooks.add(hooks.forward_pre, (hook, with_kwargs), prepend)
+
+    def register_forward_hook(
+        self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> RemovableHandle:  # fmt: skip
+        """hook(module, args, output) after forward; it may return a new output.
+        always_call=True runs it (with output None) when forward raises."""
+        hooks = self._hook_registry()
+        return hooks.add(hooks.forward, (hook, with_kwargs, always_call), prepend)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """hook(module, grad_input, grad_output) once the gradients with respect to the
+        module's tensor arguments are computed; it may return replacements for grad_input."""
+        hooks = self._hook_registry()
+        return hooks.add(hooks.backward, hook, prepend)
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable, prepend: bool = False
+    ) -> RemovableHandle:
+        """hook(module, grad_output) before the module's backward; it may replace them."""
+        hooks = self._hook_registry()
+        return hooks.add(hooks.backward_pre, hook, prepend)
 
     # --- traversal -----------------------------------------------------------------------
     def named_modules(

@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..ndarray import NDArray
+from . import views
 from .engine import run_backward
 from .function import Function, FunctionCtx
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .hooks import RemovableHandle
 from .tensor import Tensor, _coerce_grad
 
 
@@ -29,6 +39,9 @@ def grad(
     if len(grad_outs) != len(outs):
         raise ValueError(f"{len(grad_outs)} grad_outputs given for {len(outs)} outputs")
     roots, root_grads = [], []
+    for out in outs:
+        if out._base is not None:
+            views.refresh(out)
     for out, g in zip(outs, grad_outs):
         if not out.requires_grad:
             raise RuntimeError("an output does not require grad: it does not depend on the inputs")
@@ -56,10 +69,16 @@ def grad(
 __all__ = [
     "Function",
     "FunctionCtx",
+    "GradcheckError",
+    "RemovableHandle",
     "Tensor",
     "enable_grad",
     "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "inference_mode",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "no_grad",
     "set_grad_enabled",
 ]

@@ -206,10 +206,13 @@ def _become(t: Tensor, result: Tensor, version: int, args: tuple) -> None:
     if _fresh(result, t, args):
         t._op, t._inputs = result._op, result._inputs
         t._versions = result._versions[:-1] + (version,)
-    elif result.requires_grad:
+    elif not old.requires_grad:  # a value that requires grad written into a constant
         t._op, t._inputs = Identity(), (result,)
         t._versions = (result.array.version[0], version)
-    else:  # the new value depends on nothing that requires grad
+    elif result.requires_grad:  # copy_: the old value gets a zero gradient, as in torch
+        t._op, t._inputs = Overwritten(), (old, result)
+        t._versions = (version - 1, result.array.version[0], version)
+    else:  # the new value depends on nothing that requires grad (fill_, zero_)
         t._op, t._inputs = Overwritten(), (old,)
         t._versions = (version - 1, version)
     t.requires_grad = True
@@ -244,19 +247,23 @@ class Identity(Op):
 
 
 class Overwritten(Op):
-    """The target of a write of a constant (fill_, zero_): no gradient reaches the old value."""
+    """The target of a write that replaced its old value: inputs (old,) for a constant
+    (fill_, zero_) or (old, value) for copy_. The old value gets a zero gradient."""
 
     saved = ()
 
     @property
     def name(self) -> str:
-        return "fill"
+        return "overwrite"
 
-    def compute(self, x: NDArray) -> NDArray:
-        return NDArray.full(x.shape, 0, x.dtype, x.device)
+    def compute(self, old: NDArray, value: NDArray | None = None) -> NDArray:
+        if value is None:
+            return NDArray.full(old.shape, 0, old.dtype, old.device)
+        return value.astype(old.dtype).broadcast_to(old.shape).copy()
 
-    def gradient(self, g: Tensor, node: Tensor) -> Tensor:
-        return g._wrap(NDArray.full(g.shape, 0, g.dtype, g.device))
+    def gradient(self, g: Tensor, node: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        zeros = g._wrap(NDArray.full(g.shape, 0, g.dtype, g.device))
+        return zeros if len(node._inputs) == 1 else (zeros, g)
 
 
 class IndexWrite(Op):
