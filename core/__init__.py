@@ -138,4 +138,8 @@ def is_tensor(obj: object) -> bool:
     return isinstance(obj, Tensor)
 
 
+from . import api  # noqa: E402 - the method families register themselves on import
+
+globals().update(api.FUNCTIONS)
+
 from . import data, nn, optim  # noqa: E402 - subpackages, as torch.nn / torch.optim

@@ -13,6 +13,7 @@ and a target whose elements share memory (a stride-0 view).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,17 @@ def apply(t: Tensor, fn: Callable[..., Tensor], *args: Any) -> Tensor:
     else:
         _write_through_view(t, result, version)
     return t
+
+
+def inplace_method(fn: Callable[..., Tensor], name: str) -> Callable[..., Tensor]:
+    """`t.name_(...)`: fn(t, ...) written into t (recorded when needed)."""
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return apply(self, functools.partial(fn, **kwargs) if kwargs else fn, *args)
+
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"In-place {name}: `t.{name}_(...)` writes `t.{name}(...)` into t."
+    return method
 
 
 def setitem(t: Tensor, key: tuple, value: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import numbers
 import threading
 from collections.abc import Iterator, Sequence
@@ -840,23 +839,11 @@ _base._tensor_class = Tensor
 _base.views = views
 
 
-def _inplace_form(name: str) -> Any:
-    """`t.name_(...)`: the out-of-place method's value written into t (recorded when needed)."""
-    method = getattr(Tensor, name)
-
-    def inplace_method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return inplace.apply(self, functools.partial(method, **kwargs) if kwargs else method, *args)
-
-    inplace_method.__name__ = inplace_method.__qualname__ = name + "_"
-    inplace_method.__doc__ = f"In-place {name}: `t.{name}_()` writes `t.{name}()` into t."
-    return inplace_method
-
-
 # Every in-place method that is its out-of-place twin written back; add new ones here.
 INPLACE_FORMS = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "sign",
                  "sin", "cos", "erf", "floor", "ceil", "square")  # fmt: skip
 for _name in INPLACE_FORMS:
-    setattr(Tensor, _name + "_", _inplace_form(_name))
+    setattr(Tensor, _name + "_", inplace.inplace_method(getattr(Tensor, _name), _name))
 Tensor.clip_ = Tensor.clamp_
 
 

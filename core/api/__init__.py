@@ -1,0 +1,12 @@
+"""The method surface beyond Tensor's core, one family per module.
+
+Each op is one function with `@export` (registry.py): it becomes `plugrad.<name>`,
+`Tensor.<name>` and, when asked, the in-place `Tensor.<name>_`. Add an op by writing it in
+its family's module; nothing else needs editing.
+"""
+
+from __future__ import annotations
+
+from .registry import FUNCTIONS, export
+
+__all__ = ["FUNCTIONS", "export"]
