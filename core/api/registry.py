@@ -32,24 +32,23 @@ def export(
     """Register fn (its first argument is the tensor) under its name and `aliases`."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for name in (fn.__name__, *aliases):
+        names = (fn.__name__, *aliases)
+        for name in names:  # check every name before installing any
+            if function and name in FUNCTIONS:
+                raise RuntimeError(f"plugrad.{name} is exported twice")
+            taken = [m for m in (name, name + "_") if m in vars(Tensor)]
+            if (method and name in taken) or (inplace_form and name + "_" in taken):
+                raise RuntimeError(f"Tensor.{name} already exists; export it with method=False")
+        for name in names:
             if function:
-                if name in FUNCTIONS:
-                    raise RuntimeError(f"plugrad.{name} is exported twice")
                 FUNCTIONS[name] = fn
                 package = sys.modules.get("plugrad")
                 if package is not None and hasattr(package, "api"):  # registered after import
                     setattr(package, name, fn)
             if method:
-                _set_method(name, fn)
+                setattr(Tensor, name, fn)
             if inplace_form:
-                _set_method(name + "_", inplace.inplace_method(fn, name))
+                setattr(Tensor, name + "_", inplace.inplace_method(fn, name))
         return fn
 
     return register if fn is None else register(fn)
-
-
-def _set_method(name: str, fn: Callable[..., Any]) -> None:
-    if name in vars(Tensor):
-        raise RuntimeError(f"Tensor.{name} already exists; export it with method=False")
-    setattr(Tensor, name, fn)
