@@ -175,7 +175,7 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: object = N
     low, high = _integral(low, "randint low"), _integral(high, "randint high")
     if high <= low:
         raise ValueError(f"randint needs low < high, got {low} and {high}")
-    if low < -(1 << 63) or high > 1 << 63:
+    if low < -(1 << 63) or high > (1 << 63) - 1:
         raise ValueError(f"randint bounds must fit int64, got [{low}, {high})")
     shape = normalize_shape((size,) if isinstance(size, int) else size)
     offsets = host_integers(shape, high - low, generator)

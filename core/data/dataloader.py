@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..random import Generator, host_permutation
+from ..random import Generator, host_permutation, resolve
 from .dataset import Dataset
 
 __all__ = ["DataLoader"]
@@ -39,7 +39,7 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.collate_fn = collate_fn
-        self.generator = generator
+        self.generator = generator if generator is None else resolve(generator)
 
     def __len__(self) -> int:
         n = len(self.dataset)

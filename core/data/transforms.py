@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..autograd.tensor import Tensor, pad
-from ..random import Generator, host_integers, host_uniform
+from ..random import Generator, host_integers, host_uniform, resolve
 
 __all__ = ["Compose", "Normalize", "RandomCrop", "RandomFlipHorizontal"]
 
@@ -77,7 +77,7 @@ class RandomFlipHorizontal:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"flip probability must lie in [0, 1], got {p}")
         self.p = p
-        self.generator = generator
+        self.generator = generator if generator is None else resolve(generator)
 
     def __call__(self, x: Tensor) -> Tensor:
         if x.ndim < 2:
@@ -116,7 +116,7 @@ class RandomCrop:
             raise ValueError(f"padding must be non-negative, got {padding!r}")
         self.padding = tuple(int(p) for p in pads)  # left, top, right, bottom
         self.fill = fill
-        self.generator = generator
+        self.generator = generator if generator is None else resolve(generator)
 
     def __call__(self, x: Tensor) -> Tensor:
         if x.ndim < 2:
