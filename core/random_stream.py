@@ -12,7 +12,9 @@ the 64-bit seed
     splitmix64(x): x += 0x9E3779B97F4A7C15; x = (x ^ x >> 30) * 0xBF58476D1CE4E5B9;
                    x = (x ^ x >> 27) * 0x94D049BB133111EB; return x ^ x >> 31   (all mod 2^64)
 
-A Generator's state is (s0, k), the number of calls drawn so far.
+A Generator's state is (s0, k), the number of calls drawn so far. One call each: rand, randn,
+randint, randperm, bernoulli (and their *_like forms), an nn.init fill, a training Dropout
+forward with 0 < p < 1, a DataLoader epoch that shuffles, random_split, a random transform.
 
 Philox4x32-10 (Salmon et al., SC'11; Random123's `philox4x32_10`, whose published
 known-answer vectors tests/core/test_random_stream.py checks). One kernel call with seed s
@@ -49,7 +51,7 @@ Accuracy. uniform, bernoulli and the integer draws use only exact integer operat
 correctly rounded +, *, compare: every backend gives the same bits. normal calls log, sqrt and
 cos, whose last bit differs between math libraries: a backend's normal(0, 1) lies within
 2 ulp of this reference in float64, normal(mean, std) within 2 ulp of each of its two terms
-(|dx| <= 2 * (ulp(x - mean) + ulp(x))), float32 within 1 ulp.
+(|dx| <= 2 * (ulp(x - mean) + ulp(x))), and float32 within one float32 ulp plus that bound.
 
 Integer draws, permutations and decisions are computed by the core on the host with this
 module, from one call's words, and copied to the device, so they are the same everywhere:
@@ -59,6 +61,7 @@ module, from one call's words, and copied to the device, so they are the same ev
     permutation(n)       the stable argsort of w_0 .. w_{n-1} (randperm, DataLoader shuffles,
                          random_split; equal words, about n^2 / 2^65 likely, keep index order)
     a decision (p)       u(r0, r1) of element 0 < p (RandomFlipHorizontal)
+    a crop's corner      (top, left) = elements 0 and 1 of integers((H - h + 1, W - w + 1))
     bernoulli(p tensor)  element e is 1 where u(r0, r1) of e < p[e] (p read as float64), the
                          same as the kernel with that scalar p
 """
