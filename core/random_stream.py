@@ -49,9 +49,10 @@ uniform and normal write floating dtypes only.
 
 Accuracy. uniform, bernoulli and the integer draws use only exact integer operations and
 correctly rounded +, *, compare: every backend gives the same bits. normal calls log, sqrt and
-cos, whose last bit differs between math libraries: a backend's normal(0, 1) lies within
-2 ulp of this reference in float64, normal(mean, std) within 2 ulp of each of its two terms
-(|dx| <= 2 * (ulp(x - mean) + ulp(x))), and float32 within one float32 ulp plus that bound.
+cos, whose last bit differs between math libraries: a backend's z lies within 2 ulp of this
+reference's in float64, so normal(0, 1) does, and normal(mean, std) within what the two
+roundings of mean + std * z add: |dx| <= 2 |std| ulp(z) + ulp(x - mean) + ulp(x). float32
+adds one float32 ulp.
 
 Integer draws, permutations and decisions are computed by the core on the host with this
 module, from one call's words, and copied to the device, so they are the same everywhere:

@@ -159,7 +159,7 @@ class Backend(Protocol):
 
     def random_normal(self, out: Strided, mean: float, std: float, seed: int) -> None:
         """mean + std * z, z by Box-Muller from the element's four words, in float64 then
-        rounded. Floating `out` only. Within 2 ulp of the reference (libm's log and cos)."""
+        rounded. Floating `out` only. z within 2 ulp of the reference's (libm's log, cos)."""
 
     def random_bernoulli(self, out: Strided, p: float, seed: int) -> None:
         """1 where u < p, else 0, in out's dtype (any dtype). Bit-identical to the reference."""
