@@ -14,6 +14,8 @@ from typing import Any
 
 from . import (
     dtypes,
+    random,  # plugrad.random: Generator, fork_rng, ... as torch.random
+    random_stream,  # the stream's specification and NumPy reference
     viz,  # noqa: E402,I001 - plugrad.viz.to_dot
 )
 from .autograd import (
@@ -78,7 +80,15 @@ from .factory import (
     zeros,
     zeros_like,
 )
-from .random import Generator, default_generator, initial_seed, manual_seed, seed
+from .random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from .scalar import Scalar
 from .serialization import CheckpointError, load, save
 

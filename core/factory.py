@@ -12,7 +12,7 @@ from . import dtypes as dt
 from .autograd.tensor import Tensor
 from .backend.registry import get_device
 from .ndarray import NDArray
-from .random import Generator, default_generator
+from .random import Generator, host_integers, host_permutation, resolve
 from .shapes import normalize_shape
 
 
@@ -127,60 +127,84 @@ def eye(
     return _finish(NDArray.from_numpy(host, get_device(device), _dtype(dtype)), requires_grad)
 
 
-def _random(kind: str, shape: tuple[int, ...], dtype: object, device: object,
-            generator: Generator | None, *params: float) -> NDArray:  # fmt: skip
-    dtype = _dtype(dtype)
+def random_array(kind: str, shape: tuple[int, ...], dtype: dt.DType, device: object,
+                 generator: Generator | None, *params: float) -> NDArray:  # fmt: skip
+    """One call of the kernel `random_<kind>` (uniform(low, high), normal(mean, std),
+    bernoulli(p); plugrad.random_stream) into a new array; nn.init draws through it."""
     out = NDArray.empty(shape, dtype, get_device(device))
-    seed = (generator or default_generator).next_seed()
-    kernel = getattr(out.backend, f"random_{kind}")
-    kernel(out.strided(), *params, seed)
+    seed = resolve(generator).next_seed()
+    getattr(out.backend, f"random_{kind}")(out.strided(), *params, seed)
     return out
+
+
+def _floating(dtype: object, what: str) -> dt.DType:
+    dtype = _dtype(dtype)
+    if not dtype.is_floating:
+        raise TypeError(f"{what} draws floating-point numbers; got dtype {dtype.name}")
+    return dtype
 
 
 def rand(*shape: Any, dtype: object = None, device: object = None, requires_grad: bool = False,
          generator: Generator | None = None) -> Tensor:  # fmt: skip
     """Uniform on [0, 1)."""
-    array = _random("uniform", normalize_shape(shape), dtype, device, generator, 0.0, 1.0)
+    dtype = _floating(dtype, "rand")
+    array = random_array("uniform", normalize_shape(shape), dtype, device, generator, 0.0, 1.0)
     return _finish(array, requires_grad)
 
 
 def randn(*shape: Any, dtype: object = None, device: object = None, requires_grad: bool = False,
           generator: Generator | None = None) -> Tensor:  # fmt: skip
     """Standard normal."""
-    array = _random("normal", normalize_shape(shape), dtype, device, generator, 0.0, 1.0)
+    dtype = _floating(dtype, "randn")
+    array = random_array("normal", normalize_shape(shape), dtype, device, generator, 0.0, 1.0)
     return _finish(array, requires_grad)
+
+
+def _integral(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__}")
+    return int(value)
 
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: object = None,
             device: object = None, generator: Generator | None = None) -> Tensor:  # fmt: skip
-    """Integers uniform on [low, high)."""
+    """Integers uniform on [low, high): `low + floor(w * (high - low) / 2**64)` from the
+    stream's 64-bit words (plugrad.random_stream), drawn on the host."""
     if high is None:
         low, high = 0, low
+    low, high = _integral(low, "randint low"), _integral(high, "randint high")
     if high <= low:
         raise ValueError(f"randint needs low < high, got {low} and {high}")
+    if low < -(1 << 63) or high > (1 << 63) - 1:
+        raise ValueError(f"randint bounds must fit int64, got [{low}, {high})")
     shape = normalize_shape((size,) if isinstance(size, int) else size)
-    uniform = _random("uniform", shape, dt.float64, device, generator, 0.0, 1.0)
-    scaled = uniform.scalar_op("mul", float(high - low)).unary("floor").scalar_op("add", float(low))
-    scaled = scaled.scalar_op("minimum", float(high - 1))
-    return Tensor._wrap(scaled.astype(_dtype(dtype, dt.int64)))
+    offsets = host_integers(shape, high - low, generator)
+    values = (offsets + np.uint64(low % (1 << 64))).view(np.int64)  # wraps exactly into int64
+    target = get_device(device)
+    return Tensor._wrap(NDArray.from_numpy(values, target, _dtype(dtype, dt.int64)))
 
 
-def randperm(n: int, device: object = None, generator: Generator | None = None) -> Tensor:
-    """A random permutation of 0..n-1 (int64), drawn on the host."""
-    host = (generator or default_generator).numpy().permutation(n).astype(np.int64)
-    return Tensor._wrap(NDArray.from_numpy(host, get_device(device)))
+def randperm(n: int, device: object = None, generator: Generator | None = None,
+             dtype: object = None) -> Tensor:  # fmt: skip
+    """A random permutation of 0..n-1 (int64 unless `dtype`): the stable argsort of the
+    stream's 64-bit words, drawn on the host."""
+    host = host_permutation(_integral(n, "randperm n"), generator)
+    return Tensor._wrap(NDArray.from_numpy(host, get_device(device), _dtype(dtype, dt.int64)))
 
 
 def bernoulli(p: Tensor | float, shape: Any = None, dtype: object = None, device: object = None,
               generator: Generator | None = None) -> Tensor:  # fmt: skip
-    """0/1 draws: with a float p, of `shape`; with a tensor p, elementwise."""
+    """0/1 draws: with a float p, of `shape`; with a tensor p, elementwise (1 where the
+    stream's float64 uniform is below p, as the kernel does with a scalar p)."""
     if isinstance(p, Tensor):
-        u = _random("uniform", p.shape, p.dtype, p.device, generator, 0.0, 1.0)
-        return Tensor._wrap(u.binary("lt", p.array).astype(p.dtype))
+        u = random_array("uniform", p.shape, dt.float64, p.device, generator, 0.0, 1.0)
+        return Tensor._wrap(u.binary("lt", p.array.astype(dt.float64)).astype(p.dtype))
     if not 0.0 <= p <= 1.0 or math.isnan(p):
         raise ValueError(f"bernoulli probability must lie in [0, 1], got {p}")
     shape = normalize_shape((shape,) if isinstance(shape, int) else shape or ())
-    return Tensor._wrap(_random("bernoulli", shape, dtype, device, generator, float(p)))
+    return Tensor._wrap(
+        random_array("bernoulli", shape, _dtype(dtype), device, generator, float(p))
+    )
 
 
 def _like(fn: Any, t: Tensor, dtype: object, device: object, **kw: Any) -> Tensor:
@@ -210,18 +234,17 @@ def full_like(t: Tensor, fill_value: float, dtype: object = None, device: object
     return full(t.shape, fill_value, dtype or t.dtype, device or t.device, requires_grad)
 
 
-def rand_like(
-    t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False
-) -> Tensor:
-    return _like(rand, t, dtype, device, requires_grad=requires_grad)
+def rand_like(t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False,
+              generator: Generator | None = None) -> Tensor:  # fmt: skip
+    return _like(rand, t, dtype, device, requires_grad=requires_grad, generator=generator)
 
 
-def randn_like(
-    t: Tensor, dtype: object = None, device: object = None, requires_grad: bool = False
-) -> Tensor:
-    return _like(randn, t, dtype, device, requires_grad=requires_grad)
+def randn_like(t: Tensor, dtype: object = None, device: object = None,
+               requires_grad: bool = False,
+               generator: Generator | None = None) -> Tensor:  # fmt: skip
+    return _like(randn, t, dtype, device, requires_grad=requires_grad, generator=generator)
 
 
 def randint_like(t: Tensor, low: int, high: int | None = None, dtype: object = None,
-                 device: object = None) -> Tensor:  # fmt: skip
-    return randint(low, high, t.shape, dtype or t.dtype, device or t.device)
+                 device: object = None, generator: Generator | None = None) -> Tensor:  # fmt: skip
+    return randint(low, high, t.shape, dtype or t.dtype, device or t.device, generator)

@@ -87,7 +87,10 @@ def dropout(
     training: bool = True,
     generator: Generator | None = None,
 ) -> Tensor:
-    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only).
+
+    The mask is `bernoulli(1 - p)` from `generator`: one random call when 0 < p < 1 and
+    training, none otherwise."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must lie in [0, 1], got {p}")
     if not training or p == 0.0:

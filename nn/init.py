@@ -1,7 +1,9 @@
 """plugrad.nn.init: fill tensors in place from the distributions torch.nn.init uses.
 
-Every function runs under no_grad, draws on the tensor's own device and dtype, accepts a
-`generator=` (default: the global one seeded by `plugrad.manual_seed`) and returns the tensor.
+Every function runs under no_grad, draws on the tensor's own device and dtype with one call of
+the random stream (uniform(a, b) and normal(mean, std) are computed in float64 and rounded
+once, plugrad.random_stream), accepts a `generator=` (default: the global one seeded by
+`plugrad.manual_seed`) and returns the tensor.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import math
 
 from plugrad.autograd.grad_mode import no_grad
 from plugrad.autograd.tensor import Tensor
-from plugrad.factory import rand, randn
+from plugrad.factory import random_array
 from plugrad.random import Generator
 
 __all__ = [
@@ -89,8 +91,8 @@ def uniform_(
     if not a <= b:
         raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
     with no_grad():
-        u = rand(*tensor.shape, dtype=tensor.dtype, device=tensor.device, generator=generator)
-        return tensor.copy_(u * (b - a) + a)
+        u = random_array("uniform", tensor.shape, tensor.dtype, tensor.device, generator, a, b)
+        return tensor.copy_(Tensor._wrap(u))
 
 
 def normal_(
@@ -101,8 +103,8 @@ def normal_(
     if std < 0:
         raise ValueError(f"normal_ needs std >= 0, got {std}")
     with no_grad():
-        z = randn(*tensor.shape, dtype=tensor.dtype, device=tensor.device, generator=generator)
-        return tensor.copy_(z * std + mean)
+        z = random_array("normal", tensor.shape, tensor.dtype, tensor.device, generator, mean, std)
+        return tensor.copy_(Tensor._wrap(z))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:

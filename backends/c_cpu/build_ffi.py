@@ -16,7 +16,7 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
-SOURCES = ["core.c", "reduce.c", "gemm.c", "index.c", "vmath.c", "fused.c"]
+SOURCES = ["core.c", "reduce.c", "gemm.c", "index.c", "random.c", "vmath.c", "fused.c"]
 
 
 def _flags() -> tuple[list[str], list[str]]:

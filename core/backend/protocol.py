@@ -149,12 +149,20 @@ class Backend(Protocol):
         `out` is strided and updated in place; repeated indices accumulate."""
 
     # --- random numbers ------------------------------------------------------------------
-    def random_uniform(self, out: Strided, low: float, high: float, seed: int) -> None: ...
+    # Specified to the bit in `plugrad.random_stream` (Philox4x32-10 keyed by `seed`, a uint64;
+    # element e of `out`, row-major in out.shape whatever its strides, from counter e); its
+    # NumPy reference is what the conformance kit checks. `out` may be strided (never
+    # broadcast), empty or 0-d. Raise ValueError for a seed outside [0, 2**64).
+    def random_uniform(self, out: Strided, low: float, high: float, seed: int) -> None:
+        """low + (high - low) * u in float64, rounded once to out's dtype and kept below
+        high. Floating `out` only (TypeError otherwise). Bit-identical to the reference."""
 
-    def random_normal(self, out: Strided, mean: float, std: float, seed: int) -> None: ...
+    def random_normal(self, out: Strided, mean: float, std: float, seed: int) -> None:
+        """mean + std * z, z by Box-Muller from the element's four words, in float64 then
+        rounded. Floating `out` only. z within 2 ulp of the reference's (libm's log, cos)."""
 
     def random_bernoulli(self, out: Strided, p: float, seed: int) -> None:
-        """1 with probability p, else 0, in out's dtype. The same seed gives the same bits."""
+        """1 where u < p, else 0, in out's dtype (any dtype). Bit-identical to the reference."""
 
     # --- accounting ----------------------------------------------------------------------
     def allocated_bytes(self) -> int:

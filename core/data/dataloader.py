@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..random import Generator, default_generator
+from ..random import Generator, host_permutation, resolve
 from .dataset import Dataset
 
 __all__ = ["DataLoader"]
@@ -16,8 +16,9 @@ __all__ = ["DataLoader"]
 class DataLoader:
     """Iterate over `dataset` in batches of `batch_size`.
 
-    shuffle: a new order each epoch, drawn from `generator` (default: the global generator, so
-    `plugrad.manual_seed(n)` makes it reproducible). drop_last: skip a final short batch.
+    shuffle: a new order each epoch, `plugrad.randperm(len(dataset))` drawn from `generator`
+    (default: the global generator, so `plugrad.manual_seed(n)` makes it reproducible) when
+    iteration starts; the order is the same on every device. drop_last: skip a final short batch.
     collate_fn: turns a list of samples into a batch (default: the dataset's `get_batch`, which
     for a TensorDataset indexes each tensor once per batch).
     """
@@ -38,7 +39,7 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.collate_fn = collate_fn
-        self.generator = generator
+        self.generator = generator if generator is None else resolve(generator)
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -47,7 +48,7 @@ class DataLoader:
     def _order(self) -> np.ndarray:
         n = len(self.dataset)
         if self.shuffle:
-            return (self.generator or default_generator).numpy().permutation(n).astype(np.int64)
+            return host_permutation(n, self.generator)
         return np.arange(n, dtype=np.int64)
 
     def __iter__(self) -> Iterator[Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..random import Generator, default_generator
+from ..random import Generator, host_permutation
 
 __all__ = ["Dataset", "Subset", "TensorDataset", "default_collate", "random_split"]
 
@@ -99,7 +99,8 @@ class Subset(Dataset):
 def random_split(
     dataset: Dataset, lengths: Sequence[int | float], generator: Generator | None = None
 ) -> list[Subset]:
-    """Split into disjoint random Subsets of the given lengths (or fractions summing to 1)."""
+    """Split into disjoint random Subsets of the given lengths (or fractions summing to 1),
+    cut from `plugrad.randperm(len(dataset), generator=generator)` in order."""
     n = len(dataset)
     if all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1.0) < 1e-9:
         sizes = [int(np.floor(n * f)) for f in lengths]
@@ -111,7 +112,7 @@ def random_split(
         raise ValueError(
             f"split lengths {list(lengths)} do not add up to the dataset's {n} samples"
         )
-    order = (generator or default_generator).numpy().permutation(n)
+    order = host_permutation(n, generator)
     out, start = [], 0
     for size in sizes:
         out.append(Subset(dataset, order[start : start + size]))

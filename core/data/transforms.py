@@ -1,7 +1,9 @@
 """Transforms on image tensors of shape (..., C, H, W): Compose, Normalize,
 RandomFlipHorizontal and RandomCrop (with padding).
 
-Random transforms draw from `generator` (default: the global one), one decision per call.
+Random transforms draw from `generator` (default: the global one), one random call per
+transform call (plugrad.random_stream): a flip when the call's uniform is below p, a crop's top
+and left offsets as the call's two integers.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..autograd.tensor import Tensor, pad
-from ..random import Generator, default_generator
+from ..random import Generator, host_integers, host_uniform, resolve
 
 __all__ = ["Compose", "Normalize", "RandomCrop", "RandomFlipHorizontal"]
 
@@ -75,12 +77,12 @@ class RandomFlipHorizontal:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"flip probability must lie in [0, 1], got {p}")
         self.p = p
-        self.generator = generator
+        self.generator = generator if generator is None else resolve(generator)
 
     def __call__(self, x: Tensor) -> Tensor:
         if x.ndim < 2:
             raise ValueError(f"RandomFlipHorizontal expects (..., H, W) input, got shape {x.shape}")
-        if (self.generator or default_generator).numpy().random() < self.p:
+        if host_uniform((), self.generator) < self.p:
             return x.flip(-1)
         return x
 
@@ -114,7 +116,7 @@ class RandomCrop:
             raise ValueError(f"padding must be non-negative, got {padding!r}")
         self.padding = tuple(int(p) for p in pads)  # left, top, right, bottom
         self.fill = fill
-        self.generator = generator
+        self.generator = generator if generator is None else resolve(generator)
 
     def __call__(self, x: Tensor) -> Tensor:
         if x.ndim < 2:
@@ -128,9 +130,9 @@ class RandomCrop:
             raise ValueError(
                 f"RandomCrop size {self.size} is larger than the padded input {(height, width)}"
             )
-        rng = (self.generator or default_generator).numpy()
-        i = int(rng.integers(0, height - h + 1))
-        j = int(rng.integers(0, width - w + 1))
+        i, j = (
+            int(k) for k in host_integers((2,), [height - h + 1, width - w + 1], self.generator)
+        )
         return x[..., i : i + h, j : j + w]
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import plugrad
+from plugrad import random_stream as rs
 from plugrad.data import DataLoader, Dataset, Subset, TensorDataset, default_collate, random_split
 from plugrad.data import transforms as T
 from plugrad.data.datasets import load_digits
@@ -61,6 +62,34 @@ def test_shuffle_is_a_permutation_reproducible_from_the_seed(device):
     a = [yb.tolist() for _, yb in DataLoader(ds, 8, shuffle=True, generator=g1)]
     plugrad.manual_seed(99)
     assert a == [yb.tolist() for _, yb in DataLoader(ds, 8, shuffle=True, generator=g2)]
+
+
+def test_shuffle_with_a_generator_is_the_same_on_every_device():
+    """The order is randperm(n) from the generator's stream, drawn on the host: the batches
+    do not depend on where the data lives."""
+    epochs = {}
+    for name in plugrad.available_devices():
+        loader = DataLoader(dataset(plugrad.device(name), 30), 7, shuffle=True,
+                            generator=plugrad.Generator(5))  # fmt: skip
+        epochs[name] = [[yb.tolist() for _, yb in loader] for _ in range(2)]
+    first = next(iter(epochs.values()))
+    assert all(e == first for e in epochs.values()), list(epochs)
+    orders = [rs.permutation(30, rs.call_seed(5, k)).tolist() for k in (1, 2)]
+    assert [sum(batches, []) for batches in first] == orders
+
+
+def test_random_split_and_transforms_follow_the_stream():
+    parts = random_split(dataset(None, 12), [8, 4], generator=plugrad.Generator(3))
+    order = rs.permutation(12, rs.call_seed(3, 1))
+    assert [p.indices.tolist() for p in parts] == [order[:8].tolist(), order[8:].tolist()]
+    image = plugrad.arange(25, dtype=plugrad.float32).reshape(1, 5, 5)
+    i, j = (int(k) for k in rs.integers((2,), [3, 4], rs.call_seed(8, 1)))
+    crop = T.RandomCrop((3, 2), generator=plugrad.Generator(8))(image)
+    np.testing.assert_array_equal(crop.numpy(), image.numpy()[..., i : i + 3, j : j + 2])
+    flips = [T.RandomFlipHorizontal(0.5, generator=g)(image) is not image
+             for g in (plugrad.Generator(s) for s in range(40))]  # fmt: skip
+    expected = [rs.draw("uniform", (), (0.0, 1.0), rs.call_seed(s, 1)) < 0.5 for s in range(40)]
+    assert flips == expected
 
 
 def test_collate_fn_and_generic_datasets(device):

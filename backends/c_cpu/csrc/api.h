@@ -43,7 +43,9 @@ int pg_gather(int dt, char *out, char *x, char *index, const int64_t *meta, int6
 int pg_scatter_add(int dt, char *out, char *index, char *src, const int64_t *meta,
                    int64_t axis_size, int64_t axis_stride, int64_t axis);
 
-/* meta = [ndim, shape, out strides]; kind 0 uniform(a, b), 1 normal(a, b), 2 bernoulli(a) */
+/* meta = [ndim, shape, out strides]; kind 0 uniform(a, b), 1 normal(a, b), 2 bernoulli(a).
+   The stream is the core's plugrad/random_stream.py, to the bit (random.c). uniform and normal
+   write floating dtypes only (-1 otherwise). */
 int pg_random(int kind, int dt, char *out, const int64_t *meta, double a, double b,
               uint64_t seed);
 

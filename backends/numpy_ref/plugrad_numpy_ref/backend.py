@@ -8,6 +8,8 @@ import weakref
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from plugrad import random_stream
+
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
 
 _UNARY = {
@@ -238,21 +240,15 @@ class NumpyRefBackend:
         np.add.at(_view(out), self._grid(iv, axis), _view(src))
 
     # --- random numbers ------------------------------------------------------------------
-    @staticmethod
-    def _rng(seed: int) -> np.random.Generator:
-        return np.random.Generator(np.random.Philox(seed))
-
+    # The core's reference stream itself (plugrad/random_stream.py), into strided views too.
     def random_uniform(self, out, low, high, seed):
-        ov = _view(out)
-        ov[...] = self._rng(seed).uniform(low, high, size=ov.shape)
+        random_stream.fill(_view(out), "uniform", (low, high), seed)
 
     def random_normal(self, out, mean, std, seed):
-        ov = _view(out)
-        ov[...] = self._rng(seed).normal(mean, std, size=ov.shape)
+        random_stream.fill(_view(out), "normal", (mean, std), seed)
 
     def random_bernoulli(self, out, p, seed):
-        ov = _view(out)
-        ov[...] = self._rng(seed).random(size=ov.shape) < p
+        random_stream.fill(_view(out), "bernoulli", (p,), seed)
 
     # --- accounting ----------------------------------------------------------------------
     def allocated_bytes(self):
