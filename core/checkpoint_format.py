@@ -19,7 +19,15 @@ import numpy as np
 
 from . import dtypes as dt
 
-__all__ = ["CheckpointError", "METADATA_KEY", "corrupt", "foreign_format", "parse"]
+__all__ = [
+    "LOADABLE",
+    "METADATA_KEY",
+    "CheckpointError",
+    "corrupt",
+    "foreign_format",
+    "json_loads",
+    "parse",
+]
 
 METADATA_KEY = "__metadata__"  # reserved by safetensors: no tensor may have this name
 _MAX_HEADER = 100_000_000  # bytes; the safetensors reference implementation's limit
