@@ -1,29 +1,41 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
+# make demo installs what the demo needs: plugrad, the backends, the `data` extra (scikit-learn's
+# digits). make test adds the test oracles and tools (the `test` and `bench` extras and torch,
+# which only the tests and benchmarks import), then runs the suite. Each install has its stamp.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
 DISTS := backends/numpy_ref backends/c_cpu
+EDITABLES := $(foreach d,$(wildcard $(DISTS)),-e $(d))
 TORCH := torch==2.13.0
+# setuptools prints an "Editable installation" notice for every editable install that uses its
+# import finder (all three here); it is information, not a problem with the project.
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet
 
 .PHONY: demo test lint install bench dashboard compare test-asan clean
 
-$(STAMP): pyproject.toml $(wildcard backends/*/pyproject.toml) $(wildcard backends/*/setup.py) $(wildcard backends/c_cpu/csrc/*)
+$(DEMO_STAMP): pyproject.toml $(wildcard backends/*/pyproject.toml) $(wildcard backends/*/setup.py) $(wildcard backends/c_cpu/csrc/*)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,data,bench]" $(foreach d,$(wildcard $(DISTS)),-e $(d))
-	$(PY) -m pip install --quiet $(TORCH) || echo "torch unavailable: torch-oracle tests will skip"
-	touch $(STAMP)
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) -e ".[data]" $(EDITABLES)
+	touch $(DEMO_STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): $(DEMO_STAMP)
+	$(PIP_INSTALL) -e ".[test,data,bench]"
+	$(PIP_INSTALL) $(TORCH) || echo "torch unavailable: torch-oracle tests will skip"
+	touch $(TEST_STAMP)
 
-demo: $(STAMP)
+install: $(TEST_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(PY) -m plugrad demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(PY) -m ruff check core nn backends tests benchmarks
 	$(PY) -m ruff format --check core nn backends tests benchmarks
 
@@ -37,10 +49,10 @@ BENCH_ARGS ?=
 DASHBOARD_ARGS ?=
 COMPARE_ARGS ?=
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) benchmarks/tools/bench.py $(BENCH_ARGS)
 
-dashboard: $(STAMP)
+dashboard: $(TEST_STAMP)
 	mkdir -p .asv
 	$(ASV) machine --yes
 	git rev-parse HEAD > .asv/dashboard-commits
@@ -53,16 +65,16 @@ dashboard: $(STAMP)
 	$(PY) benchmarks/tools/check_dashboard.py $(ASV_HTML) --screenshot .asv/dashboard.png
 	@echo "dashboard: $(ASV_HTML)/index.html (serve it: $(ASV) preview)"
 
-compare: $(STAMP)
+compare: $(TEST_STAMP)
 	$(PY) benchmarks/tools/compare.py $(COMPARE_ARGS)
 
 clean:
-	rm -rf $(VENV) build .asv *.egg-info
+	rm -rf $(VENV) build .asv *.egg-info backends/*/*.egg-info
 
 # The C backend built with AddressSanitizer into build/asan (the editable install is left
 # alone) and its tests run against that build.
 ASAN_DIR := build/asan
-test-asan: $(STAMP)
+test-asan: $(TEST_STAMP)
 	rm -rf $(ASAN_DIR)
 	PLUGRAD_C_CPU_SANITIZE=address $(PY) backends/c_cpu/build_ffi.py $(ASAN_DIR)
 	cp backends/c_cpu/plugrad_c_cpu/*.py $(ASAN_DIR)/plugrad_c_cpu/

@@ -81,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from plugrad.optim import AdamW
     from plugrad.optim.lr_scheduler import CosineAnnealingLR
 
-    device = plugrad.device(args.device)
+    try:
+        device = plugrad.device(args.device)
+    except ValueError as error:  # an unknown name (also through PLUGRAD_DEVICE)
+        print(f"plugrad demo: {error}", file=sys.stderr)
+        return 2
     plugrad.manual_seed(args.seed)
     train = load_digits("train", device=device)
     test = load_digits("test", device=device)

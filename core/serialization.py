@@ -3,10 +3,12 @@
 A flat {name: Tensor} mapping (a Module's state_dict) is written as a plain safetensors file
 that other frameworks read directly (safetensors.torch.load_file, ...). Nested state (an
 optimizer's state_dict, a dict holding several state_dicts, numbers, strings) is stored as
-tensors plus a JSON description of the structure in the file's metadata. Nothing is ever
-pickled and nothing is executed on load. Writes are atomic (temporary file, fsync, rename):
-a failed or interrupted save leaves any existing file untouched. A truncated or corrupt file
-raises CheckpointError.
+tensors plus a JSON description of the structure in the file's metadata; so is a flat dict
+with a tensor named "__metadata__" (a name the format reserves): its tensor is stored as
+"__metadata___" and loads back under its own name. Nothing is ever pickled and nothing is
+executed on load. Writes are atomic and only ever replace regular files (core/fileio.py); a
+truncated or corrupt file raises CheckpointError (core/checkpoint_format.py), and so does a
+PyTorch pickle, with how to convert it.
 """
 
 from __future__ import annotations
@@ -14,17 +16,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import struct
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import dtypes as dt
 from .autograd.tensor import Tensor
-from .backend.registry import get_device
+from .backend.registry import Device, get_device
+from .checkpoint_format import (
+    LOADABLE,
+    METADATA_KEY,
+    CheckpointError,
+    corrupt,
+    foreign_format,
+    json_loads,
+    parse,
+)
+from .fileio import read_regular, write_atomically
 from .ndarray import NDArray
 
 __all__ = ["CheckpointError", "load", "save"]
@@ -32,44 +40,53 @@ __all__ = ["CheckpointError", "load", "save"]
 _STRUCTURE_KEY = "plugrad.structure"
 _FORMAT_KEY = "plugrad.format"
 _FORMAT_VERSION = "1"
-_MAX_HEADER = 100_000_000  # bytes; the safetensors reference implementation's limit
-
-# safetensors dtype -> (NumPy dtype of the stored bytes, plugrad dtype it loads as)
-_LOADABLE: dict[str, tuple[np.dtype, dt.DType]] = {
-    "F64": (np.dtype("<f8"), dt.float64),
-    "F32": (np.dtype("<f4"), dt.float32),
-    "F16": (np.dtype("<f2"), dt.float32),
-    "BF16": (np.dtype("<u2"), dt.float32),
-    "I64": (np.dtype("<i8"), dt.int64),
-    "I32": (np.dtype("<i4"), dt.int64),
-    "I16": (np.dtype("<i2"), dt.int64),
-    "I8": (np.dtype("i1"), dt.int64),
-    "U32": (np.dtype("<u4"), dt.int64),
-    "U16": (np.dtype("<u2"), dt.int64),
-    "U8": (np.dtype("u1"), dt.int64),
-    "BOOL": (np.dtype("bool"), dt.bool_),
-}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that is truncated, corrupt or not in the safetensors format."""
+_MAX_DEPTH = 100  # containers inside containers; real state is a handful deep
 
 
 # --- saving ------------------------------------------------------------------------------
 def _is_flat(obj: Mapping) -> bool:
-    return all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
+    return METADATA_KEY not in obj and all(
+        isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()
+    )
 
 
 def _host(t: Tensor) -> np.ndarray:
     array = np.asarray(t.detach().array.numpy(), order="C")  # keeps 0-d shape
+    if array.dtype == np.bool_:  # one byte per bool, 0 or 1, whatever the bytes were
+        return array.view(np.uint8).astype(np.bool_)
     return array.astype(array.dtype.newbyteorder("<"), copy=False)
 
 
-def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> Any:
+def _how_to_save(obj: object) -> str:
+    """What to save instead of an object that is not a checkpoint value ('' if no advice)."""
+    from .nn import Module
+    from .optim import Optimizer
+
+    if isinstance(obj, Module):
+        return (
+            "; save model.state_dict() instead (nothing is pickled, so a Module is not saved "
+            "whole: build the model, then model.load_state_dict(plugrad.load(path)))"
+        )
+    if isinstance(obj, Optimizer):
+        return "; save opt.state_dict() instead, and restore with opt.load_state_dict(...)"
+    if callable(getattr(obj, "state_dict", None)):
+        return "; save its .state_dict() instead"
+    if isinstance(obj, Tensor):
+        return "; to save one tensor, name it: plugrad.save({'weight': t}, path)"
+    return ""
+
+
+def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray], depth: int = 0) -> Any:
     """The JSON skeleton of obj; tensors are collected into `tensors` under unique names."""
+    where = path or "the top level"
+    if depth > _MAX_DEPTH:
+        raise ValueError(
+            f"can't save: containers nested more than {_MAX_DEPTH} deep at {where} "
+            "(does a list or dict contain itself?)"
+        )
     if isinstance(obj, Tensor):
         name = path or "tensor"
-        while name in tensors:
+        while name in tensors or name == METADATA_KEY:
             name += "_"
         tensors[name] = _host(obj)
         return {"t": name}
@@ -79,26 +96,27 @@ def _encode(obj: Any, path: str, tensors: dict[str, np.ndarray]) -> Any:
             if isinstance(key, bool) or not isinstance(key, (str, int)):
                 raise TypeError(
                     f"checkpoint keys must be str or int, got {key!r} ({type(key).__name__}) "
-                    f"at {path or 'the top level'}"
+                    f"at {where}"
                 )
-            items.append([key, _encode(value, f"{path}.{key}" if path else str(key), tensors)])
+            item_path = f"{path}.{key}" if path else str(key)
+            items.append([key, _encode(value, item_path, tensors, depth + 1)])
         return {"d": items}
     if isinstance(obj, (list, tuple)):
         kind = "l" if isinstance(obj, list) else "tu"
-        return {
-            kind: [
-                _encode(v, f"{path}.{i}" if path else str(i), tensors) for i, v in enumerate(obj)
-            ]
-        }
+        items = [
+            _encode(v, f"{path}.{i}" if path else str(i), tensors, depth + 1)
+            for i, v in enumerate(obj)
+        ]
+        return {kind: items}
     if obj is None or isinstance(obj, (bool, int, str)):
         return {"v": obj}
     if isinstance(obj, float):
         return {"f": repr(obj)} if not math.isfinite(obj) else {"v": obj}
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
-        return _encode(obj.item(), path, tensors)
+        return _encode(obj.item(), path, tensors, depth)
     raise TypeError(
-        f"can't save a {type(obj).__name__} at {path or 'the top level'}: checkpoints hold "
-        "Tensors, numbers, strings, None, and lists/tuples/dicts of those (nothing is pickled)"
+        f"can't save a {type(obj).__name__} at {where}: checkpoints hold Tensors, numbers, "
+        f"strings, None, and lists/tuples/dicts of those (nothing is pickled)" + _how_to_save(obj)
     )
 
 
@@ -115,179 +133,117 @@ def _serialize(obj: Mapping[str, Any]) -> bytes:
     return st_save(tensors, metadata=metadata)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save(obj: Mapping[str, Any], path: str | os.PathLike) -> None:
     """Write a state_dict (or a nested dict of tensors and plain values) to `path` in the
-    safetensors format, atomically: the file is either the old one or the complete new one."""
+    safetensors format, atomically: the file is either the old one or the complete new one.
+    A symlink is written through (its target is replaced); a directory, device node, FIFO or
+    socket at `path` is refused with an OSError."""
     if not isinstance(obj, Mapping):
         raise TypeError(
-            f"plugrad.save takes a mapping such as model.state_dict(), got {type(obj).__name__}"
+            "plugrad.save takes a mapping such as model.state_dict(), got "
+            f"{type(obj).__name__}{_how_to_save(obj)}"
         )
-    data = _serialize(obj)
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(
-            f"can't save to {str(target)!r}: directory {str(directory)!r} does not exist"
-        )
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if hasattr(os, "O_DIRECTORY"):
-        try:
-            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
+    write_atomically(path, _serialize(obj))
 
 
 # --- loading -----------------------------------------------------------------------------
-def _corrupt(path: str, why: str) -> CheckpointError:
-    return CheckpointError(
-        f"checkpoint {path!r} is truncated or corrupt ({why}); it is not a valid safetensors "
-        "file: re-create it with plugrad.save"
-    )
-
-
-def _parse(data: bytes, path: str) -> tuple[dict[str, tuple[np.ndarray, str]], dict[str, str]]:
-    """Validate the safetensors layout; return ({name: (stored array, dtype code)}, metadata)."""
-    if len(data) < 8:
-        raise _corrupt(path, f"{len(data)} bytes, shorter than the 8-byte header length")
-    (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > _MAX_HEADER or 8 + header_len > len(data):
-        raise _corrupt(path, f"header of {header_len} bytes does not fit in {len(data)} bytes")
-    try:
-        header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _corrupt(path, f"the header is not valid JSON: {error}") from None
-    if not isinstance(header, dict):
-        raise _corrupt(path, "the header is not a JSON object")
-    metadata = header.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise _corrupt(path, "__metadata__ must map strings to strings")
-    body = memoryview(data)[8 + header_len :]
-    spans = []
-    arrays: dict[str, tuple[np.ndarray, str]] = {}
-    for name, info in header.items():
-        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
-            raise _corrupt(path, f"entry {name!r} lacks dtype, shape or data_offsets")
-        kind, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        if not isinstance(kind, str):
-            raise _corrupt(path, f"entry {name!r} has an invalid dtype {kind!r}")
-        if kind not in _LOADABLE:
-            raise CheckpointError(
-                f"checkpoint {path!r}: tensor {name!r} has dtype {kind}, which plugrad can't "
-                f"load (supported: {', '.join(_LOADABLE)})"
-            )
-        if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-        ):
-            raise _corrupt(path, f"entry {name!r} has an invalid shape {shape!r}")
-        if not (
-            isinstance(offsets, list)
-            and len(offsets) == 2
-            and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-        ):
-            raise _corrupt(path, f"entry {name!r} has invalid data_offsets {offsets!r}")
-        stored = _LOADABLE[kind][0]
-        begin, end = offsets
-        expected = math.prod(shape) * stored.itemsize
-        if not 0 <= begin <= end <= len(body) or end - begin != expected:
-            raise _corrupt(
-                path,
-                f"tensor {name!r} of shape {tuple(shape)} and dtype {kind} needs {expected} bytes "
-                f"at [{begin}, {end}) of a {len(body)}-byte data section",
-            )
-        spans.append((begin, end))
-        arrays[name] = (np.frombuffer(body[begin:end], dtype=stored).reshape(shape), kind)
-    position = 0
-    for begin, end in sorted(spans):
-        if begin != position:
-            raise _corrupt(path, "tensor data overlaps or leaves holes")
-        position = end
-    if position != len(body):
-        raise _corrupt(path, f"the data section has {len(body)} bytes, the tensors use {position}")
-    return arrays, metadata
-
-
-def _to_tensor(array: np.ndarray, kind: str, device: object) -> Tensor:
-    target_dtype = _LOADABLE[kind][1]
+def _to_tensor(array: np.ndarray, kind: str, device: Device) -> Tensor:
+    target_dtype = LOADABLE[kind][1]
     if kind == "BF16":
         array = (array.astype(np.uint32) << 16).view(np.float32)
+    elif kind == "BOOL":
+        array = array != 0  # a byte other than 0 or 1 is True, stored as 1
     host = np.asarray(array, dtype=target_dtype.numpy, order="C")
-    return Tensor._wrap(NDArray.from_numpy(host, get_device(device), target_dtype))
+    return Tensor._wrap(NDArray.from_numpy(host, device, target_dtype))
 
 
-def _decode(node: Any, tensors: dict[str, Tensor], path: str) -> Any:
+def _decode(node: Any, tensors: dict[str, Tensor], path: str, depth: int = 0) -> Any:
+    if depth > _MAX_DEPTH:
+        raise corrupt(path, f"the structure metadata is nested more than {_MAX_DEPTH} deep")
     if not isinstance(node, dict) or len(node) != 1:
-        raise _corrupt(path, "the structure metadata is malformed")
+        raise corrupt(path, "the structure metadata is malformed")
     ((kind, value),) = node.items()
     if kind == "t":
         if not isinstance(value, str) or value not in tensors:
-            raise _corrupt(path, f"the structure names a missing tensor {value!r}")
+            raise corrupt(path, f"the structure names a missing tensor {value!r:.60}")
         return tensors[value]
     if kind == "d":
         if not isinstance(value, list) or not all(
             isinstance(p, list) and len(p) == 2 and isinstance(p[0], (str, int)) for p in value
         ):
-            raise _corrupt(path, "the structure metadata is malformed")
-        return {k: _decode(v, tensors, path) for k, v in value}
+            raise corrupt(path, "the structure metadata is malformed")
+        return {k: _decode(v, tensors, path, depth + 1) for k, v in value}
     if kind in ("l", "tu"):
         if not isinstance(value, list):
-            raise _corrupt(path, "the structure metadata is malformed")
-        items = [_decode(v, tensors, path) for v in value]
+            raise corrupt(path, "the structure metadata is malformed")
+        items = [_decode(v, tensors, path, depth + 1) for v in value]
         return items if kind == "l" else tuple(items)
     if kind == "v":
         if isinstance(value, (dict, list)):
-            raise _corrupt(path, "the structure metadata is malformed")
+            raise corrupt(path, "the structure metadata is malformed")
         return value
     if kind == "f" and value in ("inf", "-inf", "nan"):
         return float(value)
-    raise _corrupt(path, f"unknown structure entry {kind!r}")
+    raise corrupt(path, f"unknown structure entry {kind!r:.60}")
 
 
-def load(path: str | os.PathLike, device: object = None) -> dict[str, Any]:
+def _load_device(device: object, map_location: object) -> Device:
+    """The device to load onto from `device=` or torch's spelling, `map_location=`."""
+    if map_location is None:
+        return get_device(device)
+    if device is not None:
+        raise TypeError(
+            "plugrad.load got both device= and map_location= (torch's name for the same "
+            "thing): pass one"
+        )
+    if isinstance(map_location, (str, Device)):
+        return get_device(map_location)
+    one_device = (
+        "a safetensors file records no device per tensor, so plugrad.load puts every tensor "
+        "on one device: pass it, e.g. map_location='cpu'"
+    )
+    if isinstance(map_location, Mapping):
+        # torch remaps each tensor by the device it was saved from; with one target, all
+        # tensors end up there whatever they came from, which is what such a dict asks.
+        targets = {get_device(v) for v in map_location.values()}
+        if len(targets) == 1:
+            return targets.pop()
+        raise ValueError(
+            f"map_location={dict(map_location)!r} sends tensors to "
+            f"{'no device' if not targets else 'different devices'}; {one_device}"
+        )
+    if callable(map_location):
+        raise TypeError(
+            "map_location as a function remaps torch storages, and plugrad has none to give it; "
+            + one_device
+        )
+    raise TypeError(
+        "map_location must be a device name, a plugrad.Device or a dict of saved locations to "
+        f"one device, got {type(map_location).__module__}.{type(map_location).__qualname__}"
+    )
+
+
+def load(
+    path: str | os.PathLike, device: object = None, *, map_location: object = None
+) -> dict[str, Any]:
     """Read a checkpoint written by `plugrad.save` (or any safetensors file) onto `device`
-    (default: the default device). Raises CheckpointError for a truncated or corrupt file."""
+    (default: the default device); `map_location` is torch's name for `device`. Raises
+    CheckpointError for a truncated or corrupt file, or one in another format."""
+    target = _load_device(device, map_location)
     name = os.fspath(path)
+    data = read_regular(name)
     try:
-        with open(name, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no checkpoint at {name!r}") from None
-    arrays, metadata = _parse(data, name)
-    target = get_device(device)
+        arrays, metadata = parse(data, name)
+    except CheckpointError:
+        foreign = foreign_format(data, name)  # a PyTorch pickle is not "corrupt"
+        if foreign is None:
+            raise
+        raise foreign from None
     tensors = {k: _to_tensor(a, kind, target) for k, (a, kind) in arrays.items()}
     structure = metadata.get(_STRUCTURE_KEY)
     if structure is None:
         return tensors
-    try:
-        skeleton = json.loads(structure)
-    except json.JSONDecodeError as error:
-        raise _corrupt(name, f"the structure metadata is not valid JSON: {error}") from None
-    result = _decode(skeleton, tensors, name)
+    result = _decode(json_loads(structure, name, "the structure metadata"), tensors, name)
     if not isinstance(result, dict):
-        raise _corrupt(name, "the structure metadata does not describe a dict")
+        raise corrupt(name, "the structure metadata does not describe a dict")
     return result

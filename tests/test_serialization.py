@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import struct
 
 import numpy as np
@@ -273,3 +274,337 @@ def test_structure_with_bad_types_is_rejected(tmp_path):
     bad.write_bytes(_with_header(data, lambda h: h["w"].update(dtype=["F32"])))
     with pytest.raises(CheckpointError, match="invalid dtype"):
         plugrad.load(bad)
+
+
+# --- every dtype, and the files other readers see -------------------------------------------
+EXTREMES = {
+    "float32": [0.0, -0.0, 1.5, np.finfo(np.float32).max, np.finfo(np.float32).tiny, 1e-45,
+                math.inf, -math.inf, math.nan],
+    "float64": [0.0, -0.0, 1.5, np.finfo(np.float64).max, 5e-324, math.inf, -math.inf, math.nan],
+    "int64": [0, -1, 2**63 - 1, -(2**63), 12345],
+    "bool": [True, False, True],
+}  # fmt: skip
+
+
+def test_every_plugrad_dtype_has_extreme_values_listed():
+    assert set(EXTREMES) == set(plugrad.dtypes.ALL)  # a new dtype must join the tests below
+
+
+@pytest.mark.parametrize("dtype", list(plugrad.dtypes.ALL.values()), ids=str)
+def test_every_dtype_round_trips_bit_exactly(device, dtype, tmp_path):
+    values = np.array(EXTREMES[dtype.name], dtype=dtype.numpy)
+    flipped = values[::-1].reshape(1, -1)
+    state = {"v": plugrad.tensor(values, dtype=dtype, device=device),
+             "m": plugrad.tensor(flipped, dtype=dtype, device=device)}  # fmt: skip
+    plugrad.save(state, tmp_path / "d.safetensors")
+    loaded = plugrad.load(tmp_path / "d.safetensors", device=device)
+    for key in state:
+        assert_same(state[key], loaded[key])
+
+
+@pytest.mark.parametrize("dtype", list(plugrad.dtypes.ALL.values()), ids=str)
+def test_torch_reads_every_dtype_plugrad_writes(dtype, tmp_path):
+    torch = pytest.importorskip(
+        "torch", reason="torch is the test-only oracle; make test installs torch==2.13.0"
+    )
+    from safetensors.torch import load_file
+
+    values = np.array(EXTREMES[dtype.name], dtype=dtype.numpy)
+    plugrad.save({"v": plugrad.tensor(values, dtype=dtype), "s": plugrad.tensor(values[0])},
+                 tmp_path / "d.safetensors")  # fmt: skip
+    read = load_file(str(tmp_path / "d.safetensors"))
+    assert read["v"].dtype is getattr(torch, dtype.name) and read["s"].shape == ()
+    assert read["v"].numpy().tobytes() == values.tobytes()
+
+
+def test_bool_bytes_other_than_0_and_1_load_as_true(device, tmp_path):
+    """A safetensors writer may store any nonzero byte for True; plugrad keeps bools 0 or 1."""
+    from safetensors.numpy import load_file, save_file
+
+    raw = np.array([0, 1, 2, 255], dtype=np.uint8)
+    save_file({"b": raw.view(np.bool_)}, str(tmp_path / "b.safetensors"))
+    loaded = plugrad.load(tmp_path / "b.safetensors", device=device)["b"]
+    assert loaded.tolist() == [False, True, True, True]
+    assert (loaded == plugrad.tensor(True, device=device)).tolist() == [False, True, True, True]
+    plugrad.save({"b": loaded}, tmp_path / "again.safetensors")
+    assert load_file(str(tmp_path / "again.safetensors"))["b"].view(np.uint8).tolist() == [
+        0,
+        1,
+        1,
+        1,
+    ]
+
+
+# --- the name the format reserves --------------------------------------------------------
+def test_a_tensor_named___metadata___is_stored_escaped_and_restored(device, tmp_path):
+    from safetensors.numpy import load_file
+
+    state = {"__metadata__": plugrad.ones(2, device=device), "w": plugrad.zeros(3, device=device),
+             "__metadata___": plugrad.full((1,), 7.0, device=device)}  # fmt: skip
+    path = tmp_path / "m.safetensors"
+    plugrad.save(state, path)
+    loaded = plugrad.load(path, device=device)
+    assert list(loaded) == list(state)
+    for key in state:
+        assert_same(state[key], loaded[key])
+    # Other readers see a valid file: the reserved name is escaped, every other name is kept.
+    assert set(load_file(str(path))) == {"__metadata____", "w", "__metadata___"}
+
+
+def test_metadata_named_values_inside_nested_state_round_trip(tmp_path):
+    obj = {"__metadata__": {"note": "kept", "t": plugrad.ones(1)}, "epoch": 2}
+    plugrad.save(obj, tmp_path / "n.safetensors")
+    back = plugrad.load(tmp_path / "n.safetensors")
+    assert back["__metadata__"]["note"] == "kept" and back["__metadata__"]["t"].tolist() == [1.0]
+
+
+# --- where files are written -------------------------------------------------------------
+def _files(directory) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "links").mkdir()
+    target = tmp_path / "real" / "ckpt.safetensors"
+    link = tmp_path / "links" / "ckpt.safetensors"
+    link.symlink_to("../real/ckpt.safetensors")  # dangling until the first save
+    chain = tmp_path / "links" / "latest"
+    chain.symlink_to("ckpt.safetensors")  # a link to the link
+    plugrad.save({"a": plugrad.ones(2)}, link)
+    plugrad.save({"a": plugrad.zeros(3)}, chain)
+    assert link.is_symlink() and os.readlink(link) == "../real/ckpt.safetensors"
+    assert chain.is_symlink() and os.readlink(chain) == "ckpt.safetensors"
+    assert target.is_file() and not target.is_symlink()
+    assert plugrad.load(target)["a"].tolist() == [0.0, 0.0, 0.0]
+    assert _files(tmp_path / "real") == ["ckpt.safetensors"]  # no temporary left behind
+    assert _files(tmp_path / "links") == ["ckpt.safetensors", "latest"]
+
+
+def test_save_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "p.safetensors"
+    plugrad.save({"a": plugrad.ones(1)}, path)
+    os.chmod(path, 0o640)
+    plugrad.save({"a": plugrad.zeros(1)}, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_a_symlink_loop_is_refused(tmp_path):
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    with pytest.raises(OSError, match="symbolic links"):
+        plugrad.save({"a": plugrad.ones(1)}, tmp_path / "a")
+    assert (tmp_path / "a").is_symlink() and (tmp_path / "b").is_symlink()
+    assert _files(tmp_path) == ["a", "b"]
+
+
+def test_save_and_load_refuse_a_fifo(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match=r"is a FIFO \(named pipe\), not a regular file"):
+        plugrad.save({"a": plugrad.ones(1)}, fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and _files(tmp_path) == ["pipe"]
+    with pytest.raises(OSError, match="FIFO"):  # refused before opening: no blocking read
+        plugrad.load(fifo)
+
+
+def test_save_and_load_refuse_a_directory_also_through_a_symlink(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "to_d").symlink_to("d")
+    for path in (tmp_path / "d", tmp_path / "to_d"):
+        with pytest.raises(IsADirectoryError, match="is a directory, not a regular file"):
+            plugrad.save({"a": plugrad.ones(1)}, path)
+        with pytest.raises(IsADirectoryError, match="is a directory"):
+            plugrad.load(path)
+    assert (tmp_path / "to_d").is_symlink() and _files(tmp_path / "d") == []
+
+
+def test_save_refuses_a_device_node_before_writing_anything(tmp_path, monkeypatch):
+    """/dev/null (also through a symlink) is refused before anything is opened or renamed. To
+    make sure the test itself can never replace the device node, even run as root against a
+    broken plugrad, every call that could create or rename a file fails during it."""
+    devnull = os.stat(os.devnull)
+    if not stat.S_ISCHR(devnull.st_mode):
+        pytest.skip(f"{os.devnull} is not a character device on this system")
+    (tmp_path / "null").symlink_to(os.devnull)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("plugrad.save went on to write a file")
+
+    for path in (os.devnull, tmp_path / "null"):
+        with monkeypatch.context() as guard:
+            for name in ("open", "replace", "rename", "link", "unlink", "remove", "mkfifo"):
+                guard.setattr(os, name, forbidden)
+            with pytest.raises(OSError, match="is a character device, not a regular file"):
+                plugrad.save({"a": plugrad.ones(1)}, path)
+    after = os.stat(os.devnull)
+    assert (after.st_ino, after.st_rdev, after.st_mode) == (
+        devnull.st_ino, devnull.st_rdev, devnull.st_mode,
+    )  # fmt: skip
+    assert (tmp_path / "null").is_symlink() and _files(tmp_path) == ["null"]
+    with pytest.raises(OSError, match="character device"):
+        plugrad.load(os.devnull)
+
+
+# --- hostile headers ---------------------------------------------------------------------
+def _raw_file(header_text: str, data: bytes = b"") -> bytes:
+    raw = header_text.encode()
+    return struct.pack("<Q", len(raw)) + raw + data
+
+
+@pytest.mark.parametrize("header,message", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"w": ' + "[" * 50_000 + "]" * 50_000 + "}", "nested too deeply"),
+    ('{"w": {"dtype": "F32", "shape": [' + "9" * 5000 + '], "data_offsets": [0, 4]}}',
+     "not valid JSON"),  # more digits than Python converts
+    ('{"w": {"dtype": "F32", "shape": [18446744073709551616], "data_offsets": [0, 0]}}',
+     "invalid shape"),
+    ('{"w": {"dtype": "F32", "shape": [0, 4611686018427387904, 4], "data_offsets": [0, 0]}}',
+     "overflows int64"),
+    ('{"w": {"dtype": "F32", "shape": [1099511627776, 1099511627776], "data_offsets": [0, 4]}}',
+     "overflows int64"),
+    ('{"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}', "invalid shape"),
+    ('{"w": {"dtype": "F32", "shape": [1.0], "data_offsets": [0, 4]}}', "invalid shape"),
+    ('{"w": {"dtype": "F32", "shape": [true], "data_offsets": [0, 4]}}', "invalid shape"),
+    ('{"w": {"dtype": "F32", "shape": [' + ", ".join(["1"] * 65) + '], "data_offsets": [0, 4]}}',
+     "invalid shape"),
+    ('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]}}', "needs 4 bytes"),
+    ('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', "needs 4 bytes"),
+    ('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 1e400]}}', "invalid data_offsets"),
+    ('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, ' + "9" * 4000 + "]}}",
+     "needs 4 bytes"),
+    ('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "__metadata__": []}',
+     "must map strings to strings"),
+])  # fmt: skip
+def test_hostile_headers_raise_checkpoint_error(tmp_path, header, message):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(_raw_file(header, data=b"\0\0\0\0"))
+    with pytest.raises(CheckpointError, match=message) as caught:
+        plugrad.load(bad)
+    assert len(str(caught.value)) < 500  # a 4,000-digit number is not repeated back
+
+
+def _with_structure(tmp_path, structure: str) -> bytes:
+    data = _good_file(tmp_path)
+    return _with_header(data, lambda h: h.update(__metadata__={"plugrad.structure": structure}))
+
+
+@pytest.mark.parametrize("structure,message", [
+    ('{"l": ' * 50_000 + "[]" + "}" * 50_000, "nested too deeply"),  # beyond the JSON parser
+    ('{"l": [' * 200 + "]}" * 200, "nested more than 100 deep"),  # beyond plugrad's limit
+    ('{"v": ' + "9" * 5000 + "}", "not valid JSON"),
+])  # fmt: skip
+def test_hostile_structure_metadata_raises_checkpoint_error(tmp_path, structure, message):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(_with_structure(tmp_path, structure))
+    with pytest.raises(CheckpointError, match=message):
+        plugrad.load(bad)
+
+
+def test_nesting_that_cannot_be_saved_is_refused_at_save(tmp_path):
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="contain itself"):
+        plugrad.save({"loop": loop}, tmp_path / "x")
+    deep: dict = {"t": plugrad.ones(1)}
+    for _ in range(200):
+        deep = {"d": deep}
+    with pytest.raises(ValueError, match="nested more than 100 deep"):
+        plugrad.save(deep, tmp_path / "x")
+    assert _files(tmp_path) == []
+    for _ in range(200 - 90):  # 90 levels still save and load
+        deep = deep["d"]
+    plugrad.save(deep, tmp_path / "x")
+    back = plugrad.load(tmp_path / "x")
+    for _ in range(90):
+        back = back["d"]
+    assert back["t"].tolist() == [1.0]
+
+
+# --- habits from torch -------------------------------------------------------------------
+def test_map_location_is_torchs_name_for_device(tmp_path, make_device):
+    other = make_device("second_numpy")
+    path = tmp_path / "a.safetensors"
+    plugrad.save({"a": plugrad.ones(2)}, path)
+    assert plugrad.load(path, map_location="second_numpy")["a"].device is other
+    assert plugrad.load(path, map_location=other)["a"].device is other
+    # a dict with one target: every tensor goes there, whatever it was saved from
+    many_to_one = {"cuda:0": "second_numpy", "cuda:1": "second_numpy"}
+    assert plugrad.load(path, map_location=many_to_one)["a"].device is other
+    with pytest.raises(ValueError, match="different devices.*records no device"):
+        plugrad.load(path, map_location={"cuda:0": "second_numpy", "cuda:1": "numpy_ref"})
+    with pytest.raises(ValueError, match="no device"):
+        plugrad.load(path, map_location={})
+    with pytest.raises(TypeError, match="function remaps torch storages.*map_location='cpu'"):
+        plugrad.load(path, map_location=lambda storage, location: storage)
+    with pytest.raises(TypeError, match="both device= and map_location="):
+        plugrad.load(path, device="numpy_ref", map_location="numpy_ref")
+    with pytest.raises(TypeError, match="map_location must be a device name.*builtins.int"):
+        plugrad.load(path, map_location=0)
+    with pytest.raises(ValueError, match="unknown device 'nosuch'"):
+        plugrad.load(path, map_location="nosuch")
+
+
+def _assert_refused_as_pickle(path, kind: str) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        plugrad.load(path)
+    message = str(caught.value)
+    assert kind in message and "never unpickles" in message and "corrupt" not in message
+    assert "from safetensors.torch import save_file" in message
+
+
+def test_pytorch_pickles_are_recognised_and_never_unpickled(tmp_path):
+    import pickle
+    import zipfile
+
+    marker = tmp_path / "unpickled"
+
+    class Payload:  # unpickling this creates `marker`
+        def __reduce__(self):
+            return (marker.touch, ())
+
+    legacy = tmp_path / "legacy.pt"
+    legacy.write_bytes(pickle.dumps({"w": Payload()}, protocol=2))
+    _assert_refused_as_pickle(legacy, "Python pickle")
+    with zipfile.ZipFile(tmp_path / "model.pt", "w") as archive:  # torch.save's layout
+        archive.writestr("model/data.pkl", pickle.dumps(Payload()))
+        archive.writestr("model/version", "3\n")
+    _assert_refused_as_pickle(tmp_path / "model.pt", "PyTorch pickle (torch.save's zip format)")
+    assert not marker.exists()
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(CheckpointError, match="is a zip archive, not a safetensors checkpoint"):
+        plugrad.load(tmp_path / "other.zip")
+
+
+def test_files_torch_save_writes_are_refused_with_how_to_convert(tmp_path):
+    torch = pytest.importorskip(
+        "torch", reason="torch is the test-only oracle; make test installs torch==2.13.0"
+    )
+    state = torch.nn.Linear(3, 2).state_dict()
+    torch.save(state, tmp_path / "new.pt")
+    torch.save(state, tmp_path / "old.pt", _use_new_zipfile_serialization=False)
+    _assert_refused_as_pickle(tmp_path / "new.pt", "PyTorch pickle")
+    _assert_refused_as_pickle(tmp_path / "old.pt", "Python pickle")
+    # the conversion the message gives works, and plugrad reads the result
+    from safetensors.torch import save_file
+
+    save_file(torch.load(tmp_path / "new.pt", weights_only=True), tmp_path / "new.safetensors")
+    loaded = plugrad.load(tmp_path / "new.safetensors")
+    np.testing.assert_array_equal(loaded["weight"].numpy(), state["weight"].numpy())
+
+
+def test_saving_a_module_or_optimizer_says_to_save_its_state_dict(tmp_path):
+    model = nn.Linear(2, 2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"save model\.state_dict\(\) instead"):
+        plugrad.save(model, tmp_path / "m")
+    with pytest.raises(TypeError, match=r"save opt\.state_dict\(\) instead"):
+        plugrad.save(opt, tmp_path / "o")
+    with pytest.raises(TypeError, match=r"save its \.state_dict\(\) instead"):
+        plugrad.save(optim.lr_scheduler.StepLR(opt, step_size=1), tmp_path / "s")
+    with pytest.raises(TypeError, match=r"can't save a Linear at model.*model\.state_dict\(\)"):
+        plugrad.save({"model": model, "epoch": 1}, tmp_path / "c")
+    with pytest.raises(TypeError, match=r"name it: plugrad\.save\(\{'weight': t\}, path\)"):
+        plugrad.save(plugrad.ones(2), tmp_path / "t")
+    assert _files(tmp_path) == []

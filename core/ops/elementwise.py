@@ -102,8 +102,14 @@ class Scalar(Op):
         if op == "div":
             return -g * c / (x * x) if self.reflected else g / c
         if op == "pow":
-            if self.reflected:
-                return g * node * math.log(c) if c > 0 else g * 0.0
+            if self.reflected:  # d(c**x)/dx = c**x * log(c), as torch: nan for c < 0
+                if c > 0:
+                    return g * node * math.log(c)
+                if c < 0:
+                    return g * math.nan
+                from ..autograd.tensor import where  # c == 0: 0 where x >= 0, else c**x * -inf
+
+                return g * where(x >= 0, 0.0, node * -math.inf)
             return g * c * x ** (c - 1) if c != 0 else g * 0.0
         if op in ("maximum", "minimum"):
             keep = (x > c) if op == "maximum" else (x < c)

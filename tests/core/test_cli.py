@@ -45,3 +45,24 @@ def test_backends_env_restriction():
     result = subprocess.run([sys.executable, "-m", "plugrad", "backends", "--json"],
                             capture_output=True, text=True, env=env)  # fmt: skip
     assert [b["name"] for b in json.loads(result.stdout)["backends"]] == ["numpy_ref"]
+
+
+def test_demo_with_an_unknown_device_says_which_exist_in_one_line():
+    import plugrad
+
+    result = run("demo", "--device", "nosuch")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()  # one line, no traceback
+    assert line.startswith("plugrad demo: unknown device 'nosuch'")
+    assert all(name in line for name in plugrad.available_devices())
+
+
+def test_demo_with_an_unknown_default_device_from_the_environment():
+    import os
+
+    env = dict(os.environ, PLUGRAD_DEVICE="nosuch")
+    result = subprocess.run([sys.executable, "-m", "plugrad", "demo"],
+                            capture_output=True, text=True, env=env)  # fmt: skip
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "'nosuch'" in result.stderr
