@@ -849,3 +849,53 @@ def test_a_forked_child_computes_single_threaded_with_the_block_cache():
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
+C_ENTRY_POINTS_REFUSE_OVERFLOW = """
+from plugrad_c_cpu._native import ffi, lib
+
+big = [2**62, 4]  # 2**64 elements: the count wraps in int64
+one = ffi.new("char[64]")
+meta2 = ffi.new("int64_t[]", [2, *big, 0, 0, 0, 0])
+meta3 = ffi.new("int64_t[]", [2, *big, 0, 0, 0, 0, 0, 0])
+meta4 = ffi.new("int64_t[]", [2, *big, 0, 0, 0, 0, 0, 0, 0, 0])
+codes = {
+    "unary": lib.pg_unary(0, 0, one, one, meta2),
+    "binary": lib.pg_binary(0, 0, one, one, one, meta3),
+    "copy": lib.pg_copy(4, one, one, meta2),
+    "cast": lib.pg_cast(0, 1, one, one, meta2),
+    "reduce": lib.pg_reduce(1, 0, one, one, ffi.new("int64_t[]", [2, *big, 0, 0, 0, 0, 1, 1])),
+    "arg_reduce": lib.pg_arg_reduce(0, 0, one, one, ffi.new("int64_t[]", [1, 2**62, 0, 0]), 4, 0),
+    "gather": lib.pg_gather(0, one, one, one, meta4, 1, 0),
+    "scatter_add": lib.pg_scatter_add(0, one, one, one, meta4, 1, 0, 1),
+    "matmul": lib.pg_matmul(0, 2**40, 2**20, 2**20, 1, one, 0, 0, 0, one, 0, 0, 0, one),
+    "negative": lib.pg_unary(0, 0, one, one, ffi.new("int64_t[]", [1, -3, 1, 1])),
+    "conv2d": lib.pg_conv2d(0, one, one, one, ffi.new(
+        "int64_t[]", [2**40, 2**20, 2**10, 1, 1, 1, 1, 2**10, 1, 1, 1, 0, 0, 1, 1, 1])),
+    "relu_backward": lib.pg_relu_backward(0, one, one, one, meta3),
+    "axpy": lib.pg_axpy(0, one, one, 1.0, meta2),
+    "cross_entropy": lib.pg_cross_entropy(0, one, 2**62, 4, 0, 0, one, 0, 1.0, one, one),
+}
+print(" ".join(f"{k}={v}" for k, v in codes.items()))
+"""
+
+
+def test_c_entry_points_refuse_counts_that_overflow_int64():
+    """Each C entry point checks its own counts (whatever Python checked) before it divides
+    or loops: a wrapped count returns -1 instead of SIGFPE or a loop over wild memory. In a
+    subprocess, so a crash fails this test rather than the run."""
+    result = subprocess.run([sys.executable, "-c", C_ENTRY_POINTS_REFUSE_OVERFLOW],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, (result.returncode, result.stderr)
+    codes = dict(item.split("=") for item in result.stdout.split())
+    assert codes and all(code == "-1" for code in codes.values()), codes
+
+
+def test_python_side_refuses_overflowing_views_before_c():
+    one = be.from_numpy(np.ones(1, dtype=np.float32))
+    huge = Strided(one, (2**62, 4), (0, 0), 0, "float32")
+    out = Strided(be.from_numpy(np.ones(1, dtype=np.float32)), (1,), (1,), 0, "float32")
+    with pytest.raises(ValueError, match="integer multiplication overflow"):
+        be.reduce("max", huge, (0, 1), Strided(out.buffer, (), (), 0, "float32"))
+    with pytest.raises(ValueError, match="more than int64"):
+        be.unary("neg", huge, huge)
