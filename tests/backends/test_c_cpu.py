@@ -899,3 +899,129 @@ def test_python_side_refuses_overflowing_views_before_c():
         be.reduce("max", huge, (0, 1), Strided(out.buffer, (), (), 0, "float32"))
     with pytest.raises(ValueError, match="more than int64"):
         be.unary("neg", huge, huge)
+
+
+FORKED_CHILD_SETS_THREADS = """
+import os, sys, time, warnings
+import numpy as np
+import plugrad
+
+plugrad.set_num_threads(2)
+a = plugrad.randn(384, 384, device="c_cpu")
+expected = (a @ a).numpy()  # {parent_work}
+pid = os.fork()
+if pid == 0:
+    code = 3
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            plugrad.set_num_threads(2)
+        same = np.allclose((a @ a).numpy(), expected, rtol=1e-4, atol=1e-3)
+        warned = any("forked" in str(w.message) for w in caught)
+        threads = plugrad.get_num_threads()
+        print(f"child same={{same}} warned={{warned}} threads={{threads}}", flush=True)
+        code = 0 if same else 1
+    finally:
+        os._exit(code)
+deadline = time.monotonic() + 90  # a hang in the child's first OpenMP region fails, not waits
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 4)
+    time.sleep(0.05)
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+print("the forked child hung", flush=True)
+sys.exit(5)
+"""
+
+
+def run_script(code: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("PLUGRAD_NUM_THREADS", None)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=env)  # fmt: skip
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_forked_child_that_asks_for_threads_computes_on_one_with_a_warning():
+    """libgomp's pool does not survive fork: a child of a process that ran OpenMP work and then
+    asks for 2 threads used to hang in its first parallel region. It now computes on one
+    thread and says why."""
+    result = run_script(FORKED_CHILD_SETS_THREADS.format(parent_work="starts the OpenMP pool"))
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    assert "child same=True warned=True threads=1" in result.stdout, result.stdout
+
+
+FORKED_BEFORE_ANY_POOL = """
+import os, sys, warnings
+import numpy as np
+import plugrad
+
+plugrad.set_num_threads(2)
+small = plugrad.ones(3, 3, device="c_cpu") @ plugrad.ones(3, 3, device="c_cpu")  # one thread
+pid = os.fork()
+if pid == 0:
+    code = 3
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            plugrad.set_num_threads(2)
+        a = plugrad.ones(384, 384, device="c_cpu")
+        ok = np.allclose((a @ a).numpy(), 384.0) and plugrad.get_num_threads() == 2
+        code = 0 if ok else 1
+    finally:
+        os._exit(code)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.WEXITSTATUS(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_child_forked_before_any_openmp_work_keeps_its_threads():
+    result = run_script(FORKED_BEFORE_ANY_POOL)
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+
+
+FORK_POOL = """
+import multiprocessing, sys, warnings
+import numpy as np
+import plugrad
+
+
+def work(seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plugrad.set_num_threads(2)
+    plugrad.manual_seed(seed)
+    a = plugrad.randn(256, 256, device="c_cpu")
+    return float(np.abs((a @ a).numpy() - a.numpy() @ a.numpy()).max())
+
+
+if __name__ == "__main__":
+    plugrad.set_num_threads(2)
+    a = plugrad.randn(384, 384, device="c_cpu")
+    a @ a  # the parent's OpenMP pool is running
+    pool = multiprocessing.get_context("fork").Pool(2)
+    try:
+        errors = pool.map_async(work, range(4)).get(timeout=120)
+    except multiprocessing.TimeoutError:
+        pool.terminate()
+        print("a pool worker hung", flush=True)
+        sys.exit(5)
+    pool.close()
+    pool.join()
+    print("max error", max(errors), flush=True)
+    sys.exit(0 if max(errors) < 1e-2 else 1)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_multiprocessing_fork_pool_computes(tmp_path):
+    script = tmp_path / "pool.py"  # a file: the pool pickles `work` by module and name
+    script.write_text(FORK_POOL)
+    env = dict(os.environ)
+    env.pop("PLUGRAD_NUM_THREADS", None)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=300, env=env)  # fmt: skip
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
