@@ -45,3 +45,21 @@ def test_backends_env_restriction():
     result = subprocess.run([sys.executable, "-m", "plugrad", "backends", "--json"],
                             capture_output=True, text=True, env=env)  # fmt: skip
     assert [b["name"] for b in json.loads(result.stdout)["backends"]] == ["numpy_ref"]
+
+
+def test_an_empty_filter_names_the_installed_plugins():
+    import os
+
+    env = dict(os.environ, PLUGRAD_BACKENDS="nonexistent")
+    table = subprocess.run([sys.executable, "-m", "plugrad", "backends"], capture_output=True,
+                           text=True, env=env)  # fmt: skip
+    assert "PLUGRAD_BACKENDS='nonexistent'" in table.stdout
+    assert "left out the installed plugins c_cpu, numpy_ref" in table.stdout
+    assert "no installed plugin is named nonexistent" in table.stdout
+    listing = subprocess.run([sys.executable, "-m", "plugrad", "backends", "--json"],
+                             capture_output=True, text=True, env=env)  # fmt: skip
+    data = json.loads(listing.stdout)
+    assert data["backends"] == [] and data["cpu"] is None
+    assert data["filter"] == {"PLUGRAD_BACKENDS": "nonexistent",
+                              "left_out": ["c_cpu", "numpy_ref"],
+                              "unknown_names": ["nonexistent"]}  # fmt: skip
