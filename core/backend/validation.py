@@ -270,7 +270,8 @@ class Validator:
     # --- buffers and elementwise ---------------------------------------------------------
     def fill(self, out: Strided, value: object) -> int:
         n = self.view(out, "fill")
-        check_scalar(value, out.dtype, f"{self.backend} fill")
+        if type(value) is not float or out.dtype not in FLOATING:  # (the common case first)
+            check_scalar(value, out.dtype, f"{self.backend} fill")
         return n
 
     def copy(self, what: str, x: Strided, out: Strided) -> int:
@@ -308,7 +309,8 @@ class Validator:
             self.same_shape(op, a, out)
         n = self.view(a, op)
         self.view(out, op, "bool" if op in _COMPARISON else a.dtype, "out")
-        check_scalar(value, a.dtype, f"{self.backend} scalar {op}")
+        if type(value) is not float or a.dtype not in FLOATING:
+            check_scalar(value, a.dtype, f"{self.backend} scalar {op}")
         return n
 
     def where(self, cond: Strided, a: Strided, b: Strided, out: Strided) -> int:

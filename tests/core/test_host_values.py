@@ -1,6 +1,8 @@
 """Values coming in from the host (Python numbers, NumPy arrays, DLPack, checkpoints) are stored
 as they are or refused: integers never wrap, bool bytes other than 0 and 1 mean True. And bool
-arithmetic stays bool, as in torch and NumPy. On every installed device; torch is the oracle."""
+arithmetic stays bool, as in torch and NumPy. On every installed device; torch is the oracle
+for values (where torch raises, its message is quoted instead: a C++ exception thrown by torch
+aborts the process under `make test-asan`)."""
 
 from __future__ import annotations
 
@@ -31,8 +33,7 @@ def device(request):
                                                                         "2^64", "nested"]
 )  # fmt: skip
 def test_python_ints_out_of_int64_raise_as_torch_does(device, data):
-    with pytest.raises(ValueError):  # torch: ValueError "Overflow when unpacking long long"
-        torch.tensor(data)
+    # torch.tensor(data) raises ValueError "Overflow when unpacking long long"
     with pytest.raises(ValueError, match="does not fit int64") as info:
         plugrad.tensor(data)
     assert isinstance(info.value, OverflowError) and isinstance(info.value, IntegerOverflowError)
@@ -57,8 +58,8 @@ def test_uint64_arrays_load_when_their_values_fit(device):
 
 
 def test_floats_out_of_int64_range_are_refused_when_int64_is_asked_for(device):
-    with pytest.raises(RuntimeError, match="overflow"):
-        torch.tensor([1e30], dtype=torch.int64)
+    # torch.tensor([1e30], dtype=torch.int64) raises RuntimeError "value cannot be converted
+    # to type int64 without overflow"
     for bad in ([1e30], [-1e19], [float("nan")], [float("inf")], [2.0**63]):
         with pytest.raises(OverflowError, match="does not fit int64"):
             plugrad.tensor(bad, dtype=plugrad.int64)
@@ -147,7 +148,7 @@ def test_bool_add_and_mul_stay_bool_as_in_torch(device):
     ids=["bool-bool", "bool-True", "True-bool", "bool-1", "long-bool", "float-True"],
 )  # fmt: skip
 def test_bool_subtraction_is_refused_as_in_torch(device, make):
-    with pytest.raises(RuntimeError, match="Subtraction"):
-        make(torch.tensor(A))
+    # torch raises RuntimeError "Subtraction, the `-` operator, with a bool tensor is not
+    # supported" for each of these
     with pytest.raises(RuntimeError, match="subtraction with a bool operand"):
         make(plugrad.tensor(A))
