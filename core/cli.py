@@ -3,25 +3,58 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+
+
+@contextlib.contextmanager
+def _stdout_fd_to_stderr() -> Iterator[None]:
+    """Point file descriptor 1 at stderr while plugins load, so that even what their C code
+    prints cannot mix into the output (the registry redirects Python's sys.stdout itself)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real stdout: nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _backends(args: argparse.Namespace) -> int:
     from .backend.protocol import OPTIONAL_KERNELS
-    from .backend.registry import backend_report, get_device
+    from .backend.registry import _state, backend_report, filter_note, get_device
 
-    records = backend_report()
-    try:
-        cpu = get_device("cpu").name
-    except ValueError:
-        cpu = None
+    with _stdout_fd_to_stderr():
+        records = backend_report()
+        try:
+            cpu = get_device("cpu").name
+        except ValueError:
+            cpu = None
+    note = filter_note()
     if args.json:
-        print(json.dumps({"backends": [r.as_dict() for r in records], "cpu": cpu}, indent=2))
+        listing = {"backends": [r.as_dict() for r in records], "cpu": cpu, "filter": None}
+        if note:
+            listing["filter"] = {
+                "PLUGRAD_BACKENDS": _state.filter,
+                "left_out": list(_state.left_out),
+                "unknown_names": list(_state.unmatched),
+            }
+        print(json.dumps(listing, indent=2))
         return 0
     if not records:
-        print("no plugrad backends installed (entry-point group plugrad.backends)")
+        if note:
+            print(f"no plugrad backend loaded: {note}")
+        else:
+            print("no plugrad backends installed (entry-point group plugrad.backends)")
         return 1
     rows = [("name", "distribution", "version", "status", "fused kernels", "dtypes")]
     for r in records:
@@ -34,6 +67,8 @@ def _backends(args: argparse.Namespace) -> int:
     for r in records:
         if not r.available:
             print(f"\n{r.name}: {r.reason}")
+    if note:
+        print(f"\n{note}")
     if cpu:
         print(f"\n'cpu' resolves to {cpu}")
     return 0

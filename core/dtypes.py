@@ -84,6 +84,73 @@ def from_numpy_dtype(np_dtype: np.dtype) -> DType:
     )
 
 
+class IntegerOverflowError(OverflowError, ValueError):
+    """A value that does not fit the integer dtype it is stored in (torch raises ValueError
+    "Overflow when unpacking long long", Python and NumPy OverflowError: this is both)."""
+
+
+def integer_range(name: str) -> tuple[int, int] | None:
+    """[min, max] of an integer dtype's values; None for floating dtypes and bool."""
+    dtype = ALL[name].numpy
+    if dtype.kind not in "iu":
+        return None
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def canonical_bools(array: np.ndarray) -> np.ndarray:
+    """`array` (NumPy bool) itself when every byte is 0 or 1, else a copy with every non-zero
+    byte as True: a bool byte of 2 (from `uint8_array.view(bool)` or a file) is True, and
+    kernels that compare bytes must never see it."""
+    if array.size == 0 or not (array.view(np.uint8) > 1).any():
+        return array
+    return np.not_equal(array.view(np.uint8), 0)
+
+
+def _overflow(value: object, dtype: DType, source: str) -> IntegerOverflowError:
+    low, high = integer_range(dtype.name)  # type: ignore[misc]
+    return IntegerOverflowError(
+        f"value {value} ({source}) does not fit {dtype.name} [{low}, {high}]: integer overflow; "
+        "plugrad has no uint64 or wider integer dtype (pass dtype=plugrad.float64 to store it "
+        "as a float)"
+    )
+
+
+def host_array(data: object) -> np.ndarray:
+    """`np.asarray(data)`, refusing Python integers that no plugrad integer dtype holds (NumPy
+    would make them object or uint64 arrays, which later wrap)."""
+    host = np.asarray(data)
+    if host.dtype == object:
+        for value in host.flat:
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise _overflow(value, int64, "a Python int")
+    return host
+
+
+def to_host(array: np.ndarray, dtype: DType) -> np.ndarray:
+    """`array` as a C-ordered NumPy array of `dtype` (0-d kept), refusing values an integer
+    `dtype` cannot hold instead of wrapping them, with canonical bools (see canonical_bools)."""
+    source = array.dtype
+    limits = integer_range(dtype.name)
+    if limits is not None and array.size and source != dtype.numpy:
+        if source.kind in "iu" and not (
+            np.iinfo(source).min >= limits[0] and np.iinfo(source).max <= limits[1]
+        ):
+            low, high = array.min(), array.max()
+            if low < limits[0] or high > limits[1]:
+                raise _overflow(high if high > limits[1] else low, dtype, f"{source} data")
+        elif source.kind == "f":
+            bad = ~np.isfinite(array) | (array < limits[0]) | (array >= float(limits[1]) + 1)
+            if bad.any():
+                raise _overflow(array[bad].flat[0], dtype, f"{source} data")
+        elif source.kind == "O":
+            big = [v for v in array.flat if isinstance(v, int) and not limits[0] <= v <= limits[1]]
+            if big:
+                raise _overflow(big[0], dtype, "a Python int")
+    host = np.asarray(array, dtype=dtype.numpy, order="C")
+    return canonical_bools(host) if dtype is bool_ else host
+
+
 def promote(a: DType, b: DType) -> DType:
     """Result dtype of a binary op between two arrays (torch rules on these four dtypes)."""
     return a if a.rank >= b.rank else b

@@ -8,6 +8,7 @@ on `Strided` views. NDArray has no autograd: `plugrad.Tensor` builds on it.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +31,10 @@ COMPARISONS = frozenset(("eq", "ne", "lt", "le", "gt", "ge"))
 LOGICAL = frozenset(("logical_and", "logical_or"))
 _BOOL_RESULT = COMPARISONS | LOGICAL  # ops whose result is not the operands' dtype
 FLOAT_ONLY_UNARY = frozenset(("exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos", "erf"))
+_NOT_CANONICAL = (
+    "the bool array holds bytes other than 0 and 1 (a uint8 array viewed as bool?): plugrad "
+    "copies it, every non-zero byte as True, instead of sharing its memory"
+)
 
 
 class NDArray:
@@ -93,7 +98,7 @@ class NDArray:
     def from_numpy(array: np.ndarray, device: Device, dtype: dt.DType | None = None) -> NDArray:
         """Copy a NumPy array onto `device` (dtype: from the array unless given)."""
         dtype = dtype or dt.from_numpy_dtype(array.dtype)
-        host = np.asarray(array, dtype=dtype.numpy, order="C")  # keeps 0-d shape
+        host = dt.to_host(np.asarray(array), dtype)  # keeps 0-d shape; refuses wrapping values
         if dtype.name not in device.backend.dtypes:
             raise TypeError(f"device {device.name!r} does not support dtype {dtype.name}")
         buffer = device.backend.from_numpy(host.reshape(-1), copy=True)
@@ -108,6 +113,9 @@ class NDArray:
                 f"cannot share the memory of a {array.dtype} array: plugrad stores "
                 f"{', '.join(dt.ALL)}; copy-convert with plugrad.tensor(array) instead"
             )
+        if dtype is dt.bool_ and dt.canonical_bools(array) is not array:
+            warnings.warn(_NOT_CANONICAL, RuntimeWarning, stacklevel=3)
+            return NDArray.from_numpy(array, device)
         item = array.itemsize
         strides = tuple(s // item for s in array.strides)
         shape = array.shape
@@ -351,6 +359,8 @@ class NDArray:
         if other.device is not self.device:
             self._same_device(other)
         if other.dtype is not dtype or not dtype.is_floating:
+            if op == "sub" and dt.bool_ in (dtype, other.dtype):
+                raise RuntimeError(_BOOL_SUB)
             dtype = _operand_dtype(op, dt.promote(dtype, other.dtype))
         a, b = self, other
         if a.shape != b.shape:
@@ -377,6 +387,8 @@ class NDArray:
                 value = value.item()
             if not isinstance(value, numbers.Number):
                 raise TypeError(f"unsupported operand for {op}: NDArray and {type(value).__name__}")
+            if op == "sub" and (dtype is dt.bool_ or isinstance(value, bool)):
+                raise RuntimeError(_BOOL_SUB)
             dtype = _operand_dtype(op, dt.promote_scalar(dtype, value))
             source = self.astype(dtype)
             value = _python_scalar(value, dtype)
@@ -533,9 +545,15 @@ def _operand_dtype(op: str, dtype: dt.DType) -> dt.DType:
         return dt.float32
     if op in LOGICAL:
         return dt.bool_
-    if op in ("add", "sub", "mul", "pow") and dtype is dt.bool_:
-        return dt.int64 if op != "mul" else dt.bool_
+    if op == "pow" and dtype is dt.bool_:
+        return dt.int64  # bool add (or) and mul (and) stay bool, as in torch and NumPy
     return dtype
+
+
+_BOOL_SUB = (
+    "subtraction with a bool operand is not supported (as in torch): use ^ or logical_xor to "
+    "compare masks, ~ or logical_not to invert one, or cast with .long() first"
+)
 
 
 def _python_scalar(value: object, dtype: dt.DType) -> float | int | bool:

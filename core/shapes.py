@@ -7,20 +7,55 @@ import math
 import operator
 from collections.abc import Iterable
 
+INT64_MAX = 2**63 - 1
+"""Element counts, strides and offsets are int64 in every backend: no shape may exceed it."""
+
+
+class ShapeOverflowError(RuntimeError, ValueError):
+    """A shape whose element count (or row-major stride) does not fit int64. A RuntimeError as
+    torch's "integer multiplication overflow", and a ValueError as plugrad's other bad shapes."""
+
+
+def _overflow(shape: object) -> ShapeOverflowError:
+    return ShapeOverflowError(
+        f"shape {tuple(shape)!r} is too large: integer multiplication overflow (its element "
+        f"count or row-major strides exceed int64, {INT64_MAX})"
+    )
+
 
 @functools.lru_cache(maxsize=4096)
 def compact_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Row-major strides in elements: (2, 3, 4) -> (12, 4, 1). Cached: it is on every op."""
+    """Row-major strides in elements: (2, 3, 4) -> (12, 4, 1). Cached: it is on every op.
+    Raises ShapeOverflowError when they would not fit int64 (even with a 0-sized dimension)."""
     strides = []
     step = 1
     for dim in reversed(shape):
         strides.append(step)
         step *= max(dim, 1)
+    if step > INT64_MAX:
+        raise _overflow(shape)
     return tuple(reversed(strides))
 
 
 def prod(shape: Iterable[int]) -> int:
-    return math.prod(shape)
+    """The element count of `shape`; ShapeOverflowError when it does not fit int64."""
+    count = math.prod(shape)
+    if count > INT64_MAX:
+        raise _overflow(shape)
+    return count
+
+
+def check_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """`shape` itself when it is a valid shape: non-negative sizes whose product (0-sized
+    dimensions counted as 1, so that row-major strides fit too) fits int64."""
+    extent = 1
+    for dim in shape:
+        if dim < 0:
+            raise ValueError(f"negative dimension {dim} in shape {tuple(shape)!r}")
+        extent *= dim or 1
+    if extent > INT64_MAX:
+        raise _overflow(shape)
+    return shape
 
 
 def normalize_shape(shape: object) -> tuple[int, ...]:
@@ -37,7 +72,7 @@ def normalize_shape(shape: object) -> tuple[int, ...]:
         if dim < 0:
             raise ValueError(f"negative dimension in shape {tuple(shape)!r}")
         out.append(dim)
-    return tuple(out)
+    return check_shape(tuple(out))
 
 
 def normalize_axis(axis: int, ndim: int) -> int:
@@ -83,6 +118,8 @@ def _broadcast(shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
     result = [1] * ndim
     for shape in shapes:
         for i, dim in enumerate(shape, start=ndim - len(shape)):
+            if dim < 0:
+                raise ValueError(f"negative dimension {dim} in shape {tuple(shape)!r}")
             if dim == result[i] or dim == 1:
                 continue
             if result[i] == 1:
@@ -92,7 +129,7 @@ def _broadcast(shapes: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
                     "shapes " + ", ".join(str(tuple(s)) for s in shapes) + " cannot be broadcast "
                     "together (each dimension must match or be 1)"
                 )
-    return tuple(result)
+    return check_shape(tuple(result))
 
 
 def view_strides_for_reshape(
@@ -142,7 +179,7 @@ def resolve_reshape(size: int, new_shape: tuple[int, ...], old_shape: tuple[int,
     if new_shape.count(-1) > 1:
         raise ValueError(f"only one dimension can be -1 in reshape to {new_shape}")
     if -1 in new_shape:
-        known = prod(d for d in new_shape if d != -1)
+        known = prod(tuple(d for d in new_shape if d != -1))
         if known == 0 or size % known:
             raise ValueError(f"cannot reshape array of shape {old_shape} into {new_shape}")
         new_shape = tuple(size // known if d == -1 else d for d in new_shape)
@@ -150,4 +187,4 @@ def resolve_reshape(size: int, new_shape: tuple[int, ...], old_shape: tuple[int,
         raise ValueError(
             f"cannot reshape array of shape {old_shape} ({size} elements) into shape {new_shape}"
         )
-    return new_shape
+    return check_shape(new_shape)

@@ -925,7 +925,7 @@ def _to_ndarray(data: Any, dtype: object, device: object) -> NDArray:
         return array.copy() if array is data else array
     if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
         data = _nested_numpy(data)
-    host = np.asarray(data)
+    host = dt.host_array(data)  # np.asarray, refusing ints beyond int64
     if want is None:
         if host.dtype.kind == "f" and isinstance(data, (float, list, tuple)):
             want = dt.float32  # Python floats become float32, as torch's default dtype

@@ -1,5 +1,6 @@
-"""Backends: the protocol, plugin discovery and the device registry."""
+"""Backends: the protocol, the shared argument checks, plugin discovery and the registry."""
 
+from . import validation
 from .hookspecs import hookimpl, hookspec
 from .protocol import Backend, Strided
 from .registry import (
@@ -32,4 +33,5 @@ __all__ = [
     "register_backend",
     "set_default_device",
     "unregister_backend",
+    "validation",
 ]

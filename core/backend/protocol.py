@@ -8,11 +8,16 @@ broadcast to `out.shape` by the core; for in-place updates `out` of `unary`, `bi
 `scalar` may be the very memory of an operand with the same strides (element i is read before
 element i is written).
 
-dtypes are the names "float32", "float64", "int64" and "bool" (stored one byte per element).
+dtypes are the names "float32", "float64", "int64" and "bool" (stored one byte per element,
+0 or 1: bytes coming in through `from_numpy` are normalised). Element counts fit int64. Axes
+are non-negative and below the operand's ndim (the core normalises negative ones). Scalars are
+real numbers that the operand's dtype holds.
 
 A backend is any object with the attributes and methods of `Backend` below. It is checked when
 it registers; one that lacks a kernel is refused with the missing names. It may also have any
-of the optional fused kernels of `FusedKernels`, which the core otherwise composes.
+of the optional fused kernels of `FusedKernels`, which the core otherwise composes. Kernels
+must refuse bad arguments with an exception before touching memory:
+`plugrad.backend.validation.Validator` does every check of this protocol for a backend.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ UNARY_OPS = (
 """`unary(op, x, out)`: out has x's dtype; logical_not takes and gives bool."""
 
 BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "logical_and", "logical_or")
-"""`binary(op, a, b, out)` and `scalar(...)`: a, b and out share one dtype."""
+"""`binary(op, a, b, out)` and `scalar(...)`: a, b and out share one dtype. On bool, add is
+logical or and mul logical and (as in NumPy and torch)."""
 
 COMPARISON_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 """`binary(op, a, b, out)` with a comparison: a and b share a dtype, out is bool."""
@@ -106,7 +112,8 @@ class Backend(Protocol):
 
     # --- reductions ----------------------------------------------------------------------
     def reduce(self, op: str, x: Strided, axes: tuple[int, ...], out: Strided) -> None:
-        """Reduce over `axes` (sorted, unique, maybe empty); out.shape is x.shape without them.
+        """Reduce over `axes` (unique, in [0, ndim), maybe empty); out.shape is x.shape without
+        them (or with them as 1).
         Reducing nothing (an empty axis) gives 0 for sum and 1 for prod; max/min of an empty
         extent never reach a backend."""
 
@@ -146,7 +153,9 @@ class Backend(Protocol):
 
     def scatter_add(self, out: Strided, axis: int, index: Strided, src: Strided) -> None:
         """torch.Tensor.scatter_add_: out[i][index[i][j][k]][k] += src[i][j][k] for axis 1.
-        `out` is strided and updated in place; repeated indices accumulate."""
+        `out` is strided and updated in place; repeated indices accumulate. index is no larger
+        than src on any dimension (src is not broadcast; a larger one is used in part) and no
+        larger than out off `axis`."""
 
     # --- random numbers ------------------------------------------------------------------
     # Specified to the bit in `plugrad.random_stream` (Philox4x32-10 keyed by `seed`, a uint64;

@@ -1,10 +1,16 @@
 """Plugin discovery and the device registry.
 
 Plugins are found through the entry-point group `plugrad.backends` and loaded lazily, at the
-first use of a device, each in isolation: a plugin that fails to import or reports missing
-hardware is recorded with its reason and never breaks `import plugrad`. `PLUGRAD_BACKENDS=a,b`
-restricts which entry points load. After loading, hot paths hold backend objects directly;
-pluggy is never on a per-op path.
+first use of a device, each in isolation (`isolation`): a plugin that fails to import, reports
+missing hardware or raises anything at all (SystemExit and KeyboardInterrupt included) is
+recorded with its reason and never breaks `import plugrad`. `PLUGRAD_BACKENDS=a,b` restricts
+which entry points load. After loading, hot paths hold backend objects directly; pluggy is
+never on a per-op path.
+
+Names: a backend's name is a Python identifier other than "cpu" (`cuda:1`-style indices name
+devices of a backend, never a backend), and a plugin's backend is named as its entry point.
+Two distributions with an entry point of one name collide: both are refused, so no plugin can
+take over another's device.
 """
 
 from __future__ import annotations
@@ -17,10 +23,16 @@ from importlib import metadata
 
 import pluggy
 
-from . import hookspecs
+from .. import dtypes as _dtypes
+from . import hookspecs, isolation
 from .protocol import OPTIONAL_KERNELS, missing_members, optional_kernels_of
 
 ENTRY_POINT_GROUP = "plugrad.backends"
+NAMING_RULE = (
+    "a backend name is a Python identifier (letters, digits and underscores, not starting with "
+    "a digit) other than 'cpu', and a plugin's backend is named as its entry point; "
+    "'name:1'-style indices name devices, not backends"
+)
 
 
 class BackendUnavailable(RuntimeError):
@@ -55,15 +67,18 @@ class PluginRecord:
 
 class Device:
     """A device: a name and the backend object behind it. Also a context manager that makes
-    itself the default device: `with plugrad.device("c_cpu"): ...`."""
+    itself the default device for the current thread: `with plugrad.device("c_cpu"): ...`.
+    `is_host` and `priority` are the backend's, read once when it registered."""
 
-    __slots__ = ("name", "backend", "type", "index")
+    __slots__ = ("name", "backend", "type", "index", "is_host", "priority")
 
-    def __init__(self, name: str, backend: object) -> None:
+    def __init__(self, name: str, backend: object, is_host: bool = False, priority: int = 0):
         self.name = name
         self.backend = backend
         self.type, _, index = name.partition(":")
         self.index = int(index) if index else 0
+        self.is_host = is_host
+        self.priority = priority
 
     def __repr__(self) -> str:
         return f"device('{self.name}')"
@@ -85,11 +100,11 @@ class Device:
         return hash(self.name)
 
     def __enter__(self) -> Device:
-        _state.default_stack.append(self)
+        _default_stack().append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _state.default_stack.pop()
+        _default_stack().pop()
 
     def __reduce__(self):
         return (get_device, (self.name,))
@@ -101,13 +116,24 @@ class _State:
         self.loaded = False
         self.devices: dict[str, Device] = {}
         self.records: list[PluginRecord] = []
-        self.default: Device | None = None
-        self.default_stack: list[Device] = []
+        self.default: Device | None = None  # process-wide, as torch.set_default_device
+        self.filter: str | None = None  # PLUGRAD_BACKENDS as it was when plugins loaded
+        self.left_out: list[str] = []  # installed plugins the filter did not load
+        self.unmatched: list[str] = []  # names in the filter that no plugin has
         self.plugin_manager = pluggy.PluginManager("plugrad")
         self.plugin_manager.add_hookspecs(hookspecs)
 
 
 _state = _State()
+_thread = threading.local()  # per thread, as grad mode: the `with plugrad.device(...)` stack
+
+
+def _default_stack() -> list[Device]:
+    try:
+        return _thread.default_stack
+    except AttributeError:
+        _thread.default_stack = []
+        return _thread.default_stack
 
 
 def _reset_for_tests(state: _State | None = None) -> _State:
@@ -120,19 +146,33 @@ def _reset_for_tests(state: _State | None = None) -> _State:
     return old
 
 
-def _describe(error: BaseException) -> str:
-    """An exception and its chained causes as one line: 'ImportError: x (caused by OSError: y)'."""
-    parts = []
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts.append(f"{type(current).__name__}: {current}")
-        current = current.__cause__ or current.__context__
-    return " (caused by ".join(parts) + ")" * (len(parts) - 1)
+def check_backend_name(name: object) -> str:
+    """`name` when it may name a backend (see NAMING_RULE), else ValueError saying why."""
+    if not isinstance(name, str) or not name.isidentifier() or name == "cpu":
+        raise ValueError(f"invalid backend name {name!r}: {NAMING_RULE}")
+    return name
 
 
-def _check(backend: object) -> None:
+@dataclass
+class _Facts:
+    """What the registry reads from a backend, once, when it registers (never afterwards, so
+    a backend whose attributes misbehave cannot break the listing or the 'cpu' alias)."""
+
+    name: str
+    dtypes: list[str]
+    is_host: bool
+    priority: int
+    fused: list[str]
+
+
+def _check(backend: object) -> _Facts:
+    """The protocol check at registration: an instance (not a class) with every kernel, a
+    valid name, known dtypes, a bool is_host and an int priority."""
+    if isinstance(backend, type):
+        raise TypeError(
+            f"got the class {backend.__name__}, not an instance: return or register "
+            f"{backend.__name__}() (plugrad_backends() returns backend objects)"
+        )
     missing = missing_members(backend)
     if missing:
         name = getattr(backend, "name", type(backend).__name__)
@@ -140,15 +180,30 @@ def _check(backend: object) -> None:
             f"backend {name!r} does not implement the plugrad protocol: missing "
             f"{', '.join(missing)} (see plugrad.backend.protocol.Backend)"
         )
+    name = check_backend_name(backend.name)  # type: ignore[attr-defined]
+    dtypes = backend.dtypes  # type: ignore[attr-defined]
+    if isinstance(dtypes, str) or not all(isinstance(d, str) for d in dtypes) or not dtypes:
+        raise TypeError(f"backend {name!r}: dtypes must be a tuple of dtype names, got {dtypes!r}")
+    unknown = sorted(set(dtypes) - set(_dtypes.ALL))
+    if unknown:
+        raise TypeError(
+            f"backend {name!r}: unknown dtypes {unknown}; plugrad has {list(_dtypes.ALL)}"
+        )
+    is_host = backend.is_host  # type: ignore[attr-defined]
+    priority = getattr(backend, "priority", 0)
+    if not isinstance(is_host, bool) or isinstance(priority, bool) or not isinstance(priority, int):
+        raise TypeError(
+            f"backend {name!r}: is_host must be a bool and priority an int, got {is_host!r} and "
+            f"{priority!r}"
+        )
+    return _Facts(name, sorted(set(dtypes)), is_host, priority, optional_kernels_of(backend))
 
 
-def _add_device(backend: object) -> Device:
-    name = backend.name  # type: ignore[attr-defined]
-    if not isinstance(name, str) or not name or name == "cpu":
-        raise ValueError(f"invalid backend name {name!r}: use a non-empty name other than 'cpu'")
+def _add_device(backend: object, facts: _Facts) -> Device:
+    name = facts.name
     if name in _state.devices and _state.devices[name].backend is not backend:
         raise ValueError(f"a backend named {name!r} is already registered")
-    device = Device(name, backend)
+    device = Device(name, backend, facts.is_host, facts.priority)
     _state.devices[name] = device
     return device
 
@@ -164,37 +219,89 @@ def _load_plugins() -> None:
         if _state.loaded:
             return
         _state.loaded = True
-        wanted = _wanted()
+        found: dict[str, list[metadata.EntryPoint]] = {}
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if wanted is not None and ep.name not in wanted:
-                continue
-            dist = ep.dist.name if ep.dist is not None else "(unknown)"
-            version = ep.dist.version if ep.dist is not None else ""
-            record = PluginRecord(ep.name, dist, version, available=False)
-            _state.records.append(record)
-            try:
-                module = ep.load()
-                if _state.plugin_manager.get_plugin(ep.name) is None:
-                    _state.plugin_manager.register(module, name=ep.name)
-                impls = [
-                    impl
-                    for impl in _state.plugin_manager.hook.plugrad_backends.get_hookimpls()
-                    if impl.plugin is module
-                ]
-                if not impls:
-                    raise TypeError(
-                        f"entry point {ep.value!r} has no plugrad_backends() hook implementation"
-                    )
-                backends = [b for impl in impls for b in impl.function()]
-                for backend in backends:
-                    _check(backend)
-                for backend in backends:
-                    record.devices.append(_add_device(backend).name)
-                    record.dtypes = sorted(set(record.dtypes) | set(backend.dtypes))
-                    record.fused = _merged(record.fused, optional_kernels_of(backend))
-                record.available = True
-            except Exception as error:  # isolation: one broken plugin must not break others
-                record.reason = _describe(error)
+            found.setdefault(ep.name, []).append(ep)
+        wanted = _wanted()
+        if wanted is not None:
+            _state.filter = os.environ.get("PLUGRAD_BACKENDS", "").strip()
+            _state.left_out = [name for name in found if name not in wanted]
+            _state.unmatched = sorted(wanted - set(found))
+        with isolation.watching_interrupts() as interrupts, isolation.output_to_stderr():
+            for name, eps in found.items():
+                if wanted is not None and name not in wanted:
+                    continue
+                if len(eps) > 1:
+                    _refuse_collision(name, eps)
+                    continue
+                _load_plugin(eps[0], interrupts)
+
+
+def _distribution(ep: metadata.EntryPoint) -> tuple[str, str]:
+    return (ep.dist.name, ep.dist.version) if ep.dist is not None else ("(unknown)", "")
+
+
+def _refuse_collision(name: str, eps: list[metadata.EntryPoint]) -> None:
+    """Two distributions offer a plugin of one name: refuse both (none is imported)."""
+    dists = [" ".join(_distribution(ep)).strip() for ep in eps]
+    why = (
+        f"ValueError: {len(eps)} installed distributions register a backend named {name!r}: "
+        f"{' and '.join(dists)}; plugrad refuses all of them (uninstall all but one)"
+    )
+    for ep in eps:
+        dist, version = _distribution(ep)
+        _state.records.append(PluginRecord(name, dist, version, available=False, reason=why))
+
+
+def _load_plugin(ep: metadata.EntryPoint, interrupts: isolation.InterruptWatch) -> None:
+    dist, version = _distribution(ep)
+    record = PluginRecord(ep.name, dist, version, available=False)
+    _state.records.append(record)
+    stage = "importing the plugin"
+    try:
+        check_backend_name(ep.name)
+        module = ep.load()
+        stage = "registering its hooks"
+        if _state.plugin_manager.get_plugin(ep.name) is None:
+            _state.plugin_manager.register(module, name=ep.name)
+        impls = [
+            impl
+            for impl in _state.plugin_manager.hook.plugrad_backends.get_hookimpls()
+            if impl.plugin is module
+        ]
+        if not impls:
+            raise TypeError(
+                f"entry point {ep.value!r} has no plugrad_backends() hook implementation"
+            )
+        stage = "running plugrad_backends()"
+        backends = [b for impl in impls for b in _returned(impl.function())]
+        stage = "checking the backends it returned"
+        facts = [_check(backend) for backend in backends]
+        names = [f.name for f in facts]
+        for f in facts:
+            if f.name != ep.name:
+                raise ValueError(
+                    f"entry point {ep.name!r} of {dist} registers a backend named {f.name!r}: "
+                    f"the backend must be named as its entry point ({NAMING_RULE})"
+                )
+        if len(names) > 1:
+            raise ValueError(f"{dist} returned {len(names)} backends named {ep.name!r}: one only")
+        for backend, f in zip(backends, facts):
+            record.devices.append(_add_device(backend, f).name)
+            record.dtypes = sorted(set(record.dtypes) | set(f.dtypes))
+            record.fused = _merged(record.fused, f.fused)
+        record.available = True
+    except BaseException as error:  # isolation: no plugin may break others, or end the program
+        if interrupts.passes_on(error):
+            raise
+        record.reason = isolation.reason(error, stage)
+
+
+def _returned(result: object) -> list:
+    """The backends a hook returned: a list or tuple of them."""
+    if not isinstance(result, list | tuple):
+        raise TypeError(f"plugrad_backends() must return a list of backend objects, got {result!r}")
+    return list(result)
 
 
 def _merged(names: list[str], more: list[str]) -> list[str]:
@@ -209,14 +316,11 @@ def register_backend(backend: object, distribution: str = "(in-process)") -> Dev
     """
     _load_plugins()
     with _state.lock:
-        _check(backend)
-        device = _add_device(backend)
+        facts = _check(backend)
+        device = _add_device(backend, facts)
         _state.records.append(
-            PluginRecord(
-                device.name, distribution, "", True, devices=[device.name],
-                dtypes=sorted(backend.dtypes),  # type: ignore[attr-defined]
-                fused=optional_kernels_of(backend),
-            )
+            PluginRecord(device.name, distribution, "", True, devices=[device.name],
+                         dtypes=facts.dtypes, fused=facts.fused)
         )  # fmt: skip
         return device
 
@@ -242,13 +346,13 @@ def available_devices() -> list[str]:
 
 
 def _host_alias() -> Device:
-    hosts = [d for d in _state.devices.values() if getattr(d.backend, "is_host", False)]
+    hosts = [d for d in _state.devices.values() if d.is_host]
     if not hosts:
         raise ValueError(
             f"device 'cpu' names the best host backend, but none is installed: {_installed_hint()}"
         )
     # Among host backends the highest `priority` wins (c_cpu over numpy_ref); ties by name.
-    return max(hosts, key=lambda d: (getattr(d.backend, "priority", 0), d.name))
+    return max(hosts, key=lambda d: (d.priority, d.name))
 
 
 def _installed_hint() -> str:
@@ -257,7 +361,23 @@ def _installed_hint() -> str:
     hint = f"installed devices: {names}"
     if failed:
         hint += "; unavailable: " + "; ".join(failed)
+    filtered = filter_note()
+    if filtered:
+        hint += "; " + filtered
     return hint + " (run `plugrad backends` for details)"
+
+
+def filter_note() -> str:
+    """What PLUGRAD_BACKENDS did, when it was set: the plugins it left out, the names in it
+    that no installed plugin has. Empty when it was not set."""
+    if _state.filter is None:
+        return ""
+    note = f"PLUGRAD_BACKENDS={_state.filter!r} restricted loading to {_state.filter}"
+    if _state.left_out:
+        note += f" and left out the installed plugins {', '.join(_state.left_out)}"
+    if _state.unmatched:
+        note += f"; no installed plugin is named {', '.join(_state.unmatched)}"
+    return note
 
 
 def get_device(spec: object = None) -> Device:
@@ -286,15 +406,18 @@ def device(spec: object = None) -> Device:
 
 
 def get_default_device() -> Device:
-    if _state.default_stack:
-        return _state.default_stack[-1]
+    """The innermost `with plugrad.device(...)` of this thread, else the process default."""
+    stack = getattr(_thread, "default_stack", None)
+    if stack:
+        return stack[-1]
     if _state.default is None:
         _state.default = get_device(os.environ.get("PLUGRAD_DEVICE") or "cpu")
     return _state.default
 
 
 def set_default_device(spec: object) -> None:
-    """Make `spec` the device that factories use when given none."""
+    """Make `spec` the device that factories use when given none, in every thread (as
+    torch.set_default_device); a `with plugrad.device(...)` block still wins in its thread."""
     _state.default = get_device(spec)
 
 

@@ -202,9 +202,9 @@ def _pow(a, b):
 
 BINARY = {
     # op: (dtypes, kind of a, kind of b, oracle)
-    "add": (NUMERIC, "any", "any", np.add),
+    "add": (DTYPES, "any", "any", np.add),  # on bool: logical or
     "sub": (NUMERIC, "any", "any", np.subtract),
-    "mul": (NUMERIC, "any", "any", np.multiply),
+    "mul": (DTYPES, "any", "any", np.multiply),  # on bool: logical and
     "div": (FLOAT_DTYPES, "any", "nonzero", np.divide),
     "pow": (NUMERIC, "positive", "exponent", _pow),
     "maximum": (NUMERIC, "ties", "ties", np.maximum),

@@ -851,3 +851,179 @@ def test_a_forked_child_computes_single_threaded_with_the_block_cache():
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
+C_ENTRY_POINTS_REFUSE_OVERFLOW = """
+from plugrad_c_cpu._native import ffi, lib
+
+big = [2**62, 4]  # 2**64 elements: the count wraps in int64
+one = ffi.new("char[64]")
+meta2 = ffi.new("int64_t[]", [2, *big, 0, 0, 0, 0])
+meta3 = ffi.new("int64_t[]", [2, *big, 0, 0, 0, 0, 0, 0])
+meta4 = ffi.new("int64_t[]", [2, *big, 0, 0, 0, 0, 0, 0, 0, 0])
+codes = {
+    "unary": lib.pg_unary(0, 0, one, one, meta2),
+    "binary": lib.pg_binary(0, 0, one, one, one, meta3),
+    "copy": lib.pg_copy(4, one, one, meta2),
+    "cast": lib.pg_cast(0, 1, one, one, meta2),
+    "reduce": lib.pg_reduce(1, 0, one, one, ffi.new("int64_t[]", [2, *big, 0, 0, 0, 0, 1, 1])),
+    "arg_reduce": lib.pg_arg_reduce(0, 0, one, one, ffi.new("int64_t[]", [1, 2**62, 0, 0]), 4, 0),
+    "gather": lib.pg_gather(0, one, one, one, meta4, 1, 0),
+    "scatter_add": lib.pg_scatter_add(0, one, one, one, meta4, 1, 0, 1),
+    "matmul": lib.pg_matmul(0, 2**40, 2**20, 2**20, 1, one, 0, 0, 0, one, 0, 0, 0, one),
+    "negative": lib.pg_unary(0, 0, one, one, ffi.new("int64_t[]", [1, -3, 1, 1])),
+    "conv2d": lib.pg_conv2d(0, one, one, one, ffi.new(
+        "int64_t[]", [2**40, 2**20, 2**10, 1, 1, 1, 1, 2**10, 1, 1, 1, 0, 0, 1, 1, 1])),
+    "relu_backward": lib.pg_relu_backward(0, one, one, one, meta3),
+    "axpy": lib.pg_axpy(0, one, one, 1.0, meta2),
+    "cross_entropy": lib.pg_cross_entropy(0, one, 2**62, 4, 0, 0, one, 0, 1.0, one, one),
+}
+print(" ".join(f"{k}={v}" for k, v in codes.items()))
+"""
+
+
+def test_c_entry_points_refuse_counts_that_overflow_int64():
+    """Each C entry point checks its own counts (whatever Python checked) before it divides
+    or loops: a wrapped count returns -1 instead of SIGFPE or a loop over wild memory. In a
+    subprocess, so a crash fails this test rather than the run."""
+    result = subprocess.run([sys.executable, "-c", C_ENTRY_POINTS_REFUSE_OVERFLOW],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, (result.returncode, result.stderr)
+    codes = dict(item.split("=") for item in result.stdout.split())
+    assert codes and all(code == "-1" for code in codes.values()), codes
+
+
+def test_python_side_refuses_overflowing_views_before_c():
+    one = be.from_numpy(np.ones(1, dtype=np.float32))
+    huge = Strided(one, (2**62, 4), (0, 0), 0, "float32")
+    out = Strided(be.from_numpy(np.ones(1, dtype=np.float32)), (1,), (1,), 0, "float32")
+    with pytest.raises(ValueError, match="integer multiplication overflow"):
+        be.reduce("max", huge, (0, 1), Strided(out.buffer, (), (), 0, "float32"))
+    with pytest.raises(ValueError, match="more than int64"):
+        be.unary("neg", huge, huge)
+
+
+FORKED_CHILD_SETS_THREADS = """
+import os, sys, time, warnings
+import numpy as np
+import plugrad
+
+plugrad.set_num_threads(2)
+a = plugrad.randn(384, 384, device="c_cpu")
+expected = (a @ a).numpy()  # {parent_work}
+pid = os.fork()
+if pid == 0:
+    code = 3
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            plugrad.set_num_threads(2)
+        same = np.allclose((a @ a).numpy(), expected, rtol=1e-4, atol=1e-3)
+        warned = any("forked" in str(w.message) for w in caught)
+        threads = plugrad.get_num_threads()
+        print(f"child same={{same}} warned={{warned}} threads={{threads}}", flush=True)
+        code = 0 if same else 1
+    finally:
+        os._exit(code)
+deadline = time.monotonic() + 90  # a hang in the child's first OpenMP region fails, not waits
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 4)
+    time.sleep(0.05)
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+print("the forked child hung", flush=True)
+sys.exit(5)
+"""
+
+
+def run_script(code: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("PLUGRAD_NUM_THREADS", None)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=env)  # fmt: skip
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_forked_child_that_asks_for_threads_computes_on_one_with_a_warning():
+    """libgomp's pool does not survive fork: a child of a process that ran OpenMP work and then
+    asks for 2 threads used to hang in its first parallel region. It now computes on one
+    thread and says why."""
+    result = run_script(FORKED_CHILD_SETS_THREADS.format(parent_work="starts the OpenMP pool"))
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    assert "child same=True warned=True threads=1" in result.stdout, result.stdout
+
+
+FORKED_BEFORE_ANY_POOL = """
+import os, sys, warnings
+import numpy as np
+import plugrad
+
+plugrad.set_num_threads(2)
+small = plugrad.ones(3, 3, device="c_cpu") @ plugrad.ones(3, 3, device="c_cpu")  # one thread
+pid = os.fork()
+if pid == 0:
+    code = 3
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            plugrad.set_num_threads(2)
+        a = plugrad.ones(384, 384, device="c_cpu")
+        ok = np.allclose((a @ a).numpy(), 384.0) and plugrad.get_num_threads() == 2
+        code = 0 if ok else 1
+    finally:
+        os._exit(code)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.WEXITSTATUS(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_child_forked_before_any_openmp_work_keeps_its_threads():
+    result = run_script(FORKED_BEFORE_ANY_POOL)
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+
+
+FORK_POOL = """
+import multiprocessing, sys, warnings
+import numpy as np
+import plugrad
+
+
+def work(seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plugrad.set_num_threads(2)
+    plugrad.manual_seed(seed)
+    a = plugrad.randn(256, 256, device="c_cpu")
+    return float(np.abs((a @ a).numpy() - a.numpy() @ a.numpy()).max())
+
+
+if __name__ == "__main__":
+    plugrad.set_num_threads(2)
+    a = plugrad.randn(384, 384, device="c_cpu")
+    a @ a  # the parent's OpenMP pool is running
+    pool = multiprocessing.get_context("fork").Pool(2)
+    try:
+        errors = pool.map_async(work, range(4)).get(timeout=120)
+    except multiprocessing.TimeoutError:
+        pool.terminate()
+        print("a pool worker hung", flush=True)
+        sys.exit(5)
+    pool.close()
+    pool.join()
+    print("max error", max(errors), flush=True)
+    sys.exit(0 if max(errors) < 1e-2 else 1)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_multiprocessing_fork_pool_computes(tmp_path):
+    script = tmp_path / "pool.py"  # a file: the pool pickles `work` by module and name
+    script.write_text(FORK_POOL)
+    env = dict(os.environ)
+    env.pop("PLUGRAD_NUM_THREADS", None)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=300, env=env)  # fmt: skip
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)

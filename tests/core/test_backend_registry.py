@@ -7,6 +7,7 @@ directory put on sys.path, discovered through importlib.metadata like installed 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -59,10 +60,11 @@ FAKE_PLUGINS = {
 }
 
 
-def write_fake_plugins(root) -> None:
-    """One distribution per fake plugin, each with its module, under `root`."""
-    for ep_name, (module, source) in FAKE_PLUGINS.items():
-        dist = f"plugrad_{ep_name}"
+def write_fake_plugins(root, plugins: dict | None = None) -> None:
+    """One distribution per fake plugin, each with its module, under `root`. A key is the
+    entry-point name, or (distribution, entry-point name) to pick the distribution's name."""
+    for key, (module, source) in (FAKE_PLUGINS if plugins is None else plugins).items():
+        dist, ep_name = key if isinstance(key, tuple) else (f"plugrad_{key}", key)
         info = root / f"{dist}-0.1.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(
@@ -266,3 +268,249 @@ def test_register_refuses_a_duplicate_name(fresh_registry):
         plugrad.register_backend(Wrapper(inner, "numpy_ref"))
     with pytest.raises(ValueError, match="'cpu'"):
         plugrad.register_backend(Wrapper(inner, "cpu"))
+
+
+def test_register_refuses_names_that_are_not_identifiers(fresh_registry):
+    inner = registry.get_device("numpy_ref").backend
+    for name in ("numpy_ref:0", "cuda:1", "my dev", "2fast", "", "a-b"):
+        with pytest.raises(ValueError, match="Python identifier"):
+            plugrad.register_backend(Wrapper(inner, name))
+    assert registry.get_device("numpy_ref:0") is registry.get_device("numpy_ref")  # a device
+
+
+def test_register_refuses_a_class_and_bad_attributes(fresh_registry):
+    from plugrad_numpy_ref import NumpyRefBackend
+
+    with pytest.raises(TypeError, match=r"the class NumpyRefBackend, not an instance.*\(\)"):
+        plugrad.register_backend(NumpyRefBackend)
+    inner = registry.get_device("numpy_ref").backend
+    bad_dtypes = Wrapper(inner, "toy_dtypes")
+    bad_dtypes.dtypes = ("float32", "complex128")
+    with pytest.raises(TypeError, match="unknown dtypes"):
+        plugrad.register_backend(bad_dtypes)
+    bad_host = Wrapper(inner, "toy_host")
+    bad_host.is_host = "yes"
+    with pytest.raises(TypeError, match="is_host must be a bool"):
+        plugrad.register_backend(bad_host)
+
+
+# --- hostile plugins: they raise anything, print, misname, collide --------------------------
+
+BACKEND_NAMED = """
+from plugrad.backend import hookimpl
+from plugrad_numpy_ref import NumpyRefBackend
+
+
+class Named(NumpyRefBackend):
+    name = {name!r}
+"""
+
+PRINTS_AT_IMPORT = (
+    """
+import os
+import sys
+
+print("hello from a plugin at import")
+sys.stdout.flush()
+os.write(1, b"and from its C code\\n")
+"""
+    + BACKEND_NAMED.format(name="fake_prints")
+    + """
+
+@hookimpl
+def plugrad_backends():
+    print("hello from its hook")
+    return [Named()]
+"""
+)
+
+HOSTILE_PLUGINS = {
+    "fake_exits": ("plugrad_fake_exits", "raise SystemExit(3)\n"),
+    "fake_interrupts": ("plugrad_fake_interrupts", """
+        from plugrad.backend import hookimpl
+
+
+        @hookimpl
+        def plugrad_backends():
+            raise KeyboardInterrupt
+        """),
+    "fake_base": ("plugrad_fake_base", """
+        class Odd(BaseException):
+            pass
+
+
+        raise Odd("an exception outside Exception")
+        """),
+    "fake_getattr": ("plugrad_fake_getattr", BACKEND_NAMED.format(name="fake_getattr") + """
+    def __getattr__(self, attr):
+        raise RuntimeError(f"no attribute reads today: {attr}")
+
+
+@hookimpl
+def plugrad_backends():
+    return [Named()]
+"""),
+    "fake_prints": ("plugrad_fake_prints", PRINTS_AT_IMPORT),
+    "fake_class": ("plugrad_fake_class", BACKEND_NAMED.format(name="fake_class") + """
+
+@hookimpl
+def plugrad_backends():
+    return [Named]
+"""),
+    "fake_misnamed": ("plugrad_fake_misnamed", BACKEND_NAMED.format(name="not_my_entry") + """
+
+@hookimpl
+def plugrad_backends():
+    return [Named()]
+"""),
+    "fake_none": ("plugrad_fake_none", """
+        from plugrad.backend import hookimpl
+
+
+        @hookimpl
+        def plugrad_backends():
+            return None
+        """),
+    ("plugrad_fake_indexed", "fake_indexed:0"): ("plugrad_fake_indexed", "raise SystemExit(9)\n"),
+    ("evil_dist", "c_cpu"): ("plugrad_fake_evil", """
+        raise RuntimeError("the colliding plugin must never be imported")
+        """),
+}  # fmt: skip
+
+HOSTILE_MODULES = [module for module, _ in HOSTILE_PLUGINS.values()]
+
+
+@pytest.fixture
+def hostile_plugins(tmp_path, monkeypatch, fresh_registry):
+    write_fake_plugins(tmp_path, HOSTILE_PLUGINS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for module in HOSTILE_MODULES:
+        sys.modules.pop(module, None)
+
+
+def test_system_exit_and_keyboard_interrupt_from_plugins_are_contained(hostile_plugins):
+    report = records()
+    for name, kind, stage in (
+        ("fake_exits", "SystemExit: 3", "importing the plugin"),
+        ("fake_interrupts", "KeyboardInterrupt", "running plugrad_backends()"),
+        ("fake_base", "Odd: an exception outside Exception", "importing the plugin"),
+    ):
+        assert not report[name].available
+        assert report[name].reason.startswith(kind), report[name].reason
+        assert f"raised while {stage}; plugrad contained it" in report[name].reason
+    check_numpy_ref_works()
+
+
+def test_a_backend_whose_attributes_raise_is_listed_unavailable(hostile_plugins):
+    record = records()["fake_getattr"]
+    assert not record.available
+    assert "RuntimeError: no attribute reads today" in record.reason
+    assert registry.get_device("cpu").backend.is_host  # the alias still resolves
+
+
+def test_a_hook_returning_a_class_or_no_list_is_refused(hostile_plugins):
+    report = records()
+    assert "the class Named, not an instance" in report["fake_class"].reason
+    assert "must return a list of backend objects, got None" in report["fake_none"].reason
+    assert "fake_class" not in registry.available_devices()
+
+
+def test_the_backend_must_be_named_as_its_entry_point(hostile_plugins):
+    record = records()["fake_misnamed"]
+    assert not record.available
+    assert "registers a backend named 'not_my_entry'" in record.reason
+    assert "named as its entry point" in record.reason
+    assert "not_my_entry" not in registry.available_devices()
+    indexed = records()["fake_indexed:0"]
+    assert not indexed.available and "Python identifier" in indexed.reason
+    assert "plugrad_fake_indexed" not in sys.modules  # refused by name, never imported
+
+
+def test_a_name_collision_refuses_both_distributions(hostile_plugins):
+    colliding = [r for r in registry.backend_report() if r.name == "c_cpu"]
+    assert sorted(r.distribution for r in colliding) == ["evil-dist", "plugrad-c-cpu"]
+    for record in colliding:
+        assert not record.available
+        assert "plugrad-c-cpu 0.1.0 and evil-dist 0.1" in record.reason or (
+            "evil-dist 0.1 and plugrad-c-cpu 0.1.0" in record.reason
+        )
+        assert "refuses all of them" in record.reason
+    assert "plugrad_fake_evil" not in sys.modules
+    with pytest.raises(ValueError, match="refuses all of them"):
+        registry.get_device("c_cpu")
+    assert registry.get_device("cpu").name == "numpy_ref"
+
+
+def test_plugin_output_goes_to_stderr(hostile_plugins, capsys):
+    assert records()["fake_prints"].available
+    captured = capsys.readouterr()
+    assert "hello from a plugin at import" in captured.err
+    assert "hello from its hook" in captured.err
+    assert "hello" not in captured.out
+
+
+def hostile_env(root) -> dict:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *sys.path]))
+    env.pop("PLUGRAD_BACKENDS", None)
+    return env
+
+
+def test_plugrad_backends_survives_hostile_plugins_and_says_why(tmp_path):
+    write_fake_plugins(tmp_path, HOSTILE_PLUGINS)
+    command = [sys.executable, "-m", "plugrad", "backends"]
+    result = subprocess.run(command, env=hostile_env(tmp_path), capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "fake_exits: SystemExit: 3 (raised while importing the plugin; plugrad contained" in (
+        result.stdout
+    )
+    assert "KeyboardInterrupt (raised while running plugrad_backends()" in result.stdout
+    assert "hello" not in result.stdout and "hello from a plugin" in result.stderr
+    listing = subprocess.run([*command, "--json"], env=hostile_env(tmp_path),
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert listing.returncode == 0, listing.stderr
+    data = json.loads(listing.stdout)  # parseable although a plugin printed, even from C
+    names = {b["name"]: b for b in data["backends"]}
+    assert names["fake_prints"]["available"] and not names["fake_exits"]["available"]
+    assert "and from its C code" in listing.stderr
+
+
+def test_a_users_program_survives_hostile_plugins(tmp_path):
+    write_fake_plugins(tmp_path, HOSTILE_PLUGINS)
+    code = "import plugrad\nprint(plugrad.ones(2, 3).sum().item())\n"
+    result = subprocess.run([sys.executable, "-c", code], env=hostile_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "6.0"
+
+
+USER_PRESSES_CTRL_C = """
+import os
+import signal
+import time
+
+os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C while this plugin loads
+time.sleep(5)
+"""
+
+
+def test_the_users_own_ctrl_c_during_discovery_is_not_contained(tmp_path):
+    write_fake_plugins(tmp_path, {"fake_slow": ("plugrad_fake_slow", USER_PRESSES_CTRL_C)})
+    code = "import plugrad\nplugrad.ones(1)\nprint('not interrupted')\n"
+    result = subprocess.run([sys.executable, "-c", code], env=hostile_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode != 0
+    assert "KeyboardInterrupt" in result.stderr and "not interrupted" not in result.stdout
+
+
+def test_an_empty_filter_says_which_plugins_exist(fresh_registry, monkeypatch):
+    monkeypatch.setenv("PLUGRAD_BACKENDS", "nonexistent")
+    with pytest.raises(ValueError) as info:
+        registry.get_device("cpu")
+    message = str(info.value)
+    assert "PLUGRAD_BACKENDS='nonexistent'" in message
+    assert "left out the installed plugins" in message and "numpy_ref" in message
+    assert "no installed plugin is named nonexistent" in message
+    with pytest.raises(ValueError, match="left out the installed plugins.*numpy_ref"):
+        plugrad.zeros(2)

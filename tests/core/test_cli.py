@@ -66,3 +66,21 @@ def test_demo_with_an_unknown_default_device_from_the_environment():
                             capture_output=True, text=True, env=env)  # fmt: skip
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and "'nosuch'" in result.stderr
+
+
+def test_an_empty_filter_names_the_installed_plugins():
+    import os
+
+    env = dict(os.environ, PLUGRAD_BACKENDS="nonexistent")
+    table = subprocess.run([sys.executable, "-m", "plugrad", "backends"], capture_output=True,
+                           text=True, env=env)  # fmt: skip
+    assert "PLUGRAD_BACKENDS='nonexistent'" in table.stdout
+    assert "left out the installed plugins c_cpu, numpy_ref" in table.stdout
+    assert "no installed plugin is named nonexistent" in table.stdout
+    listing = subprocess.run([sys.executable, "-m", "plugrad", "backends", "--json"],
+                             capture_output=True, text=True, env=env)  # fmt: skip
+    data = json.loads(listing.stdout)
+    assert data["backends"] == [] and data["cpu"] is None
+    assert data["filter"] == {"PLUGRAD_BACKENDS": "nonexistent",
+                              "left_out": ["c_cpu", "numpy_ref"],
+                              "unknown_names": ["nonexistent"]}  # fmt: skip

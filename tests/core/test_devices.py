@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -29,6 +31,50 @@ def test_with_device_and_set_default(make_device):
     plugrad.set_default_device(other)
     try:
         assert plugrad.randn(2).device is other
+    finally:
+        plugrad.set_default_device(previous)
+
+
+def test_with_device_is_per_thread(make_device):
+    """`with plugrad.device(...)` in one thread never moves another thread's new tensors."""
+    other = make_device("numpy_ref_b")
+    default = plugrad.get_default_device()
+    inside, outside = threading.Event(), threading.Event()
+    seen = {}
+
+    def in_block():
+        with plugrad.device("numpy_ref_b"):
+            inside.set()
+            outside.wait(timeout=60)  # (guards a hang only; no timing is asserted)
+            seen["in block"] = plugrad.zeros(1).device
+
+    def beside():
+        inside.wait(timeout=60)
+        seen["other thread"] = plugrad.zeros(1).device
+        with plugrad.device("numpy_ref"):  # a block of its own, nested in nothing
+            seen["own block"] = plugrad.zeros(1).device
+        outside.set()
+
+    threads = [threading.Thread(target=in_block), threading.Thread(target=beside)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert seen == {"in block": other, "other thread": default,
+                    "own block": plugrad.device("numpy_ref")}  # fmt: skip
+    assert plugrad.get_default_device() is default
+
+
+def test_set_default_device_is_process_wide(make_device):
+    other = make_device("numpy_ref_b")
+    previous = plugrad.get_default_device()
+    plugrad.set_default_device(other)
+    try:
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(plugrad.ones(1).device))
+        worker.start()
+        worker.join(timeout=120)
+        assert seen == [other]  # as torch.set_default_device
     finally:
         plugrad.set_default_device(previous)
 

@@ -9,6 +9,9 @@ int64_t pg_allocated_bytes(void);
 void pg_empty_cache(void);
 int64_t pg_cached_bytes(void);
 void pg_set_num_threads(int n);
+/* 0 in a forked child of a process whose OpenMP pool may have started: it runs on one thread
+   (pg_set_num_threads keeps 1), since libgomp cannot start threads there. */
+int pg_threads_usable(void);
 int pg_get_num_threads(void);
 int pg_simd_level(void);
 

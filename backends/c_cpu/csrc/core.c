@@ -7,6 +7,8 @@
 #include <pthread.h>
 
 int pg_nthreads = 1;
+int pg_pool_started = 0;
+static int pg_forked_after_pool = 0;
 static int64_t pg_allocated = 0;
 
 /* Guards the block cache (below). Held across fork, so a child never inherits it locked. */
@@ -18,9 +20,14 @@ static void pg_after_fork_parent(void) { pthread_mutex_unlock(&pg_cache_lock); }
 
 static void pg_after_fork_child(void) {
     pthread_mutex_init(&pg_cache_lock, NULL);
-    /* libgomp's thread pool does not survive fork: a forked child (a data-loader worker)
-       runs single-threaded unless it asks otherwise. */
-    pg_nthreads = 1;
+    /* libgomp's thread pool does not survive fork: in a child of a process whose pool may
+       have started, a parallel region of more than one thread waits forever for threads that
+       no longer exist. Such a child (a data-loader worker) runs on the calling thread alone,
+       whatever it asks for later; one forked before any pool started keeps its threads. */
+    if (pg_pool_started) {
+        pg_forked_after_pool = 1;
+        pg_nthreads = 1;
+    }
 }
 
 __attribute__((constructor)) static void pg_init(void) {
@@ -36,7 +43,8 @@ __attribute__((constructor)) static void pg_init(void) {
     pthread_atfork(pg_before_fork, pg_after_fork_parent, pg_after_fork_child);
 }
 
-void pg_set_num_threads(int n) { pg_nthreads = n < 1 ? 1 : n; }
+void pg_set_num_threads(int n) { pg_nthreads = (n < 1 || pg_forked_after_pool) ? 1 : n; }
+int pg_threads_usable(void) { return !pg_forked_after_pool; }
 int pg_get_num_threads(void) { return pg_nthreads; }
 
 int pg_simd_level(void) {
@@ -174,7 +182,7 @@ void pg_scratch_free(void *p) {
 
 int pg_iter_load(pg_iter *it, int nops, const int64_t *meta) {
     int64_t nd = meta[0];
-    if (nd < 0 || nd > PG_MAXD || nops > 4) return -1;
+    if (nd < 0 || nd > PG_MAXD || nops > 4 || pg_count(nd, meta + 1) < 0) return -1;
     it->nd = (int)nd;
     it->nops = nops;
     for (int d = 0; d < nd; d++) it->shape[d] = meta[1 + d];
@@ -286,7 +294,7 @@ static void run_range(const pg_iter *it, char **base, const int *isz, int64_t st
 
 void pg_run(const pg_iter *it, int64_t total, char **base, const int *isz, pg_inner f,
                    const void *ctx, int64_t cost) {
-    int nt = pg_threads_for(total * cost);
+    int nt = pg_threads_for(pg_sat_mul(total, cost));
     if (nt <= 1) {
         run_range(it, base, isz, 0, total, f, ctx);
         return;

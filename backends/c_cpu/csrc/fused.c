@@ -165,7 +165,7 @@ static double ce_rows_f64(const double *x, int64_t s0, int64_t s1, int64_t c, do
 }
 
 /* Threads for n rows of c classes (exp and log cost about 8 additions each). */
-static int ce_threads(int64_t n, int64_t c) { return pg_threads_for(n * c * 8); }
+static int ce_threads(int64_t n, int64_t c) { return pg_threads_for(pg_sat_mul(n * c, 8)); }
 
 /* The calling thread's share [r[0], r[1]) of n rows: all of them outside a parallel region. */
 static void my_rows(int64_t n, int64_t r[2]) {
@@ -191,7 +191,8 @@ static double ce_forward_rows(int dt, const char *logits, int64_t n, int64_t c, 
 
 int pg_cross_entropy(int dt, char *logits, int64_t n, int64_t c, int64_t s0, int64_t s1,
                      char *target, int64_t st, double scale, char *log_probs, char *loss) {
-    if ((dt != DT_F32 && dt != DT_F64) || n < 1 || c < 1) return -1;
+    const int64_t sizes[3] = {n, c, 8};
+    if ((dt != DT_F32 && dt != DT_F64) || n < 1 || c < 1 || !pg_fits(3, sizes)) return -1;
     const int64_t *tg = (const int64_t *)target;
     if (!targets_in_range(tg, st, n, c)) return -3;
     int nt = ce_threads(n, c);
@@ -235,7 +236,8 @@ static void ce_backward_rows(int dt, const char *log_probs, int64_t n, int64_t c
 /* out = grad * scale * (exp(log_probs) - one_hot(target)), every operand compact but target */
 int pg_cross_entropy_backward(int dt, char *log_probs, int64_t n, int64_t c, char *target,
                               int64_t st, char *grad, double scale, char *out) {
-    if ((dt != DT_F32 && dt != DT_F64) || n < 0 || c < 1) return -1;
+    const int64_t sizes[3] = {n, c, 8};
+    if ((dt != DT_F32 && dt != DT_F64) || n < 0 || c < 1 || !pg_fits(3, sizes)) return -1;
     const int64_t *tg = (const int64_t *)target;
     if (!targets_in_range(tg, st, n, c)) return -3;
     int nt = ce_threads(n, c);

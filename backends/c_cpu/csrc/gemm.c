@@ -330,9 +330,11 @@ static int gemm_dt(int dt, int64_t m, int64_t n, int64_t k, const amat *A, const
 int pg_matmul(int dt, int64_t batch, int64_t m, int64_t n, int64_t k,
               char *a, int64_t sab, int64_t sam, int64_t sak,
               char *b, int64_t sbb, int64_t sbk, int64_t sbn, char *c) {
-    if (dt != DT_F32 && dt != DT_F64) return -1;
-    if (batch <= 0 || m <= 0 || n <= 0) return 0;
+    if ((dt != DT_F32 && dt != DT_F64) || batch < 0 || m < 0 || n < 0 || k < 0) return -1;
     int64_t isz = dt == DT_F32 ? 4 : 8;
+    const int64_t sizes[4] = {batch, m, n, isz};
+    if (!pg_fits(4, sizes)) return -1; /* the byte offsets of c */
+    if (batch == 0 || m == 0 || n == 0) return 0;
     double flops = (double)m * (double)n * (double)(k > 0 ? k : 1);
     int nt = pg_threads_for((int64_t)(flops / 8 > 9e18 ? 9e18 : flops / 8));
     if (batch > 1 && nt > 1 && flops < 4e6) {
@@ -372,11 +374,24 @@ static int load_geom(geom_t *g, const int64_t *v) {
     if (g->G < 1 || g->C % g->G || g->O % g->G || g->sh < 1 || g->sw < 1 || g->dh < 1 ||
         g->dw < 1)
         return -1;
+    /* every size and byte offset the kernels form fits int64 (8 bytes an element at most) */
+    const int64_t x[5] = {g->N, g->C, g->H, g->W, 8}, w[5] = {g->O, g->C, g->KH, g->KW, 8},
+                  out[5] = {g->N, g->O, g->OH, g->OW, 8}, cols[6] = {g->C, g->KH, g->KW,
+                                                                      g->OH, g->OW, 8},
+                  images[4] = {g->N, g->OH, g->OW, 8};
+    if (!pg_fits(5, x) || !pg_fits(5, w) || !pg_fits(5, out) || !pg_fits(6, cols) ||
+        !pg_fits(4, images))
+        return -1;
     g->Cg = g->C / g->G;
     g->Og = g->O / g->G;
     g->KK = g->Cg * g->KH * g->KW;
     g->OHW = g->OH * g->OW;
     return 0;
+}
+
+/* Multiply-adds of a convolution / 8, saturated (a thread-count estimate). */
+static int64_t conv_work(const geom_t *g) {
+    return pg_sat_mul(pg_sat_mul(pg_sat_mul(g->N, g->O), g->OHW), g->KK ? g->KK : 1) / 8;
 }
 
 static conv_t conv_of(const geom_t *g) {
@@ -396,7 +411,7 @@ int pg_conv2d(int dt, char *x, char *w, char *out, const int64_t *geometry) {
     if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
     int64_t isz = dt == DT_F32 ? 4 : 8;
     conv_t cv = conv_of(&g);
-    int nt = pg_threads_for(g.N * g.O * g.OHW * (g.KK ? g.KK : 1) / 8);
+    int nt = pg_threads_for(conv_work(&g));
     int ni = conv_image_threads(&g, nt);
     int inner = ni > 1 ? 1 : nt;
     int err = 0;
@@ -418,7 +433,7 @@ int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
     if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
     int64_t isz = dt == DT_F32 ? 4 : 8;
     conv_t cv = conv_of(&g);
-    int nt = pg_threads_for(g.N * g.O * g.OHW * (g.KK ? g.KK : 1) / 8);
+    int nt = pg_threads_for(conv_work(&g));
     int ni = conv_image_threads(&g, nt);
     int64_t wsize = g.O * g.KK; /* elements of grad_w */
     /* thread t sums images [N*t/ni, N*(t+1)/ni) into its own partial grad_w */
@@ -487,7 +502,7 @@ int pg_conv2d_backward_input(int dt, char *grad_out, char *w, char *grad_x,
     geom_t g;
     if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
     int64_t isz = dt == DT_F32 ? 4 : 8;
-    int nt = pg_threads_for(g.N * g.O * g.OHW * (g.KK ? g.KK : 1) / 8);
+    int nt = pg_threads_for(conv_work(&g));
     int ni = conv_image_threads(&g, nt);
     /* one column buffer per working thread: memory is bounded by threads, not the batch */
     size_t csize = (size_t)(g.KK * g.OHW * isz);

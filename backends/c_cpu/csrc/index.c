@@ -7,11 +7,11 @@ static const int isz_of[4] = {4, 8, 8, 1};
 int pg_gather(int dt, char *out, char *x, char *index, const int64_t *meta, int64_t axis_size,
               int64_t axis_stride) {
     int64_t nd = meta[0];
-    if (dt < 0 || dt > 3 || nd < 0 || nd > PG_MAXD) return -1;
+    if (dt < 0 || dt > 3 || nd < 0 || nd > PG_MAXD || axis_size < 0) return -1;
     const int64_t *shape = meta + 1, *os = meta + 1 + nd, *is = meta + 1 + 2 * nd,
                   *xs = meta + 1 + 3 * nd;
-    int64_t total = 1;
-    for (int d = 0; d < nd; d++) total *= shape[d];
+    int64_t total = pg_count(nd, shape);
+    if (total < 0) return -1;
     if (total == 0) return 0;
     int sz = isz_of[dt];
     int nt = pg_threads_for(total);
@@ -50,11 +50,12 @@ int pg_gather(int dt, char *out, char *x, char *index, const int64_t *meta, int6
 int pg_scatter_add(int dt, char *out, char *index, char *src, const int64_t *meta,
                    int64_t axis_size, int64_t axis_stride, int64_t axis) {
     int64_t nd = meta[0];
-    if (dt < 0 || dt > 3 || nd < 1 || nd > PG_MAXD || axis < 0 || axis >= nd) return -1;
+    if (dt < 0 || dt > 3 || nd < 1 || nd > PG_MAXD || axis < 0 || axis >= nd || axis_size < 0)
+        return -1;
     const int64_t *shape = meta + 1, *os = meta + 1 + nd, *is = meta + 1 + 2 * nd,
                   *ss = meta + 1 + 3 * nd;
-    int64_t total = 1;
-    for (int d = 0; d < nd; d++) total *= shape[d];
+    int64_t total = pg_count(nd, shape);
+    if (total < 0) return -1;
     if (total == 0) return 0;
     int64_t na = shape[axis], outer = total / na;
     int serial = 0;

@@ -35,12 +35,45 @@ enum { R_SUM, R_MAX, R_MIN, R_PROD };
 #endif
 
 extern int pg_nthreads;
+/* Set once a parallel region may have started libgomp's thread pool, which a forked child
+   cannot use (see pg_after_fork_child). */
+extern int pg_pool_started;
 
 /* Threads to use for `work` element-operations. */
 static inline int pg_threads_for(int64_t work) {
     if (work < PG_GRAIN || pg_nthreads <= 1) return 1;
     int64_t t = work / PG_GRAIN;
+    if (!pg_pool_started) __atomic_store_n(&pg_pool_started, 1, __ATOMIC_RELAXED);
     return t < pg_nthreads ? (int)t : pg_nthreads;
+}
+
+/* a * b for non-negative a and b, saturated at INT64_MAX: for work estimates, never bounds. */
+static inline int64_t pg_sat_mul(int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+/* The element count of shape[0..nd), or -1 when a size is negative or the count overflows
+   int64. Every entry point checks its counts with it before it divides or loops, whatever
+   the Python side already checked. */
+static inline int64_t pg_count(int64_t nd, const int64_t *shape) {
+    int64_t total = 1;
+    int overflow = 0;
+    for (int64_t d = 0; d < nd; d++) {
+        if (shape[d] < 0) return -1;
+        overflow |= __builtin_mul_overflow(total, shape[d], &total);
+    }
+    for (int64_t d = 0; d < nd; d++) /* a 0-sized dim makes the count 0, not an overflow */
+        if (shape[d] == 0) return 0;
+    return overflow ? -1 : total;
+}
+
+/* 1 when every product a[0] * a[1] * ... * a[n-1] fits int64 (all non-negative). */
+static inline int pg_fits(int n, const int64_t *a) {
+    int64_t r = 1;
+    for (int i = 0; i < n; i++)
+        if (a[i] < 0 || __builtin_mul_overflow(r, a[i], &r)) return 0;
+    return 1;
 }
 
 /* An n-d iteration over up to 4 operands. */

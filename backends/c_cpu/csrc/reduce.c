@@ -45,7 +45,7 @@ static int merge_dims(int n, int64_t *shape, int64_t *xs, int64_t *os) {
 /* meta = [nd, shape, x strides, out strides, reduced flags]; every extent >= 1 */
 static int red_load(red_t *r, const int64_t *meta) {
     int64_t nd = meta[0];
-    if (nd < 0 || nd > PG_MAXD) return -1;
+    if (nd < 0 || nd > PG_MAXD || pg_count(nd, meta + 1) < 0) return -1;
     const int64_t *shape = meta + 1, *xs = meta + 1 + nd, *os = meta + 1 + 2 * nd,
                   *flag = meta + 1 + 3 * nd;
     r->nk = r->nr = 0;
@@ -342,8 +342,8 @@ int pg_arg_reduce(int op, int dt, char *out, char *x, const int64_t *meta, int64
     int64_t nd = meta[0];
     if (nd < 0 || nd > PG_MAXD || n < 1 || op < 0 || op > 1 || dt < 0 || dt > 3) return -1;
     const int64_t *shape = meta + 1, *xs = meta + 1 + nd, *os = meta + 1 + 2 * nd;
-    int64_t nout = 1;
-    for (int d = 0; d < nd; d++) nout *= shape[d];
+    int64_t nout = pg_count(nd, shape), whole;
+    if (nout < 0 || __builtin_mul_overflow(nout, n, &whole)) return -1;
     if (nout == 0) return 0;
     int nt = pg_threads_for(nout * n);
     int64_t *o = (int64_t *)out;

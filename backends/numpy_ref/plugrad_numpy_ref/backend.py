@@ -1,4 +1,9 @@
-"""Every protocol kernel in NumPy. Buffers are 1-D NumPy arrays; views are `as_strided`."""
+"""Every protocol kernel in NumPy. Buffers are 1-D NumPy arrays; views are `as_strided`.
+
+`as_strided` trusts its strides, so every kernel first runs the core's shared argument checks
+(`plugrad.backend.validation`): no view reaches outside its buffer, and shapes, dtypes, axes
+and scalars are refused exactly as on every other backend.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from plugrad import random_stream
+from plugrad.backend.validation import Validator, check_index_values
 
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
 
@@ -68,8 +74,19 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return _erf_vec(x).astype(x.dtype, copy=False) if x.size else x.copy()
 
 
-def _view(x) -> np.ndarray:
-    """The NumPy view of a Strided (buffer, shape, strides, offset, dtype)."""
+_VALID = Validator(
+    "numpy_ref", np.ndarray, tuple(_DTYPES), buffer_dtype=lambda buffer: buffer.dtype.name
+)
+
+
+def _view(x, what: str = "view") -> np.ndarray:
+    """The NumPy view of a Strided (buffer, shape, strides, offset, dtype), checked."""
+    _VALID.view(x, what)
+    return _array(x)
+
+
+def _array(x) -> np.ndarray:
+    """The NumPy view of a Strided the kernel's shared checks have passed."""
     buf = x.buffer
     item = buf.itemsize
     return as_strided(
@@ -78,6 +95,11 @@ def _view(x) -> np.ndarray:
         strides=tuple(s * item for s in x.strides),
         writeable=True,
     )
+
+
+def _conv_args(geometry: tuple[int, ...]) -> tuple:
+    """(stride, padding, dilation, groups) of a checked convolution geometry, as integers."""
+    return geometry[9:11], geometry[11:13], geometry[13:15], geometry[15]
 
 
 class NumpyRefBackend:
@@ -100,39 +122,46 @@ class NumpyRefBackend:
         self._allocated -= nbytes
 
     def allocate(self, size, dtype):
-        return self._track(np.empty(size, dtype=_DTYPES[dtype]))
+        return self._track(np.empty(_VALID.allocation(size, dtype), dtype=_DTYPES[dtype]))
 
     def from_numpy(self, array, copy=True):
-        if copy or not array.flags.writeable:
+        array, share = _VALID.host_array(array, copy)
+        if not share:
             return self._track(np.array(array, copy=True))
         return array  # shared memory: the caller's array owns it and stays alive through us
 
     def to_numpy(self, x):
-        return _view(x)
+        return _view(x, "to_numpy")
 
     def fill(self, out, value):
-        _view(out)[...] = value
+        _VALID.fill(out, value)
+        _array(out)[...] = value
 
     def compact(self, x, out):
-        _view(out)[...] = _view(x)
+        _VALID.copy("compact", x, out)
+        _array(out)[...] = _array(x)
 
     def assign(self, x, out):
-        _view(out)[...] = _view(x)
+        _VALID.copy("assign", x, out)
+        _array(out)[...] = _array(x)
 
     # --- elementwise ---------------------------------------------------------------------
     def unary(self, op, x, out):
+        _VALID.unary(op, x, out)
         with np.errstate(all="ignore"):
-            _view(out)[...] = _UNARY[op](_view(x))
+            _array(out)[...] = _UNARY[op](_array(x))
 
     def binary(self, op, a, b, out):
+        _VALID.binary(op, a, b, out)
         with np.errstate(all="ignore"):
-            _view(out)[...] = self._binary(op, _view(a), _view(b))
+            _array(out)[...] = self._binary(op, _array(a), _array(b))
 
     def scalar(self, op, a, value, out, reflected):
-        av = _view(a)
+        _VALID.scalar(op, a, value, out)
+        av = _array(a)
         sv = np.asarray(value, dtype=av.dtype)
         with np.errstate(all="ignore"):
-            _view(out)[...] = self._binary(op, sv, av) if reflected else self._binary(op, av, sv)
+            _array(out)[...] = self._binary(op, sv, av) if reflected else self._binary(op, av, sv)
 
     @staticmethod
     def _binary(op, a, b):
@@ -147,22 +176,29 @@ class NumpyRefBackend:
         return _BINARY[op](a, b)
 
     def where(self, cond, a, b, out):
-        _view(out)[...] = np.where(_view(cond), _view(a), _view(b))
+        _VALID.where(cond, a, b, out)
+        _array(out)[...] = np.where(_array(cond), _array(a), _array(b))
 
     def cast(self, x, out):
+        _VALID.cast(x, out)
         with np.errstate(all="ignore"):
-            _view(out)[...] = _view(x).astype(_DTYPES[out.dtype])
+            _array(out)[...] = _array(x).astype(_DTYPES[out.dtype])
 
     # --- reductions ----------------------------------------------------------------------
     def reduce(self, op, x, axes, out):
-        _view(out)[...] = _REDUCE[op](_view(x), axis=tuple(axes))
+        axes = _VALID.reduce(op, x, axes, out)
+        keep = len(out.shape) == len(x.shape)  # out may keep the reduced axes as 1
+        _array(out)[...] = _REDUCE[op](_array(x), axis=axes, keepdims=keep)
 
     def arg_reduce(self, op, x, axis, out):
-        _view(out)[...] = _ARG_REDUCE[op](_view(x), axis=axis)
+        axis = _VALID.arg_reduce(op, x, axis, out)
+        keep = len(out.shape) == len(x.shape)
+        _array(out)[...] = _ARG_REDUCE[op](_array(x), axis=axis, keepdims=keep)
 
     # --- linear algebra and convolution --------------------------------------------------
     def matmul(self, a, b, out):
-        np.matmul(_view(a), _view(b), out=_view(out))
+        _VALID.matmul(a, b, out)
+        np.matmul(_array(a), _array(b), out=_array(out))
 
     @staticmethod
     def _windows(x, w_shape, out_shape, stride, padding, dilation):
@@ -182,7 +218,9 @@ class NumpyRefBackend:
         )  # fmt: skip
 
     def conv2d(self, x, w, out, stride, padding, dilation, groups):
-        xv, wv, ov = _view(x), _view(w), _view(out)
+        geometry = _VALID.conv2d(x, w, out, stride, padding, dilation, groups)
+        stride, padding, dilation, groups = _conv_args(geometry)
+        xv, wv, ov = _array(x), _array(w), _array(out)
         o, cg = wv.shape[:2]
         cols = self._windows(xv, wv.shape, ov.shape, stride, padding, dilation)
         og = o // groups
@@ -192,7 +230,11 @@ class NumpyRefBackend:
             ov[:, g * og : (g + 1) * og] = np.einsum("ncpqhw,ochw->nopq", cg_cols, wg)
 
     def conv2d_backward_input(self, grad_out, w, grad_x, stride, padding, dilation, groups):
-        gv, wv, gx = _view(grad_out), _view(w), _view(grad_x)
+        geometry = _VALID.conv2d_backward_input(
+            grad_out, w, grad_x, stride, padding, dilation, groups
+        )
+        stride, padding, dilation, groups = _conv_args(geometry)
+        gv, wv, gx = _array(grad_out), _array(w), _array(grad_x)
         n, c, h, wd = gx.shape
         o, cg, kh, kw = wv.shape
         _, _, oh, ow = gv.shape
@@ -215,7 +257,11 @@ class NumpyRefBackend:
         gx[...] = padded[:, :, ph : ph + h, pw : pw + wd]
 
     def conv2d_backward_weight(self, x, grad_out, grad_w, stride, padding, dilation, groups):
-        xv, gv, gw = _view(x), _view(grad_out), _view(grad_w)
+        geometry = _VALID.conv2d_backward_weight(
+            x, grad_out, grad_w, stride, padding, dilation, groups
+        )
+        stride, padding, dilation, groups = _conv_args(geometry)
+        xv, gv, gw = _array(x), _array(grad_out), _array(grad_w)
         o, cg = gw.shape[:2]
         cols = self._windows(xv, gw.shape, gv.shape, stride, padding, dilation)
         og = o // groups
@@ -232,12 +278,17 @@ class NumpyRefBackend:
         return tuple(grid)
 
     def gather(self, x, axis, index, out):
-        iv = _view(index)
-        _view(out)[...] = _view(x)[self._grid(iv, axis)]
+        axis, _ = _VALID.gather(x, axis, index, out)
+        iv = _array(index)
+        check_index_values(iv, x.shape[axis], "numpy_ref gather")
+        _array(out)[...] = _array(x)[self._grid(iv, axis)]
 
     def scatter_add(self, out, axis, index, src):
-        iv = _view(index)
-        np.add.at(_view(out), self._grid(iv, axis), _view(src))
+        axis, _ = _VALID.scatter_add(out, axis, index, src)
+        iv = _array(index)
+        check_index_values(iv, out.shape[axis], "numpy_ref scatter_add")
+        used = _array(src)[tuple(slice(0, side) for side in iv.shape)]  # src may be larger
+        np.add.at(_array(out), self._grid(iv, axis), used)
 
     # --- random numbers ------------------------------------------------------------------
     # The core's reference stream itself (plugrad/random_stream.py), into strided views too.
