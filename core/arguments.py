@@ -73,7 +73,9 @@ def sizes(
     gives it a meaning, `minus_one` (reshape infers that size, expand keeps it)."""
     minimum = 0 if minus_one is None else -1
     value: Any = args
-    if len(args) == 1 and not isinstance(args[0], (str, bytes)) and as_int(args[0]) is None:
+    if len(args) == 1 and type(args[0]) in (tuple, list):
+        value = args[0]
+    elif len(args) == 1 and not isinstance(args[0], (str, bytes)) and as_int(args[0]) is None:
         value = args[0]
         if not isinstance(value, Iterable):
             raise TypeError(f"{fn}(): {name} must be a sequence of ints, got {_describe(value)}")
@@ -118,20 +120,23 @@ def dims(fn: str, dim: Any, ndim: int) -> tuple[int, ...] | None:
     non-negative dims. A dim given twice is refused, as torch does."""
     if dim is None:
         return None
-    single = as_int(dim)
+    sequence = type(dim) in (tuple, list)  # the common cases skip the slower checks
+    single = dim if type(dim) is int else None if sequence else as_int(dim)
     items = [single] if single is not None else None
     if items is None:
-        if isinstance(dim, (str, bytes)) or not isinstance(dim, Iterable):
+        if not sequence and (isinstance(dim, (str, bytes)) or not isinstance(dim, Iterable)):
             raise TypeError(
                 f"{fn}(): dim must be an int, a sequence of ints or None, got {_describe(dim)}"
             )
         items = []
         for d in dim:
-            n = as_int(d)
+            n = d if type(d) is int else as_int(d)
             if n is None:
                 raise TypeError(f"{fn}(): dim must contain ints only, got {_describe(d)}")
             items.append(n)
-    result = [normalize_axis(d, ndim) for d in items]
+    result = [d + ndim if -ndim <= d < 0 else d for d in items]  # the common, valid case
+    if any(not 0 <= d < max(ndim, 1) for d in result):
+        result = [normalize_axis(d, ndim) for d in items]  # raises, naming the valid range
     if len(set(result)) != len(result):
         repeated = next(d for d in result if result.count(d) > 1)
         raise ValueError(f"{fn}(): dim {repeated} appears multiple times in the list of dims")
