@@ -390,6 +390,10 @@ class NDArray:
             if op == "sub" and (dtype is dt.bool_ or isinstance(value, bool)):
                 raise RuntimeError(_BOOL_SUB)
             dtype = _operand_dtype(op, dt.promote_scalar(dtype, value))
+            if op in COMPARISONS and _beyond(value, dtype):
+                return _output(out, self.shape, dt.bool_, self.device).fill_(
+                    _compare_beyond(op, value > 0, reflected)  # type: ignore[operator]
+                )
             source = self.astype(dtype)
             value = _python_scalar(value, dtype)
         out = _output(out, self.shape, dt.bool_ if op in COMPARISONS else dtype, self.device)
@@ -563,7 +567,32 @@ def _python_scalar(value: object, dtype: dt.DType) -> float | int | bool:
         return float(value)  # type: ignore[arg-type]
     if dtype is dt.bool_:
         return bool(value)
-    return int(value)  # type: ignore[call-overload]
+    value = int(value)  # type: ignore[call-overload]
+    info = np.iinfo(dtype.numpy)
+    if not info.min <= value <= info.max:
+        # A backend would wrap it or fail deep inside its FFI; torch refuses too.
+        raise OverflowError(
+            f"the Python int {value} does not fit the tensor's dtype {dtype.name} (range "
+            f"{info.min}..{info.max}); convert the tensor first (e.g. .double()) or use a "
+            "smaller number"
+        )
+    return value
+
+
+def _beyond(value: object, dtype: dt.DType) -> bool:
+    """An int outside an integer dtype's range (comparisons with it are constant)."""
+    if type(value) is not int or dtype.is_floating or dtype is dt.bool_:
+        return False
+    info = np.iinfo(dtype.numpy)
+    return not info.min <= value <= info.max
+
+
+def _compare_beyond(op: str, above: bool, reflected: bool) -> bool:
+    """`x op value` for every x of the dtype when value lies above (or below) its range."""
+    if reflected:  # value op x: x lies below (above) value
+        op = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}.get(op, op)
+    return {"eq": False, "ne": True, "lt": above, "le": above, "gt": not above,
+            "ge": not above}[op]  # fmt: skip
 
 
 def _expand_ellipsis(key: tuple, ndim: int) -> tuple:

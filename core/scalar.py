@@ -126,19 +126,22 @@ class Scalar:
 
     # --- autograd ------------------------------------------------------------------------
     def topological_sort(self) -> list[Scalar]:
-        """Depth-first from this node, inputs in order, each node appended after its inputs."""
+        """Depth-first from this node, inputs in order, each node appended after its inputs.
+
+        Iterative (a stack of input iterators), so chains of any length fit in the stack."""
         order: list[Scalar] = []
-        visited: set[int] = set()
-
-        def visit(node: Scalar) -> None:
-            if id(node) in visited:
-                return
-            visited.add(id(node))
-            for child in node._inputs:
-                visit(child)
-            order.append(node)
-
-        visit(self)
+        visited = {id(self)}
+        stack = [(self, iter(self._inputs))]
+        while stack:
+            node, inputs = stack[-1]
+            for child in inputs:
+                if id(child) not in visited:
+                    visited.add(id(child))
+                    stack.append((child, iter(child._inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
         return order
 
     def backward(self, on_step: Callable[[Scalar], None] | None = None) -> None:

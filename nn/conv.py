@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from plugrad import arguments
 from plugrad.autograd.tensor import Tensor, conv2d
 from plugrad.factory import empty
+from plugrad.ops.conv import ConvArguments
 
 from . import init
 from .module import Module
 from .parameter import Parameter
-
-
-def _pair(value: Any, name: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(int(v) for v in value)
-    if len(pair) != 2:
-        raise ValueError(f"Conv2d {name} must be an int or a pair, got {value!r}")
-    return pair  # type: ignore[return-value]
 
 
 class Conv2d(Module):
@@ -32,7 +25,7 @@ class Conv2d(Module):
         out_channels: int,
         kernel_size: int | tuple[int, int],
         stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
+        padding: int | tuple[int, int] | str = 0,
         dilation: int | tuple[int, int] = 1,
         groups: int = 1,
         bias: bool = True,
@@ -40,17 +33,19 @@ class Conv2d(Module):
         dtype: object = None,
     ) -> None:
         super().__init__()
-        if groups < 1 or in_channels % groups or out_channels % groups:
+        in_channels = arguments.integer("Conv2d", "in_channels", in_channels, minimum=1)
+        out_channels = arguments.integer("Conv2d", "out_channels", out_channels, minimum=1)
+        self.kernel_size = arguments.int_tuple("Conv2d", "kernel_size", kernel_size, 2, 1)
+        args = ConvArguments("Conv2d", self.kernel_size, stride, padding, dilation, groups)
+        if in_channels % args.groups or out_channels % args.groups:
             raise ValueError(
                 f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must "
-                f"both divide by groups ({groups})"
+                f"both divide by groups ({args.groups})"
             )
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
-        self.dilation = _pair(dilation, "dilation")
-        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, args.groups
+        self.stride, self.dilation = args.stride, args.dilation
+        self.padding = padding if isinstance(padding, str) else args.padding
+        shape = (out_channels, in_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(empty(*shape, dtype=dtype, device=device))
         if bias:
             self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))

@@ -80,13 +80,31 @@ class _FunctionOp(Op):
         picked = []
         for position, tensor in zip(self.positions, node._inputs):
             grad = grads[position]
-            if grad is not None and grad.shape != tensor.shape:
-                raise RuntimeError(
-                    f"{self.function.__name__}.backward returned a gradient of shape "
-                    f"{grad.shape} for an input of shape {tensor.shape}"
-                )
-            picked.append(grad)
+            picked.append(None if grad is None else self._checked(grad, tensor, position))
         return tuple(picked)
+
+    def _checked(self, grad: Any, tensor: Tensor, position: int) -> Tensor:
+        """What backward returned for one input, as a gradient that can join the graph: of
+        the input's shape, device and dtype (a floating one is cast, as torch does)."""
+        what = (
+            f"{self.function.__name__}.backward returned for input {position} (shape "
+            f"{tensor.shape}, {tensor.dtype.name} on {tensor.device.name})"
+        )
+        if not isinstance(grad, Tensor):
+            raise TypeError(f"{what} a {type(grad).__name__}; return a Tensor or None")
+        if grad.shape != tensor.shape:
+            raise RuntimeError(f"{what} a gradient of shape {grad.shape}; it must match")
+        if grad.device is not tensor.device:
+            raise RuntimeError(
+                f"{what} a gradient on {grad.device.name}; return it on the input's device "
+                f"(.to({tensor.device.name!r}))"
+            )
+        if not grad.dtype.is_floating:
+            raise TypeError(
+                f"{what} a gradient of dtype {grad.dtype.name}; gradients are floating point "
+                f"(return .to({tensor.dtype.name!r}) of it if that is what you meant)"
+            )
+        return grad if grad.dtype is tensor.dtype else grad.astype(tensor.dtype)
 
 
 RETURNED_INPUT = (

@@ -6,6 +6,10 @@
 - `join(tensors, on_backward)`: the same tensors as new graph nodes that meet in one node, so
   that `on_backward(grads)` sees the gradients of all of them at once and may replace them
   (what nn.Module's full backward hooks are built on).
+
+Hooks run in the thread that runs backward, so backwards in several threads may run one hook
+at the same time (as in torch): a hook that updates shared state takes its own lock. The
+accumulation into .grad itself is atomic (Tensor._accumulate_grad holds a lock).
 """
 
 from __future__ import annotations
@@ -79,14 +83,27 @@ def register_post_accumulate_grad_hook(t: Tensor, fn: Callable[[Tensor], None]) 
 
 
 def run_tensor_hooks(hooks: dict, grad: Tensor) -> Tensor:
+    """Each hook in turn; one may return a replacement of the gradient's shape, dtype and
+    device (torch refuses a hook that changes any of them)."""
     for fn in list(hooks.values()):
         replaced = fn(grad)
         if replaced is not None:
-            if getattr(replaced, "shape", None) != grad.shape:
+            same = (
+                getattr(replaced, "shape", None) == grad.shape
+                and getattr(replaced, "dtype", None) is grad.dtype
+                and getattr(replaced, "device", None) is grad.device
+            )
+            if not same:
+                name = getattr(fn, "__name__", type(fn).__name__)
+                got = (
+                    f"shape {replaced.shape}, {replaced.dtype.name} on {replaced.device.name}"
+                    if hasattr(replaced, "array")
+                    else type(replaced).__name__
+                )
                 raise RuntimeError(
-                    f"a tensor hook returned {type(replaced).__name__} of shape "
-                    f"{getattr(replaced, 'shape', None)}; it must return None or a tensor of "
-                    f"the gradient's shape {grad.shape}"
+                    f"the tensor hook {name!r} returned {got}; it must return None or a tensor "
+                    f"like the gradient: shape {grad.shape}, {grad.dtype.name} on "
+                    f"{grad.device.name}"
                 )
             grad = replaced
     return grad

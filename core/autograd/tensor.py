@@ -9,23 +9,25 @@ from typing import Any
 
 import numpy as np
 
+from .. import arguments
 from .. import dtypes as dt
 from ..backend.registry import Device, get_device
 from ..indexing import IndexPlan, is_basic, normalize_key
 from ..ndarray import NDArray, _may_overlap
 from ..ops import base as _base
-from ..ops import conv as conv_ops
 from ..ops import elementwise as ew
 from ..ops import fused, linalg, reduction
 from ..ops import gather as gather_ops
 from ..ops import shape as shape_ops
 from ..ops.base import Op
-from ..shapes import normalize_axes, normalize_axis
+from ..ops.conv import conv2d as conv2d  # plugrad.conv2d, F.conv2d
+from ..shapes import normalize_axis
 from . import hooks, inplace, views
 from .engine import run_backward
 from .history import AutogradMeta
 
 Number = numbers.Number
+_INFERRED = "(once) to infer that size from the others"
 _accumulate_lock = threading.Lock()
 
 
@@ -596,10 +598,12 @@ class Tensor:
         return bool(np.allclose(self.detach().numpy(), np.asarray(other), rtol=rtol, atol=atol))
 
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(self.array.astype(dt.bool_).reduce("max", dim, keepdim))
+        dims = _dims("any", dim, None, self.ndim)
+        return Tensor._wrap(self.array.astype(dt.bool_).reduce("max", dims, keepdim))
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(self.array.astype(dt.bool_).reduce("min", dim, keepdim))
+        dims = _dims("all", dim, None, self.ndim)
+        return Tensor._wrap(self.array.astype(dt.bool_).reduce("min", dims, keepdim))
 
     # --- elementwise math ----------------------------------------------------------------
     def neg(self) -> Tensor:
@@ -669,10 +673,10 @@ class Tensor:
 
     # --- reductions ----------------------------------------------------------------------
     def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
-        return reduction.Sum(_dim(dim, axis), keepdim)(self)
+        return reduction.Sum(_dims("sum", dim, axis, self.ndim), keepdim)(self)
 
     def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
-        axes = normalize_axes(_dim(dim, axis), self.ndim)
+        axes = _all_dims(_dims("mean", dim, axis, self.ndim), self.ndim)
         count = 1
         for a in axes:
             count *= self.shape[a]
@@ -690,7 +694,7 @@ class Tensor:
         """Variance with Bessel's correction by default (torch); correction=0 is NumPy's."""
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        axes = normalize_axes(_dim(dim, axis), self.ndim)
+        axes = _all_dims(_dims("var", dim, axis, self.ndim), self.ndim)
         count = 1
         for a in axes:
             count *= self.shape[a]
@@ -700,26 +704,23 @@ class Tensor:
     def std(
         self, dim: Any = None, keepdim: bool = False, *, correction: int = 1, axis: Any = None
     ) -> Tensor:
-        return self.var(dim, keepdim, correction=correction, axis=axis).sqrt()
+        """sqrt(var); where it is 0 (a constant row) the gradient is 0, as in torch."""
+        variance = self.var(dim, keepdim, correction=correction, axis=axis)
+        return reduction.SqrtOfVariance()(variance)
 
     def amax(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
-        return reduction.Extreme("max", _dim(dim, axis), keepdim)(self)
+        return reduction.Extreme("max", _dims("amax", dim, axis, self.ndim), keepdim)(self)
 
     def amin(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
-        return reduction.Extreme("min", _dim(dim, axis), keepdim)(self)
+        return reduction.Extreme("min", _dims("amin", dim, axis, self.ndim), keepdim)(self)
 
     def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Any:
         """With no dim: the largest value. With an int dim: (values, indices), as in torch."""
-        dim = _dim(dim, axis)
-        if dim is None or not isinstance(dim, int):
-            return self.amax(dim, keepdim)
-        return MinMaxResult(self.amax(dim, keepdim), self.argmax(dim, keepdim))
+        return reduction.max_or_min(self, "max", _dim(dim, axis), keepdim)
 
     def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Any:
-        dim = _dim(dim, axis)
-        if dim is None or not isinstance(dim, int):
-            return self.amin(dim, keepdim)
-        return MinMaxResult(self.amin(dim, keepdim), self.argmin(dim, keepdim))
+        """With no dim: the smallest value. With an int dim: (values, indices), as in torch."""
+        return reduction.max_or_min(self, "min", _dim(dim, axis), keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
         return Tensor._wrap(self.array.arg_reduce("argmax", _dim(dim, axis), keepdim))
@@ -728,11 +729,11 @@ class Tensor:
         return Tensor._wrap(self.array.arg_reduce("argmin", _dim(dim, axis), keepdim))
 
     def prod(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
-        return reduction.Prod(_dim(dim, axis), keepdim)(self)
+        return reduction.Prod(_dims("prod", dim, axis, self.ndim), keepdim)(self)
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
         source = self if self.dtype.is_floating else self.astype(dt.float32)
-        return reduction.LogSumExp(_dim(dim, axis), keepdim)(source)
+        return reduction.LogSumExp(_dims("logsumexp", dim, axis, self.ndim), keepdim)(source)
 
     def softmax(self, dim: int = -1) -> Tensor:
         return reduction.Softmax(normalize_axis(dim, self.ndim), log=False)(self)
@@ -742,19 +743,17 @@ class Tensor:
 
     # --- shape ---------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        target = tuple(int(d) for d in shape)
+        """`t.reshape(2, 3)` or `t.reshape((2, 3))`; one size may be -1 (inferred)."""
+        target = arguments.sizes("reshape", shape, "shape", _INFERRED)
         if target == self.shape:
             return self
         return shape_ops.Reshape(target)(self)
 
     def view(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
         from ..shapes import resolve_reshape, view_strides_for_reshape
 
-        target = resolve_reshape(self.numel(), tuple(int(d) for d in shape), self.shape)
+        sizes = arguments.sizes("view", shape, "shape", _INFERRED)
+        target = resolve_reshape(self.numel(), sizes, self.shape)
         if view_strides_for_reshape(self.shape, self.array.strides, target) is None:
             raise RuntimeError(
                 f"view of shape {target} is not possible over strides {self.array.strides} "
@@ -785,24 +784,19 @@ class Tensor:
         return self.permute(order)
 
     def broadcast_to(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        shape = tuple(int(d) for d in shape)
-        if shape == self.shape:
-            return self
-        return shape_ops.BroadcastTo(shape)(self)
+        """torch's broadcast_to, which is expand: sizes of 1 stretch, -1 keeps a size."""
+        return self._expand("broadcast_to", shape)
 
     def expand(self, *shape: Any) -> Tensor:
-        """torch's expand: -1 keeps a dimension."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        lead = len(shape) - self.ndim
-        if lead < 0:
-            raise ValueError(f"expand to {shape} has fewer dimensions than {self.shape}")
-        full = tuple(
-            self.shape[i - lead] if d == -1 and i >= lead else int(d) for i, d in enumerate(shape)
-        )
-        return self.broadcast_to(full)
+        """A view of new (leading or stretched size-1) dimensions; -1 keeps a size."""
+        return self._expand("expand", shape)
+
+    def _expand(self, fn: str, shape: tuple) -> Tensor:
+        sizes = arguments.sizes(fn, shape, minus_one="to keep the existing size")
+        target = arguments.expanded_shape(fn, sizes, self.shape)
+        if target == self.shape:
+            return self
+        return shape_ops.BroadcastTo(target)(self)
 
     def expand_as(self, other: Tensor) -> Tensor:
         return self.broadcast_to(other.shape)
@@ -814,7 +808,7 @@ class Tensor:
         return self.reshape(self.array.unsqueeze(dim).shape)
 
     def flip(self, dims: Any = None) -> Tensor:
-        return shape_ops.Flip(normalize_axes(dims, self.ndim))(self)
+        return shape_ops.Flip(arguments.dims("flip", dims, self.ndim))(self)
 
     def __getitem__(self, key: Any) -> Tensor:
         key = _unwrap_key(normalize_key(key))
@@ -909,6 +903,15 @@ def _dim(dim: Any, axis: Any) -> Any:
     return axis if dim is None else dim
 
 
+def _dims(fn: str, dim: Any, axis: Any, ndim: int) -> tuple[int, ...] | None:
+    """A reduction's dims (`dim=` or NumPy's `axis=`), checked: None means every one."""
+    return arguments.dims(fn, axis if dim is None else dim, ndim)
+
+
+def _all_dims(dims: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    return tuple(range(ndim)) if dims is None else dims
+
+
 def _unwrap_key(key: tuple) -> tuple:
     return tuple(k.array if isinstance(k, Tensor) else k for k in key)
 
@@ -990,17 +993,15 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("cat() needs at least one tensor")
+    """Join tensors of one ndim (at least 1) along an existing dim."""
+    tensors = arguments.tensor_list("cat", tensors, Tensor, at_least_1d=True)
     axis = normalize_axis(dim, tensors[0].ndim)
     return shape_ops.Cat(axis)(*tensors)
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack() needs at least one tensor")
+    """Join tensors of one shape along a new dim."""
+    tensors = arguments.tensor_list("stack", tensors, Tensor)
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack() needs tensors of one shape, got {sorted(shapes)}")
@@ -1010,17 +1011,10 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """torch.split: pieces of a given size (the last may be smaller), or explicit sizes."""
+    if x.ndim == 0:
+        raise ValueError("split(): expects a tensor of at least 1 dimension, got a 0-d one")
     axis = normalize_axis(dim, x.ndim)
-    total = x.shape[axis]
-    if isinstance(split_size_or_sections, int):
-        step = split_size_or_sections
-        if step <= 0:
-            raise ValueError(f"split size must be positive, got {step}")
-        sizes = [min(step, total - s) for s in range(0, total, step)] or [0]
-    else:
-        sizes = [int(s) for s in split_size_or_sections]
-        if sum(sizes) != total:
-            raise ValueError(f"split sizes {sizes} do not sum to the dimension size {total}")
+    sizes = arguments.split_sizes(split_size_or_sections, x.shape[axis], dim)
     pieces = []
     start = 0
     for size in sizes:
@@ -1030,10 +1024,13 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-    if chunks <= 0:
-        raise ValueError(f"chunks must be positive, got {chunks}")
+    """torch.chunk: at most `chunks` pieces of ceil(size / chunks); an empty dim gives
+    `chunks` empty pieces, as in torch."""
+    chunks = arguments.integer("chunk", "chunks", chunks, minimum=1)
+    if x.ndim == 0:
+        raise ValueError("chunk(): expects a tensor of at least 1 dimension, got a 0-d one")
     total = x.shape[normalize_axis(dim, x.ndim)]
-    return split(x, max(1, -(-total // chunks)), dim)
+    return split(x, -(-total // chunks) if total else [0] * chunks, dim)
 
 
 def pad(x: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
@@ -1041,36 +1038,19 @@ def pad(x: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
     return shape_ops.Pad(tuple(int(p) for p in pad), value)(x)
 
 
-def conv2d(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
-    groups: int = 1,
-) -> Tensor:
-    """Cross-correlation over NCHW input with (O, C/groups, KH, KW) weights."""
-    out = conv_ops.Conv2d(_pair(stride, "stride"), _pair(padding, "padding"),
-                          _pair(dilation, "dilation"), int(groups))(x, weight)  # fmt: skip
-    if bias is not None:
-        out = out + bias.reshape(1, -1, 1, 1)
-    return out
-
-
-def _pair(value: Any, what: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(int(v) for v in value)
-    if len(pair) != 2 or (what != "padding" and min(pair) < 1) or min(pair) < 0:
-        raise ValueError(f"conv2d {what} must be a non-negative int or a pair, got {value!r}")
-    return pair  # type: ignore[return-value]
-
-
 def one_hot(indices: Tensor, num_classes: int = -1) -> Tensor:
     """int64 (..., num_classes) with a 1 at each index (no gradient)."""
     if indices.dtype is not dt.int64:
         raise TypeError(f"one_hot needs int64 indices, got {indices.dtype.name}")
-    if num_classes < 0:
-        num_classes = int(indices.array.reduce("max").item()) + 1 if indices.numel() else 0
+    num_classes = arguments.integer(
+        "one_hot", "num_classes", num_classes, -1, "a non-negative int, or -1 to infer it"
+    )
+    if num_classes == -1:
+        if not indices.numel():
+            raise ValueError(
+                "one_hot(): cannot infer num_classes from an empty tensor; pass num_classes"
+            )
+        num_classes = int(indices.array.reduce("max").item()) + 1
     classes = NDArray.from_numpy(np.arange(num_classes, dtype=np.int64), indices.device)
     expanded = indices.array.unsqueeze(-1)
     if indices.numel():

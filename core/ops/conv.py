@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .. import arguments
 from ..ndarray import NDArray
 from .base import Op
 
@@ -15,6 +16,71 @@ Pair = tuple[int, int]
 
 def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+class ConvArguments:
+    """conv2d's stride, padding, dilation and groups, checked as torch checks them.
+
+    padding is ints, 'valid' (none) or 'same' (the output keeps the input's size; stride 1
+    only). 'same' pads dilation * (kernel - 1) in all, half before; when that is odd the extra
+    row and column go after (bottom, right), as torch does, through `extra`."""
+
+    def __init__(
+        self, fn: str, kernel: tuple[int, ...] | None, stride: object, padding: object,
+        dilation: object, groups: object,
+    ) -> None:  # fmt: skip
+        self.stride = arguments.int_tuple(fn, "stride", stride, 2, minimum=1)
+        self.dilation = arguments.int_tuple(fn, "dilation", dilation, 2, minimum=1)
+        self.groups = arguments.integer(fn, "groups", groups, minimum=1)
+        self.extra: Pair = (0, 0)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(
+                    f"{fn}(): padding must be 'same', 'valid', an int or a pair of ints, got "
+                    f"{padding!r}"
+                )
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(
+                    f"{fn}(): padding='same' is not supported for strided convolutions (stride "
+                    f"{self.stride}); use stride=1, or give the padding as ints"
+                )
+            self.padding: Pair = (0, 0)
+            if padding == "same" and kernel is not None:
+                total = [d * (k - 1) for d, k in zip(self.dilation, kernel)]
+                self.padding = (total[0] // 2, total[1] // 2)
+                self.extra = (total[0] % 2, total[1] % 2)
+        else:
+            self.padding = arguments.int_tuple(  # type: ignore[assignment]
+                fn, "padding", padding, 2, minimum=0, alternatives="'same', 'valid', "
+            )
+
+
+def conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """Cross-correlation over NCHW input with (O, C/groups, KH, KW) weights. padding: ints,
+    'valid' (none) or 'same' (the output keeps the input's H and W), as in torch."""
+    from ..autograd.tensor import Tensor, pad
+
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(
+            f"conv2d(): input and weight must be Tensors, got {type(x).__name__} and "
+            f"{type(weight).__name__}"
+        )
+    kernel = weight.shape[2:] if weight.ndim == 4 else None
+    args = ConvArguments("conv2d", kernel, stride, padding, dilation, groups)
+    if any(args.extra):  # 'same' with an even extent: one more row/column after, as torch
+        x = pad(x, (0, args.extra[1], 0, args.extra[0]))
+    out = Conv2d(args.stride, args.padding, args.dilation, args.groups)(x, weight)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    return out
 
 
 class Conv2d(Op):
@@ -35,6 +101,8 @@ class Conv2d(Op):
             )
         n, c, h, wd = x.shape
         o, cg, kh, kw = w.shape
+        if kh <= 0 or kw <= 0:
+            raise ValueError(f"conv2d: the kernel size must be at least 1x1, got weight {w.shape}")
         if c != cg * self.groups or o % self.groups:
             raise ValueError(
                 f"conv2d with groups={self.groups}: input has {c} channels and weight {w.shape} "

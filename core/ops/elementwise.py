@@ -39,7 +39,7 @@ class Binary(Op):
     def compute(self, a: NDArray, b: NDArray) -> NDArray:
         return a.binary(self.op, b)
 
-    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b = node._inputs
         op = self.op
         if op == "add":
@@ -52,17 +52,16 @@ class Binary(Op):
             ga = g / b
             gb = -g * a / (b * b)
         elif op == "pow":
-            ga = g * b * a ** (b - 1)
-            gb = g * node * _safe_log(a)
+            ga = _pow_base_gradient(g, a, b) if a.requires_grad else None
+            gb = _pow_exponent_gradient(g, a, b, node) if b.requires_grad else None
         elif op in ("maximum", "minimum"):
-            # Ties share the gradient equally, as torch does.
-            wins = (a > b) if op == "maximum" else (a < b)
-            ties = (a == b).astype(g.dtype) * 0.5
-            ga = g * (wins.astype(g.dtype) + ties)
-            gb = g * ((~wins).astype(g.dtype) - ties)
+            ga, gb = _pick_gradient(op, g, a, b), _pick_gradient(op, g, b, a)
         else:
             raise RuntimeError(f"{op} is not differentiable")
-        return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+        return (
+            None if ga is None else unbroadcast(ga, a.shape),
+            None if gb is None else unbroadcast(gb, b.shape),
+        )
 
 
 class Scalar(Op):
@@ -79,8 +78,8 @@ class Scalar(Op):
             return ()
         if self.op == "div":
             return (0,) if self.reflected else ()
-        if self.op == "pow":
-            return (-1,) if self.reflected else (0,)
+        if self.op == "pow":  # c ** x reads x where c == 0 (is x >= 0?)
+            return ((0, -1) if self.value == 0 else (-1,)) if self.reflected else (0,)
         return (0,) if self.op in ("maximum", "minimum") else None
 
     @property
@@ -102,19 +101,11 @@ class Scalar(Op):
         if op == "div":
             return -g * c / (x * x) if self.reflected else g / c
         if op == "pow":
-            if self.reflected:  # d(c**x)/dx = c**x * log(c), as torch: nan for c < 0
-                if c > 0:
-                    return g * node * math.log(c)
-                if c < 0:
-                    return g * math.nan
-                from ..autograd.tensor import where  # c == 0: 0 where x >= 0, else c**x * -inf
-
-                return g * where(x >= 0, 0.0, node * -math.inf)
-            return g * c * x ** (c - 1) if c != 0 else g * 0.0
+            if self.reflected:
+                return _pow_exponent_gradient(g, c, x, node)
+            return g * c * x ** (c - 1) if c != 0 else _zeros(g)
         if op in ("maximum", "minimum"):
-            keep = (x > c) if op == "maximum" else (x < c)
-            ties = (x == c).astype(g.dtype) * 0.5
-            return g * (keep.astype(g.dtype) + ties)
+            return _pick_gradient(op, g, x, c)
         raise RuntimeError(f"{op} with a scalar is not differentiable")
 
 
@@ -162,7 +153,7 @@ class Unary(Op):
         if op == "erf":
             return g * (2.0 / math.sqrt(math.pi)) * (-(x * x)).exp()
         if op in ("sign", "floor", "ceil"):
-            return g * 0.0
+            return _zeros(g)
         raise RuntimeError(f"{op} is not differentiable")
 
 
@@ -256,9 +247,37 @@ class Cast(Op):
         return g.astype(x.dtype) if x.dtype.is_floating else None
 
 
-def _safe_log(x: Tensor) -> Tensor:
-    """log(x) where x > 0 and 0 elsewhere: the pow gradient w.r.t. the exponent at a <= 0."""
+def _zeros(g: Tensor) -> Tensor:
+    """A zero gradient of g's shape that does not depend on g's values (g * 0 would be NaN
+    where g is infinite); torch returns zeros for these."""
+    return base._tensor_class._wrap(NDArray.full(g.shape, 0, g.dtype, g.device))
+
+
+def _pick_gradient(op: str, g: Tensor, x: Tensor, other: Tensor | float) -> Tensor:
+    """maximum / minimum's gradient for x, as torch's: all of g where x wins or where either
+    is NaN (no comparison holds), half on a tie, none where x loses."""
+    loses = (x < other) if op == "maximum" else (x > other)
+    share = (x == other).astype(g.dtype) * -0.5 + 1.0
+    return g * share * loses.logical_not().astype(g.dtype)
+
+
+def _pow_base_gradient(g: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """d(a ** b)/da for a tensor exponent: b * a ** (b - 1), and 0 where b == 0 (torch), so
+    0 ** 0 does not give 0 * inf."""
     from ..autograd.tensor import where
 
-    positive = x > 0
-    return where(positive, where(positive, x, 1.0).log(), 0.0)
+    return where(b == 0, 0.0, g * b * a ** (b - 1))
+
+
+def _pow_exponent_gradient(g: Tensor, a: Tensor | float, b: Tensor, node: Tensor) -> Tensor:
+    """d(a ** b)/db = a ** b * log(a), with torch's value 0 where a == 0 and b >= 0 (0 ** b is
+    flat there); a negative base gives NaN, as log does."""
+    from ..autograd.tensor import where
+
+    if not isinstance(a, base._tensor_class):
+        if a > 0:
+            return g * node * math.log(a)
+        log = float("-inf") if a == 0 else float("nan")
+        rate = node * log
+        return g * where(b >= 0, 0.0, rate) if a == 0 else g * rate
+    return g * where((a == 0) & (b >= 0), 0.0, node * a.log())

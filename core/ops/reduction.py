@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import arguments
+from .. import dtypes as dt
 from ..ndarray import NDArray
-from ..shapes import normalize_axes
+from ..shapes import normalize_axes, normalize_axis
 from .base import Op
+from .gather import Gather
 
 if TYPE_CHECKING:
     from ..autograd.tensor import Tensor
@@ -32,12 +35,18 @@ class Sum(Op):
 
 
 class Extreme(Op):
-    """amax / amin over axes; the gradient is shared equally among tied extremes (torch)."""
+    """amax / amin over axes; the gradient is shared equally among tied extremes (torch).
+
+    A NaN is the extreme: amax's gradient is then NaN everywhere in its row (torch's amax);
+    with `nan_takes_gradient` (torch's max() and min() without a dim) the NaNs share it."""
 
     saved = (0, -1)
 
-    def __init__(self, op: str, axes: object, keepdim: bool) -> None:
+    def __init__(
+        self, op: str, axes: object, keepdim: bool, nan_takes_gradient: bool = False
+    ) -> None:
         self.op, self.axes, self.keepdim = op, axes, keepdim
+        self.nan_takes_gradient = nan_takes_gradient
 
     @property
     def name(self) -> str:
@@ -50,9 +59,32 @@ class Extreme(Op):
         (x,) = node._inputs
         axes = normalize_axes(self.axes, x.ndim)
         shape = _kept_shape(x.shape, axes)
-        hits = (x == node.detach().reshape(shape)).astype(g.dtype)
+        extreme = node.detach().reshape(shape)
+        hits = x == extreme
+        if self.nan_takes_gradient:
+            hits = hits | ((x != x) & (extreme != extreme))
+        hits = hits.astype(g.dtype)
         count = hits.sum(axis=axes, keepdim=True)
         return g.reshape(shape) * hits / count
+
+
+class SqrtOfVariance(Op):
+    """std from var: sqrt, whose gradient is 0 where the result is 0, as torch's std's (a
+    constant row has std 0 and gradient 0, not 0 * inf = NaN)."""
+
+    saved = (-1,)
+
+    @property
+    def name(self) -> str:
+        return "std"
+
+    def compute(self, variance: NDArray) -> NDArray:
+        return variance.unary("sqrt")
+
+    def gradient(self, g: Tensor, node: Tensor) -> Tensor:
+        from ..autograd.tensor import where
+
+        return where(node == 0, 0.0, g / (node * 2.0))
 
 
 class LogSumExp(Op):
@@ -142,3 +174,25 @@ class Prod(Op):
         rest = nonzero_x.prod(axes, keepdim=True)  # the product of the non-zero elements
         others = where(zeros == 0, rest / nonzero_x, where(zero & (zeros == 1), rest, 0.0))
         return g.reshape(shape) * others
+
+
+def max_or_min(x: Tensor, op: str, dim: object, keepdim: bool) -> object:
+    """Tensor.max / min as torch: with no dim the extreme value, whose gradient a NaN takes
+    (else ties share it); with an int dim (values, indices), the whole gradient going to the
+    returned index (the first of tied extremes, or the first NaN)."""
+    from ..autograd.tensor import MinMaxResult
+
+    if dim is None or arguments.as_int(dim) is None:
+        dims = arguments.dims(op, dim, x.ndim)
+        return Extreme(op, dims, keepdim, nan_takes_gradient=dim is None)(x)
+    axis = normalize_axis(dim, x.ndim)  # type: ignore[arg-type]
+    wrap = x._wrap
+    if x.ndim == 0:
+        return MinMaxResult(
+            Extreme(op, (), keepdim)(x), wrap(NDArray.full((), 0, dt.int64, x.device))
+        )
+    indices = wrap(x.array.arg_reduce("arg" + op, axis, True))
+    values = Gather(axis, checked=True)(x, indices)
+    if not keepdim:
+        values, indices = values.squeeze(axis), indices.squeeze(axis)
+    return MinMaxResult(values, indices)

@@ -74,8 +74,31 @@ def test_hook_registration_errors(device):
     with pytest.raises(RuntimeError, match="leaf"):
         (x * 2).register_post_accumulate_grad_hook(lambda t: None)
     x.register_hook(lambda g: plugrad.zeros(3, device=device))
-    with pytest.raises(RuntimeError, match="gradient's shape"):
+    with pytest.raises(RuntimeError, match=r"like the gradient: shape \(1,\)"):
         (x * 2).sum().backward()
+
+
+@pytest.mark.parametrize(
+    "replacement",
+    [
+        lambda g: g.double(),  # another dtype: torch refuses a hook that changes the type
+        lambda g: g.long(),
+        lambda g: g.to("hooks_other"),  # another device
+        lambda g: [1.0],  # not a tensor
+    ],
+    ids=["float64", "int64", "device", "list"],
+)
+def test_a_hook_must_keep_the_gradients_dtype_and_device(make_device, replacement):
+    make_device("hooks_other")
+    x = plugrad.tensor([1.0], requires_grad=True, device="numpy_ref")
+
+    def swap(g):
+        return replacement(g)
+
+    x.register_hook(swap)
+    with pytest.raises(RuntimeError, match=r"hook 'swap' returned .*float32 on numpy_ref"):
+        (x * 2).sum().backward()
+    assert x.grad is None
 
 
 def test_post_accumulate_hooks_fire_once_per_leaf_in_backward_order(device):

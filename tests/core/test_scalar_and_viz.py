@@ -74,6 +74,24 @@ def test_to_dot_for_scalars_and_tensors():
     assert "w | (2, 3) float32" in tdot and "Sum" in tdot and "grad (2, 3)" in tdot
 
 
+def test_chains_of_any_length_backward_and_draw_without_recursion():
+    x = Scalar(1.0, "x")
+    y = x
+    for _ in range(5000):  # far past Python's recursion limit (1000)
+        y = y * 1.0001 + 0.5
+    y.backward()
+    assert math.isclose(x.grad, 1.0001**5000, rel_tol=1e-9)
+    order = y.topological_sort()
+    assert len(order) == 1 + 5000 * 4 and order[0] is x and order[-1] is y  # x, constants, ops
+    dot = plugrad.viz.to_dot(y)
+    assert dot.count("_op [shape=ellipse") == 2 * 5000
+    t = plugrad.ones(1, requires_grad=True)
+    u = t
+    for _ in range(5000):
+        u = u * 1.0
+    assert plugrad.viz.to_dot(u).count("_op [shape=ellipse") == 5000
+
+
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 def test_render_svg(tmp_path):
     path = plugrad.viz.render(Scalar(1.0, "a") * 2.0, str(tmp_path / "g.svg"))

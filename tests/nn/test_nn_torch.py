@@ -355,9 +355,12 @@ def test_functional_matches_torch_functional(device, dtype):
         dict(kernel_size=3),
         dict(kernel_size=(3, 2), stride=2, padding=1, bias=False),
         dict(kernel_size=3, padding=2, dilation=2, groups=2),
+        dict(kernel_size=(2, 3), padding="same", dilation=(3, 1)),
+        dict(kernel_size=3, padding="valid", stride=2),
     ],
-    ids=["plain", "strided", "dilated-groups"],
+    ids=["plain", "strided", "dilated-groups", "same-even-kernel", "valid"],
 )
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # torch's note
 def test_conv2d(device, dtype, kwargs):
     plugrad.manual_seed(0)
     ours = nn.Conv2d(4, 6, device=device, dtype=dtype, **kwargs)
@@ -372,5 +375,7 @@ def test_conv2d_default_init_bounds_and_repr(device):
     assert np.abs(layer.weight.detach().numpy()).max() <= bound
     assert np.abs(layer.bias.detach().numpy()).max() <= bound
     assert repr(layer) == "Conv2d(8, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"
+    same = nn.Conv2d(8, 4, 2, padding="same", device=device)
+    assert repr(same) == repr(torch.nn.Conv2d(8, 4, 2, padding="same"))
     with pytest.raises(ValueError, match="divide by groups"):
         nn.Conv2d(3, 4, 3, groups=2)
