@@ -1,12 +1,16 @@
 """plugrad.nn.functional: the layers and losses of plugrad.nn as functions.
 
 Shapes follow torch: N is the batch, C the classes or channels, `*` any extra dimensions.
+This module holds the layers and the classification and mse/l1 losses; the other families
+live beside it and are re-exported here: functional_activation (leaky_relu, elu, selu, silu,
+mish, softplus, hardtanh, relu6, hardswish, prelu), functional_loss (binary_cross_entropy,
+smooth_l1_loss, huber_loss, kl_div, cosine_embedding_loss, margin_ranking_loss) and
+functional_distance (normalize, cosine_similarity, pairwise_distance).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 
 from plugrad import dtypes as dt
@@ -18,29 +22,71 @@ from plugrad.ops.linalg import Linear as LinearOp
 from plugrad.ops.loss import CrossEntropy
 from plugrad.random import Generator
 
+from ._reduction import check_reduction as _check_reduction
+from ._reduction import reduce as _reduce
+from ._reduction import warn_if_shapes_differ as _check_same_shape
+from .functional_activation import (
+    elu,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    silu,
+    softplus,
+)
+from .functional_distance import cosine_similarity, normalize, pairwise_distance
+from .functional_loss import (
+    binary_cross_entropy,
+    cosine_embedding_loss,
+    huber_loss,
+    kl_div,
+    margin_ranking_loss,
+    smooth_l1_loss,
+)
+
 __all__ = [
     "batch_norm",
+    "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "conv2d",
+    "cosine_embedding_loss",
+    "cosine_similarity",
     "cross_entropy",
     "dropout",
+    "elu",
     "flatten",
     "gelu",
+    "hardswish",
+    "hardtanh",
+    "huber_loss",
+    "kl_div",
     "l1_loss",
     "layer_norm",
+    "leaky_relu",
     "linear",
     "log_softmax",
+    "margin_ranking_loss",
+    "mish",
     "mse_loss",
     "nll_loss",
+    "normalize",
     "one_hot",
     "pad",
+    "pairwise_distance",
+    "prelu",
     "relu",
+    "relu6",
+    "selu",
     "sigmoid",
+    "silu",
+    "smooth_l1_loss",
     "softmax",
+    "softplus",
     "tanh",
 ]
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 # --- layers ------------------------------------------------------------------------------
@@ -195,19 +241,6 @@ def layer_norm(
 
 
 # --- losses ------------------------------------------------------------------------------
-def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
 def _classes_last(input: Tensor, target: Tensor, what: str) -> tuple[Tensor, Tensor, tuple]:
     """(N, C, *) scores and (N, *) targets as (M, C) and (M,), with the target's shape."""
     if input.ndim == 1:
@@ -359,15 +392,6 @@ def cross_entropy(
     elif reduction == "sum":
         smooth = smooth.sum()
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
-
-
-def _check_same_shape(input: Tensor, target: Tensor, what: str) -> None:  # noqa: A002
-    if input.shape != target.shape:
-        warnings.warn(
-            f"{what}: target shape {target.shape} differs from input shape {input.shape}; "
-            "they will be broadcast, which is rarely intended",
-            stacklevel=3,
-        )
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002

@@ -3,16 +3,21 @@
 Every function runs under no_grad, draws on the tensor's own device and dtype with one call of
 the random stream (uniform(a, b) and normal(mean, std) are computed in float64 and rounded
 once, plugrad.random_stream), accepts a `generator=` (default: the global one seeded by
-`plugrad.manual_seed`) and returns the tensor.
+`plugrad.manual_seed`) and returns the tensor. orthogonal_ alone leaves the device: its QR
+decomposition runs in NumPy on the host.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+
+import numpy as np
 
 from plugrad.autograd.grad_mode import no_grad
 from plugrad.autograd.tensor import Tensor
-from plugrad.factory import random_array
+from plugrad.factory import rand, randn, random_array
+from plugrad.factory import tensor as as_plugrad_tensor
 from plugrad.random import Generator
 
 __all__ = [
@@ -22,6 +27,8 @@ __all__ = [
     "kaiming_uniform_",
     "normal_",
     "ones_",
+    "orthogonal_",
+    "trunc_normal_",
     "uniform_",
     "xavier_normal_",
     "xavier_uniform_",
@@ -105,6 +112,113 @@ def normal_(
     with no_grad():
         z = random_array("normal", tensor.shape, tensor.dtype, tensor.device, generator, mean, std)
         return tensor.copy_(Tensor._wrap(z))
+
+
+def trunc_normal_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: Generator | None = None,
+) -> Tensor:
+    """Fill with N(mean, std^2) truncated to [a, b], by torch's inverse-CDF method: draw u
+    uniformly between Phi((a - mean) / std) and Phi((b - mean) / std) and map it back
+    through the normal quantile. With an infinite bound, the rare draw that lands exactly on
+    it gives a large finite value (more than 5 std out) where torch's gives +-inf."""
+    _check_floating(tensor, "trunc_normal_")
+    if not std > 0:
+        raise ValueError(f"trunc_normal_ needs std > 0, got {std}")
+    if not a < b:
+        raise ValueError(f"trunc_normal_ needs a < b, got a={a}, b={b}")
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_; the distribution "
+            "of values may be incorrect",
+            stacklevel=2,
+        )
+    low = math.erf((a - mean) / (std * math.sqrt(2.0)))  # 2 Phi(.) - 1, in erf's range
+    high = math.erf((b - mean) / (std * math.sqrt(2.0)))
+    with no_grad():
+        u = rand(*tensor.shape, dtype=tensor.dtype, device=tensor.device, generator=generator)
+        z = _erfinv(u * (high - low) + low)
+        return tensor.copy_((z * (std * math.sqrt(2.0)) + mean).clamp(a, b))
+
+
+def _erfinv(y: Tensor) -> Tensor:
+    """The inverse of erf on (-1, 1): Giles' single-precision approximation ("Approximating
+    the erfinv function", 2010), then two Newton steps on erf(x) = y for full precision.
+    y is first kept strictly inside (-1, 1), where erfinv is finite."""
+    edge = float(np.nextafter(np.array(1.0, dtype=y.dtype.numpy), 0))
+    y = y.clamp(-edge, edge)
+    w = -((1.0 - y) * (1.0 + y)).log()
+    central, tail = w - 2.5, w.sqrt() - 3.0
+    p_central = _horner(central, _ERFINV_CENTRAL)
+    p_tail = _horner(tail, _ERFINV_TAIL)
+    x = (w < 5.0).astype(y.dtype) * (p_central - p_tail) + p_tail
+    x = x * y
+    for _ in range(2):
+        x = x - (x.erf() - y) / ((-(x * x)).exp() * (2.0 / math.sqrt(math.pi)))
+    return x
+
+
+def _horner(w: Tensor, coefficients: tuple[float, ...]) -> Tensor:
+    p = w * 0.0 + coefficients[0]
+    for c in coefficients[1:]:
+        p = p * w + c
+    return p
+
+
+_ERFINV_CENTRAL = (
+    2.81022636e-08,
+    3.43273939e-07,
+    -3.5233877e-06,
+    -4.39150654e-06,
+    0.00021858087,
+    -0.00125372503,
+    -0.00417768164,
+    0.246640727,
+    1.50140941,
+)
+_ERFINV_TAIL = (
+    -0.000200214257,
+    0.000100950558,
+    0.00134934322,
+    -0.00367342844,
+    0.00573950773,
+    -0.0076224613,
+    0.00943887047,
+    1.00167406,
+    2.83297682,
+)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
+    """Fill a (rows, *) tensor with a (semi-)orthogonal matrix times gain, drawn uniformly
+    (Haar): the QR decomposition of a Gaussian (rows, cols) matrix, cols = numel / rows, with
+    the signs of R's diagonal moved into Q. The Gaussian is drawn on the tensor's device;
+    the QR runs in NumPy (float64) on the host, and the result is copied back with copy_()."""
+    _check_floating(tensor, "orthogonal_")
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"orthogonal_ needs a tensor with 2 or more dimensions, got shape {tensor.shape}"
+        )
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    with no_grad():
+        gaussian = randn(rows, cols, dtype=tensor.dtype, device=tensor.device, generator=generator)
+        flat = np.asarray(gaussian.numpy(), dtype=np.float64)
+        if rows < cols:
+            flat = flat.T
+        q, r = np.linalg.qr(flat)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        values = as_plugrad_tensor(q.reshape(tensor.shape) * gain, dtype=tensor.dtype,
+                                   device=tensor.device)  # fmt: skip
+        return tensor.copy_(values)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..factory import zeros_like
 from .optimizer import Optimizer, ParamsT
+from .validation import check_betas, check_non_negative
 
 
 class Adam(Optimizer):
@@ -31,15 +32,8 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"invalid epsilon value: {eps}")
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"invalid betas {betas}: two values in [0, 1) are needed")
-        if weight_decay < 0.0:
-            raise ValueError(f"invalid weight_decay value: {weight_decay}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        check_non_negative(lr=lr, eps=eps, weight_decay=weight_decay)
+        defaults = dict(lr=lr, betas=check_betas(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize)  # fmt: skip
         super().__init__(params, defaults)
 

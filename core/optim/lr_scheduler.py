@@ -1,63 +1,89 @@
-"""Learning-rate schedules: StepLR, CosineAnnealingLR and LinearLR (warm-up).
+"""Learning-rate schedules, as torch.optim.lr_scheduler.
 
 Call `scheduler.step()` once per epoch (or per iteration), after `optimizer.step()`. The
-formulas are torch's chainable ones, so schedulers compose as in torch.
+formulas are torch's chainable ones, so schedules compose as in torch (several on one
+optimizer, `ChainedScheduler`, `SequentialLR`).
+
+- epoch schedules (this module): `LambdaLR`, `StepLR`, `MultiStepLR`, `ExponentialLR`,
+  `LinearLR`, `CosineAnnealingLR`;
+- cycles (lr_cycles): `CosineAnnealingWarmRestarts`, `OneCycleLR`;
+- on a metric (lr_plateau): `ReduceLROnPlateau`, stepped with `step(val_loss)`;
+- composites (lr_composite): `SequentialLR`, `ChainedScheduler`.
 """
 
 from __future__ import annotations
 
 import math
+import types
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from .lr_base import LRScheduler
+from .lr_composite import ChainedScheduler, SequentialLR
+from .lr_cycles import CosineAnnealingWarmRestarts, OneCycleLR
+from .lr_plateau import ReduceLROnPlateau
 from .optimizer import Optimizer
 
-__all__ = ["CosineAnnealingLR", "LRScheduler", "LinearLR", "StepLR"]
+__all__ = [
+    "ChainedScheduler",
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "ExponentialLR",
+    "LRScheduler",
+    "LambdaLR",
+    "LinearLR",
+    "MultiStepLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "SequentialLR",
+    "StepLR",
+]
 
 
-class LRScheduler:
-    """Base class: sets each group's "lr" from `get_lr()` at every `step()`."""
+class LambdaLR(LRScheduler):
+    """lr = base_lr * lr_lambda(epoch), with one function or one per parameter group.
 
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not a plugrad Optimizer")
+    state_dict() saves the functions' attributes only where they are callable objects
+    (plain functions and lambdas cannot be saved), as torch does."""
+
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:  # fmt: skip
         self.optimizer = optimizer
-        if last_epoch == -1:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != len(optimizer.param_groups):
+                raise ValueError(
+                    f"expected {len(optimizer.param_groups)} lr_lambdas (one per parameter "
+                    f"group), got {len(lr_lambda)}"
+                )
+            self.lr_lambdas = list(lr_lambda)
         else:
-            for i, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(
-                        f"param 'initial_lr' is not specified in param_groups[{i}] when "
-                        "resuming a scheduler (last_epoch != -1)"
-                    )
-        self.base_lrs: list[float] = [g["initial_lr"] for g in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._step_count = 0
-        self.step()
+            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"lr_lambda must be callable, got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        raise NotImplementedError(f"{type(self).__name__} does not implement get_lr()")
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rates set by the last step(), one per parameter group."""
-        return list(self._last_lr)
-
-    def step(self) -> None:
-        """Advance one epoch and update the optimizer's learning rates."""
-        self._step_count += 1
-        self.last_epoch += 1
-        lrs = self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, lrs):
-            group["lr"] = lr
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer (save that with the optimizer's own state_dict)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+            for fn in self.lr_lambdas
+        ]
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas", [None] * len(self.lr_lambdas))
+        self.__dict__.update(state)
+        for fn, attributes in zip(self.lr_lambdas, saved):
+            if attributes is not None:
+                fn.__dict__.update(attributes)
 
 
 class StepLR(LRScheduler):
@@ -72,10 +98,57 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        groups = self.optimizer.param_groups
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return [g["lr"] for g in groups]
-        return [g["lr"] * self.gamma for g in groups]
+            return self._group_lrs()
+        return [lr * self.gamma for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """lr = base_lr * gamma ** (number of milestones <= epoch); a milestone listed twice
+    counts twice."""
+
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:  # fmt: skip
+        self.milestones = Counter(milestones)
+        for m in self.milestones:
+            if not isinstance(m, int):
+                raise TypeError(f"milestones must be integers (epochs), got {m!r}")
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.milestones = Counter(self.milestones)  # a checkpoint gives back a plain dict
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch not in self.milestones:
+            return self._group_lrs()
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [lr * factor for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        milestones = sorted(self.milestones.elements())
+        factor = self.gamma ** bisect_right(milestones, self.last_epoch)
+        return [base * factor for base in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """lr = base_lr * gamma ** epoch."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return self._group_lrs()
+        return [lr * self.gamma for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma**self.last_epoch for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -90,18 +163,20 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        groups = self.optimizer.param_groups
         e, t, low = self.last_epoch, self.T_max, self.eta_min
-        if e == 0:
-            return [g["lr"] for g in groups]
+        if self._is_initial:
+            return self._group_lrs()
         if self._step_count == 1 and e > 0:
-            return [low + (base - low) * (1 + math.cos(e * math.pi / t)) / 2
-                    for base in self.base_lrs]  # fmt: skip
+            return self._get_closed_form_lr()
         if (e - 1 - t) % (2 * t) == 0:
-            return [g["lr"] + (base - low) * (1 - math.cos(math.pi / t)) / 2
-                    for base, g in zip(self.base_lrs, groups)]  # fmt: skip
+            return [lr + (base - low) * (1 - math.cos(math.pi / t)) / 2
+                    for base, lr in zip(self.base_lrs, self._group_lrs())]  # fmt: skip
         ratio = (1 + math.cos(math.pi * e / t)) / (1 + math.cos(math.pi * (e - 1) / t))
-        return [ratio * (g["lr"] - low) + low for g in groups]
+        return [ratio * (lr - low) + low for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        e, t, low = self.last_epoch, self.T_max, self.eta_min
+        return [low + (base - low) * (1 + math.cos(math.pi * e / t)) / 2 for base in self.base_lrs]
 
 
 class LinearLR(LRScheduler):
@@ -121,11 +196,15 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        groups = self.optimizer.param_groups
         if self.last_epoch == 0:
-            return [g["lr"] * self.start_factor for g in groups]
-        if self.last_epoch > self.total_iters:
-            return [g["lr"] for g in groups]
+            return [lr * self.start_factor for lr in self._group_lrs()]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._group_lrs()
         span = self.end_factor - self.start_factor
         factor = 1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span)
-        return [g["lr"] * factor for g in groups]
+        return [lr * factor for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        done = min(self.total_iters, self.last_epoch) / self.total_iters
+        factor = self.start_factor + (self.end_factor - self.start_factor) * done
+        return [base * factor for base in self.base_lrs]

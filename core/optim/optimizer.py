@@ -16,6 +16,7 @@ from typing import Any
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tensor import Tensor
 from ..backend.registry import get_device
+from ..factory import zeros_like
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -129,11 +130,17 @@ class Optimizer(abc.ABC):
         if state is None:
             state = self.state[p] = {}
             return state
-        device = p.device
         for key, value in state.items():
-            if isinstance(value, Tensor) and value.device is not device:
-                state[key] = value.to(device)
+            state[key] = _moved(value, p.device)
         return state
+
+    @staticmethod
+    def _zeros_state(state: dict[str, Any], key: str, like: Tensor) -> Tensor:
+        """state[key], created as zeros shaped like `like` on first use."""
+        value = state.get(key)
+        if value is None:
+            value = state[key] = zeros_like(like)
+        return value
 
     def to(self, device: object) -> Optimizer:
         """Move every state tensor to `device` now (otherwise each follows its parameter at
@@ -141,8 +148,7 @@ class Optimizer(abc.ABC):
         target = get_device(device)
         for state in self.state.values():
             for key, value in state.items():
-                if isinstance(value, Tensor):
-                    state[key] = value.to(target)
+                state[key] = _moved(value, target)
         return self
 
     # --- state_dict ----------------------------------------------------------------------
@@ -193,17 +199,7 @@ class Optimizer(abc.ABC):
                 raise ValueError(
                     f"the state_dict has state for parameter {key}, which no group lists"
                 )
-            restored = {}
-            for name, value in values.items():
-                if isinstance(value, Tensor):
-                    if value.dtype.is_floating and value.shape == p.shape:
-                        value = value.astype(p.dtype)
-                    with no_grad():
-                        value = value.detach().to(p.device).clone()
-                else:
-                    value = copy.deepcopy(value)
-                restored[name] = value
-            new_state[p] = restored
+            new_state[p] = {name: _restored(value, p) for name, value in values.items()}
         self.state = new_state
         for saved, group in zip(saved_groups, self.param_groups):
             for k, v in saved.items():
@@ -218,3 +214,28 @@ class Optimizer(abc.ABC):
                 lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _moved(value: Any, device: Any) -> Any:
+    """A state value with its tensors (also inside lists and tuples, as LBFGS keeps its
+    history) on `device`."""
+    if isinstance(value, Tensor):
+        return value if value.device is device else value.to(device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_moved(v, device) for v in value)
+    return value
+
+
+def _restored(value: Any, p: Tensor) -> Any:
+    """A fresh copy of a saved state value for parameter p: tensors (also inside lists,
+    tuples and dicts) on p's device, and p's dtype where they have p's shape."""
+    if isinstance(value, Tensor):
+        if value.dtype.is_floating and value.shape == p.shape:
+            value = value.astype(p.dtype)
+        with no_grad():
+            return value.detach().to(p.device).clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_restored(v, p) for v in value)
+    if isinstance(value, dict):
+        return {k: _restored(v, p) for k, v in value.items()}
+    return copy.deepcopy(value)

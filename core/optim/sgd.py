@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .optimizer import Optimizer, ParamsT, required
+from .validation import check_non_negative
 
 
 class SGD(Optimizer):
@@ -27,12 +28,9 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if lr is not required and lr < 0.0:
-            raise ValueError(f"invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"invalid weight_decay value: {weight_decay}")
+        if lr is not required:
+            check_non_negative(lr=lr)
+        check_non_negative(momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a positive momentum and zero dampening")
         defaults = dict(

@@ -71,6 +71,24 @@ CASES = {
         lambda t: nn.init.kaiming_normal_(t, a=0.1),
         lambda t: torch.nn.init.kaiming_normal_(t, a=0.1),
     ),
+    "trunc_normal": (nn.init.trunc_normal_, torch.nn.init.trunc_normal_),
+    "trunc_normal_asymmetric": (
+        lambda t: nn.init.trunc_normal_(t, mean=0.5, std=2.0, a=-1.0, b=3.0),
+        lambda t: torch.nn.init.trunc_normal_(t, mean=0.5, std=2.0, a=-1.0, b=3.0),
+    ),
+    "trunc_normal_one_sided": (
+        lambda t: nn.init.trunc_normal_(t, mean=1.0, std=0.5, a=1.0, b=math.inf),
+        lambda t: torch.nn.init.trunc_normal_(t, mean=1.0, std=0.5, a=1.0, b=math.inf),
+    ),
+    "trunc_normal_far_tail": (  # [2, 4] std out: erfinv near +-1
+        lambda t: nn.init.trunc_normal_(t, a=2.0, b=4.0),
+        lambda t: torch.nn.init.trunc_normal_(t, a=2.0, b=4.0),
+    ),
+    "orthogonal": (nn.init.orthogonal_, torch.nn.init.orthogonal_),
+    "orthogonal_gain": (
+        lambda t: nn.init.orthogonal_(t.T, gain=1.5),
+        lambda t: torch.nn.init.orthogonal_(t.T, gain=1.5),
+    ),
 }
 
 
@@ -90,7 +108,7 @@ def test_distribution_moments_match_torch(device, dtype, name):
     assert abs(m1 - m2) < 6 * s2 * math.sqrt(2.0 / n)
     assert s1 == pytest.approx(s2, rel=0.02)
     assert k1 == pytest.approx(k2, abs=0.1)
-    if "uniform" in name:  # same support
+    if "uniform" in name or ("trunc" in name and "one_sided" not in name):  # same support
         assert a.min() >= b.min() - 0.01 * s2 and a.max() <= b.max() + 0.01 * s2
         assert a.min() == pytest.approx(b.min(), abs=0.01 * s2)
 
@@ -100,3 +118,62 @@ def test_constant_zeros_ones(device):
     assert (nn.init.constant_(t, 2.5).numpy() == 2.5).all()
     assert (nn.init.zeros_(t).numpy() == 0).all()
     assert (nn.init.ones_(t).numpy() == 1).all()
+
+
+BOUNDS = [(0.0, 1.0, -2.0, 2.0), (0.5, 2.0, -1.0, 3.0), (0.0, 0.02, -0.04, 0.04),
+          (-3.0, 1.0, -5.0, -4.0)]  # fmt: skip
+
+
+@pytest.mark.parametrize("mean,std,a,b", BOUNDS)
+def test_trunc_normal_stays_within_its_bounds_and_fills_them(device, mean, std, a, b):
+    t = nn.init.trunc_normal_(plugrad.empty(200, 300, device=device), mean, std, a, b)
+    values = t.numpy()
+    assert np.isfinite(values).all() and values.min() >= a and values.max() <= b
+    span = b - a
+    assert values.min() < a + 0.01 * span and values.max() > b - 0.01 * span
+
+
+def test_trunc_normal_errors_and_warning():
+    with pytest.raises(ValueError, match="std > 0"):
+        nn.init.trunc_normal_(plugrad.empty(3), std=0.0)
+    with pytest.raises(ValueError, match="a < b"):
+        nn.init.trunc_normal_(plugrad.empty(3), a=1.0, b=1.0)
+    with pytest.warns(UserWarning, match="more than 2 std"):
+        nn.init.trunc_normal_(plugrad.empty(3), mean=5.0, a=-1.0, b=1.0)
+    with pytest.raises(TypeError, match="floating-point"):
+        nn.init.trunc_normal_(plugrad.zeros(3, dtype=plugrad.int64))
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 2, 3), (6, 6)])
+@pytest.mark.parametrize("dtype", [plugrad.float32, plugrad.float64], ids=lambda d: d.name)
+def test_orthogonal_rows_or_columns_are_orthonormal(device, shape, dtype):
+    t = plugrad.empty(*shape, dtype=dtype, device=device)
+    assert nn.init.orthogonal_(t, gain=2.0) is t and t.device is device and t.dtype is dtype
+    q = t.numpy().astype(np.float64).reshape(shape[0], -1)
+    gram = q.T @ q if q.shape[0] >= q.shape[1] else q @ q.T
+    tol = 1e-12 if dtype is plugrad.float64 else 1e-5
+    np.testing.assert_allclose(gram, 4.0 * np.eye(gram.shape[0]), atol=tol)
+
+
+def test_orthogonal_is_haar_distributed_and_reproducible(device):
+    """The signs of R's diagonal go into Q, which makes Q uniform over the orthogonal group:
+    for 2 x 2, Q[0, 0] = cos(theta) with theta uniform (mean 0, E[cos^2] = 1/2) and
+    det Q = +-1 equally often. Without the correction Q[0, 0] would keep one sign."""
+    generator = plugrad.Generator().manual_seed(3)
+    draws = [nn.init.orthogonal_(plugrad.empty(2, 2, dtype=plugrad.float64, device=device),
+                                 generator=generator).numpy() for _ in range(1000)]  # fmt: skip
+    q00 = np.array([q[0, 0] for q in draws])
+    dets = np.array([np.linalg.det(q) for q in draws])
+    assert abs(q00.mean()) < 6 * math.sqrt(0.5 / q00.size)
+    assert (q00**2).mean() == pytest.approx(0.5, abs=0.05)
+    assert abs((dets > 0).mean() - 0.5) < 0.1
+    again = nn.init.orthogonal_(plugrad.empty(2, 2, dtype=plugrad.float64, device=device),
+                                generator=plugrad.Generator().manual_seed(3)).numpy()  # fmt: skip
+    np.testing.assert_array_equal(again, draws[0])
+
+
+def test_orthogonal_errors_and_empty():
+    with pytest.raises(ValueError, match="2 or more dimensions"):
+        nn.init.orthogonal_(plugrad.empty(4))
+    empty = plugrad.empty(0, 3)
+    assert nn.init.orthogonal_(empty) is empty

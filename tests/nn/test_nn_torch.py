@@ -1,5 +1,6 @@
 """Every layer and loss of plugrad.nn against torch on identical weights and inputs, on every
-installed device: outputs and gradients, float64 within 1e-6 and float32 within 1e-4."""
+installed device: outputs and gradients, float64 within 1e-6 and float32 within 1e-4 (the
+`dtype` fixture is in conftest.py). The helpers here serve the other *_torch.py files too."""
 
 from __future__ import annotations
 
@@ -13,13 +14,6 @@ import plugrad.nn.functional as F
 torch = pytest.importorskip(
     "torch", reason="torch is the test-only oracle; make test installs torch==2.13.0"
 )
-
-DTYPES = [plugrad.float32, plugrad.float64]
-
-
-@pytest.fixture(params=DTYPES, ids=lambda d: d.name)
-def dtype(request):
-    return request.param
 
 
 def tol(dtype) -> float:

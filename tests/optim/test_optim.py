@@ -18,6 +18,11 @@ OPTIMIZERS = {
     "sgd_momentum": lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
     "adam_amsgrad": lambda p: optim.Adam(p, lr=0.01, amsgrad=True, weight_decay=1e-3),
     "adamw": lambda p: optim.AdamW(p, lr=0.01),
+    "rmsprop_centered_momentum": lambda p: optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True),
+    "adagrad": lambda p: optim.Adagrad(p, lr=0.05, lr_decay=0.01),
+    "nadam": lambda p: optim.NAdam(p, lr=0.01, weight_decay=0.01, decoupled_weight_decay=True),
+    "radam": lambda p: optim.RAdam(p, lr=0.01, weight_decay=1e-3),
+    "adamax": lambda p: optim.Adamax(p, lr=0.01),
 }
 
 
@@ -195,3 +200,86 @@ def test_optimizer_errors():
     other = optim.Adam([{"params": [p]}, {"params": [nn.Parameter(plugrad.ones(1))]}])
     with pytest.raises(ValueError, match="2 parameter groups"):
         opt.load_state_dict(other.state_dict())
+
+
+def lbfgs_closure(model, opt, x, y):
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    return closure
+
+
+def test_lbfgs_resumes_from_a_checkpoint_and_follows_the_model_across_devices(
+    device, tmp_path, make_device
+):
+    """L-BFGS keeps tensors in lists (its history): they survive plugrad.save/load and move
+    with the model; both runs match an uninterrupted one exactly."""
+    x, y = batch(device)
+    model = tiny_model(device, plugrad.float64)
+    x = x.double()
+    opt = optim.LBFGS(model.parameters(), max_iter=3, history_size=2, line_search_fn="strong_wolfe")
+    for _ in range(3):
+        opt.step(lbfgs_closure(model, opt, x, y))
+    state = opt.state[opt._params[0]]
+    assert len(state["old_dirs"]) == 2 and all(isinstance(r, float) for r in state["ro"])
+    plugrad.save({"model": model.state_dict(), "opt": opt.state_dict()}, tmp_path / "ckpt")
+    straight = [opt.step(lbfgs_closure(model, opt, x, y)).item() for _ in range(3)]
+
+    ckpt = plugrad.load(tmp_path / "ckpt", device=device)
+    model2 = tiny_model(device, plugrad.float64, seed=1)
+    model2.load_state_dict(ckpt["model"])
+    opt2 = optim.LBFGS(
+        model2.parameters(), max_iter=3, history_size=2, line_search_fn="strong_wolfe"
+    )
+    opt2.load_state_dict(ckpt["opt"])
+    assert opt2.state[opt2._params[0]]["old_dirs"][0] is not state["old_dirs"][0]
+    resumed = [opt2.step(lbfgs_closure(model2, opt2, x, y)).item() for _ in range(3)]
+    assert resumed == straight
+
+    other = make_device("numpy_ref_lbfgs")
+    opt2.load_state_dict(ckpt["opt"])
+    model2.load_state_dict(ckpt["model"])
+    model2.to(other)
+    moved = [opt2.step(lbfgs_closure(model2, opt2, x.to(other), y.to(other))).item()
+             for _ in range(3)]  # fmt: skip
+    np.testing.assert_allclose(moved, straight, rtol=1e-12)
+    history = opt2.state[opt2._params[0]]["old_dirs"]
+    assert all(t.device is other for t in history)
+
+
+def test_lbfgs_errors():
+    p = nn.Parameter(plugrad.ones(2))
+    with pytest.raises(ValueError, match="parameter groups"):
+        optim.LBFGS([{"params": [p]}, {"params": [nn.Parameter(plugrad.ones(1))]}])
+    with pytest.raises(ValueError, match="line_search_fn"):
+        optim.LBFGS([p], line_search_fn="armijo")
+    with pytest.raises(ValueError, match="history_size"):
+        optim.LBFGS([p], history_size=0)
+    with pytest.raises(TypeError, match="closure"):
+        optim.LBFGS([p]).step()
+
+
+def test_new_optimizer_errors():
+    p = nn.Parameter(plugrad.ones(2))
+    with pytest.raises(ValueError, match="alpha value"):
+        optim.RMSprop([p], alpha=-0.1)
+    with pytest.raises(ValueError, match="lr_decay value"):
+        optim.Adagrad([p], lr_decay=-1.0)
+    with pytest.raises(ValueError, match="momentum_decay value"):
+        optim.NAdam([p], momentum_decay=-1.0)
+    with pytest.raises(ValueError, match="betas"):
+        optim.RAdam([p], betas=(0.9, 1.5))
+    with pytest.raises(ValueError, match="differentiable=True"):
+        optim.Adamax([p], differentiable=True)
+    optim.RMSprop([p], foreach=True, capturable=True)  # torch's kernel choices: accepted
+
+
+def test_adagrad_state_exists_before_the_first_step():
+    a, b = nn.Parameter(plugrad.ones(2)), nn.Parameter(plugrad.ones(3))
+    opt = optim.Adagrad([a, b], initial_accumulator_value=0.5)
+    state = opt.state_dict()["state"]
+    assert sorted(state) == [0, 1] and state[0]["step"] == 0
+    assert state[1]["sum"].tolist() == [0.5, 0.5, 0.5]
