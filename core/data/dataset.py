@@ -1,23 +1,38 @@
-"""Datasets: the map-style Dataset protocol, TensorDataset, Subset and random_split."""
+"""Datasets: the map-style Dataset and the IterableDataset protocols, TensorDataset, Subset,
+ConcatDataset, ChainDataset and random_split."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import bisect
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..random import Generator, host_permutation
+from .collate import HostTensor, default_collate
 
-__all__ = ["Dataset", "Subset", "TensorDataset", "default_collate", "random_split"]
+__all__ = [
+    "ChainDataset",
+    "ConcatDataset",
+    "Dataset",
+    "IterableDataset",
+    "Subset",
+    "TensorDataset",
+    "random_split",
+]
+
+Collate = Callable[[list[Any]], Any]
 
 
 class Dataset:
     """A map-style dataset: `len(ds)` samples, `ds[i]` for 0 <= i < len(ds).
 
-    `get_batch(indices)` returns a whole collated batch; the default collates the samples one
-    by one, and subclasses that can fetch a batch at once (TensorDataset) override it.
+    `get_batch(indices, collate)` returns a whole collated batch; the default collates the
+    samples one by one with `collate` (the DataLoader's workers pass one that builds no
+    tensors), and subclasses that can fetch a batch at once (TensorDataset) override it.
+    `a + b` is ConcatDataset([a, b]).
     """
 
     def __getitem__(self, index: int) -> Any:
@@ -26,9 +41,25 @@ class Dataset:
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} does not define __len__")
 
-    def get_batch(self, indices: np.ndarray) -> Any:
-        """The samples at `indices` (int64 NumPy array), collated with `default_collate`."""
-        return default_collate([self[int(i)] for i in indices])
+    def get_batch(self, indices: np.ndarray, collate: Collate = default_collate) -> Any:
+        """The samples at `indices` (int64 NumPy array), collated with `collate`."""
+        return collate([self[int(i)] for i in indices])
+
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A dataset that is a stream: subclasses define `__iter__`. With DataLoader workers,
+    each worker iterates its own copy of the whole dataset; shard it in `__iter__` with
+    `plugrad.data.get_worker_info()` (id, num_workers) to give each worker a part.
+    `a + b` is ChainDataset([a, b])."""
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} does not define __iter__")
+
+    def __add__(self, other: Dataset) -> ChainDataset:  # type: ignore[override]
+        return ChainDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -63,10 +94,11 @@ class TensorDataset(Dataset):
             sample = (self.transform(sample[0]),) + sample[1:]
         return sample
 
-    def get_batch(self, indices: np.ndarray) -> tuple[Tensor, ...]:
-        """One indexing op per tensor (a slice when the indices are consecutive)."""
+    def get_batch(self, indices: np.ndarray, collate: Collate = default_collate) -> Any:
+        """One indexing op per tensor (a slice when the indices are consecutive); with a
+        transform, sample by sample through `collate`."""
         if self.transform is not None:
-            return super().get_batch(indices)
+            return super().get_batch(indices, collate)
         count = len(indices)
         if (
             count
@@ -77,6 +109,19 @@ class TensorDataset(Dataset):
         else:
             key = np.asarray(indices, dtype=np.int64)
         return tuple(t[key] for t in self.tensors)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (for spawned DataLoader workers) with its tensors as HostTensor records,
+        rebuilt on their devices on unpickling: plugrad tensors themselves do not pickle."""
+        state = dict(self.__dict__)
+        state["tensors"] = tuple(
+            HostTensor(t.numpy(), t.dtype.name, t.device.name) for t in self.tensors
+        )
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["tensors"] = tuple(record.build() for record in state["tensors"])
+        self.__dict__.update(state)
 
 
 class Subset(Dataset):
@@ -92,8 +137,53 @@ class Subset(Dataset):
     def __getitem__(self, index: int) -> Any:
         return self.dataset[int(self.indices[index])]
 
-    def get_batch(self, indices: np.ndarray) -> Any:
-        return self.dataset.get_batch(self.indices[np.asarray(indices, dtype=np.int64)])
+    def get_batch(self, indices: np.ndarray, collate: Collate = default_collate) -> Any:
+        return self.dataset.get_batch(self.indices[np.asarray(indices, dtype=np.int64)], collate)
+
+
+class ConcatDataset(Dataset):
+    """The samples of several map-style datasets, one after another.
+
+    cumulative_sizes[i] is the number of samples in datasets[0..i]."""
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset needs at least one dataset, got an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset; use ChainDataset")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a dataset of {n} samples")
+        index = index + n if index < 0 else index
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        before = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - before]
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable datasets, chained: iterates each in turn."""
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = list(datasets)
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(
+                    f"ChainDataset only chains IterableDatasets, got {type(d).__name__}"
+                )
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
 
 
 def random_split(
@@ -118,36 +208,3 @@ def random_split(
         out.append(Subset(dataset, order[start : start + size]))
         start += size
     return out
-
-
-def default_collate(batch: list[Any]) -> Any:
-    """Stack a list of samples: Tensors -> one Tensor (new first dimension), ints -> int64,
-    floats -> float64, NumPy arrays -> Tensor; tuples, lists and dicts element by element."""
-    from ..autograd.tensor import stack
-    from ..factory import tensor
-
-    if not batch:
-        raise ValueError("default_collate got an empty batch")
-    first = batch[0]
-    if isinstance(first, Tensor):
-        return stack(batch)
-    if isinstance(first, np.ndarray):
-        return tensor(np.stack(batch))
-    if isinstance(first, (bool, np.bool_)):
-        return tensor(batch)
-    if isinstance(first, (int, np.integer)):
-        return tensor(batch, dtype="int64")
-    if isinstance(first, (float, np.floating)):
-        return tensor(batch, dtype="float64")
-    if isinstance(first, str):
-        return list(batch)
-    if isinstance(first, dict):
-        return {key: default_collate([sample[key] for sample in batch]) for key in first}
-    if isinstance(first, (tuple, list)):
-        if any(len(sample) != len(first) for sample in batch):
-            raise ValueError("default_collate: samples in a batch have different lengths")
-        columns = [default_collate(list(column)) for column in zip(*batch)]
-        return tuple(columns) if isinstance(first, tuple) else columns
-    raise TypeError(
-        f"default_collate can't batch {type(first).__name__}; pass collate_fn= to the DataLoader"
-    )
