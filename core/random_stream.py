@@ -14,7 +14,9 @@ the 64-bit seed
 
 A Generator's state is (s0, k), the number of calls drawn so far. One call each: rand, randn,
 randint, randperm, bernoulli (and their *_like forms), an nn.init fill, a training Dropout
-forward with 0 < p < 1, a DataLoader epoch that shuffles, random_split, a random transform.
+forward with 0 < p < 1, a shuffling sampler's epoch (RandomSampler without replacement: one
+per len(dataset) samples), random_split, a random transform. A DataLoader epoch draws its
+sampler's calls, then one for the workers' base seed, integers(2^63), whatever num_workers is.
 
 Philox4x32-10 (Salmon et al., SC'11; Random123's `philox4x32_10`, whose published
 known-answer vectors tests/core/test_random_stream.py checks). One kernel call with seed s

@@ -58,6 +58,9 @@ class IterableDataset(Dataset):
     def __iter__(self) -> Iterator[Any]:
         raise NotImplementedError(f"{type(self).__name__} does not define __iter__")
 
+    def __len__(self) -> int:
+        raise TypeError(f"{type(self).__name__} has no len(); a stream may define __len__")
+
     def __add__(self, other: Dataset) -> ChainDataset:  # type: ignore[override]
         return ChainDataset([self, other])
 

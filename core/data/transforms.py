@@ -66,6 +66,10 @@ class Normalize:
         mean, std = self._cache[key]
         return (x - mean) / std
 
+    def __getstate__(self) -> dict:
+        """Pickled (for spawned DataLoader workers) without its per-device tensor cache."""
+        return {**self.__dict__, "_cache": {}}
+
     def __repr__(self) -> str:
         return f"Normalize(mean={self.mean}, std={self.std})"
 

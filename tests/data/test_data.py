@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 
 import numpy as np
@@ -152,6 +153,20 @@ def test_transforms(device):
     assert pipeline(image).shape == (2, 3, 4) and "RandomCrop" in repr(pipeline)
     with pytest.raises(ValueError, match="larger than the padded input"):
         T.RandomCrop(5)(image)
+
+
+def test_a_tensor_dataset_pickles_for_spawned_workers(device):
+    """Tensors do not pickle; a TensorDataset sends them as NumPy arrays and rebuilds them on
+    their device, transform (a used Normalize, whose tensor cache is dropped) included."""
+    norm = T.Normalize(1.0, 2.0)
+    norm(plugrad.zeros(1, 2, 2, device=device))
+    x = plugrad.arange(6, dtype=plugrad.float64, device=device).reshape(3, 1, 2)
+    ds = TensorDataset(x, plugrad.tensor([True, False, True], device=device), transform=norm)
+    copy = pickle.loads(pickle.dumps(ds))
+    for ours, theirs in zip(copy.tensors, ds.tensors):
+        assert ours.device is device and ours.dtype is theirs.dtype
+        assert ours.tolist() == theirs.tolist()
+    assert copy[2][0].tolist() == [[1.5, 2.0]] and copy.transform.mean == [1.0]
 
 
 def test_transform_in_a_tensor_dataset(device):
