@@ -222,7 +222,7 @@ class DataLoader:
 
         if not self.persistent_workers:
             return MultiProcessIterator(self)
-        if self._iterator is None:
+        if self._iterator is None or self._iterator.closed:  # first epoch, or after a crash
             self._iterator = MultiProcessIterator(self)
         else:
             self._iterator._reset(self)

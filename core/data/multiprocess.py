@@ -249,6 +249,10 @@ class MultiProcessIterator(_BaseIterator):
             data.reraise()
         return from_host(data)
 
+    @property
+    def closed(self) -> bool:
+        return self._pool.closed
+
     def shutdown(self) -> None:
         """Stop and join the workers (also when the iterator is garbage collected)."""
         self._finalizer()

@@ -81,6 +81,8 @@ class ExceptionWrapper:
 
     def reraise(self) -> None:
         message: str = self.message
+        if self.exc_type is StopIteration:  # raised from __next__ it would end the epoch
+            raise RuntimeError(message)
         if self.exc_type is KeyError:
             message = _KeyErrorMessage(message)
         try:
@@ -138,6 +140,7 @@ def worker_loop(config: WorkerConfig, index_queue: Any, result_queue: Any, done_
         try:
             import plugrad
 
+            from .dataset import IterableDataset
             from .fetch import make_fetcher
 
             seed = (config.base_seed + config.worker_id) % (1 << 64)
@@ -174,8 +177,11 @@ def worker_loop(config: WorkerConfig, index_queue: Any, result_queue: Any, done_
             else:
                 try:
                     data = fetcher.fetch(index)  # type: ignore[union-attr]
-                except StopIteration:
-                    data, ended = IterableEnd(config.worker_id), True
+                except StopIteration as error:
+                    if isinstance(config.dataset, IterableDataset):
+                        data, ended = IterableEnd(config.worker_id), True
+                    else:  # from a map-style dataset: an error, not the end of the epoch
+                        data = ExceptionWrapper(error, where)
                 except Exception as error:
                     data = ExceptionWrapper(error, where)
             result_queue.put((task, _encode(task, data, config.worker_id)))

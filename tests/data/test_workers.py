@@ -275,6 +275,24 @@ class Dies(Dataset):
         return i
 
 
+class DiesOnce(Dataset):
+    """Kills its worker at sample 2 the first time; `marker` records that it did."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        if i == 2 and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(3)
+        if i == 4:
+            raise StopIteration  # from a map-style dataset: an error, not the epoch's end
+        return i
+
+
 class Blocks(Dataset):
     def __len__(self):
         return 4
@@ -285,7 +303,7 @@ class Blocks(Dataset):
         return i
 
 
-def test_a_dead_worker_and_a_timeout_are_errors_and_leave_no_process():
+def test_a_dead_worker_and_a_timeout_are_errors_and_leave_no_process(tmp_path):
     # prefetch_factor=1: a worker that dies loses the results its queue had not yet sent, so
     # send it index 2 only once 0 and 1 have arrived
     it = iter(DataLoader(Dies(), batch_size=None, num_workers=1, prefetch_factor=1))
@@ -293,6 +311,15 @@ def test_a_dead_worker_and_a_timeout_are_errors_and_leave_no_process():
     with pytest.raises(RuntimeError, match=r"worker \(pid \d+, exit code 7\) exited unexpectedly"):
         next(it)
     assert all(not w.is_alive() and w.exitcode == 7 for w in it._pool.workers)
+    loader = DataLoader(DiesOnce(str(tmp_path / "died")), batch_size=None, num_workers=1,
+                        prefetch_factor=1, persistent_workers=True)  # fmt: skip
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        list(loader)
+    it = iter(loader)  # the persistent workers died: the next epoch starts new ones
+    assert [next(it) for _ in range(4)] == [0, 1, 2, 3]
+    with pytest.raises(RuntimeError, match="Caught StopIteration in DataLoader worker"):
+        next(it)
+    assert next(it) == 5
     it = iter(DataLoader(Blocks(), batch_size=None, num_workers=1, timeout=0.5))
     assert next(it) == 0
     with pytest.raises(RuntimeError, match="DataLoader timed out after 0.5 seconds"):
