@@ -139,7 +139,7 @@ class MultiProcessIterator(_BaseIterator):
                 worker_id,
                 loader.num_workers,
                 default_device,
-            )  # fmt: skip
+            )
             for worker_id in range(loader.num_workers)
         ]
         self._pool = _Pool(context, configs)
@@ -187,20 +187,21 @@ class MultiProcessIterator(_BaseIterator):
                     ) from None
 
     def _try_put_index(self) -> None:
-        if self._tasks_outstanding >= self._prefetch:
+        if self._tasks_outstanding >= self._prefetch or not any(self._active):
+            return
+        # in_order=False: no worker takes more than its share, so a slow one holds few batches
+        share = -(-self._prefetch // sum(self._active))
+        for _ in range(self._num_workers):  # the worker first: an index drawn is never lost
+            worker_id = next(self._cycle)
+            if self._active[worker_id] and (
+                self._in_order or self._worker_tasks[worker_id] < share
+            ):
+                break
+        else:
             return
         try:
             index = next(self._sampler_iter)
         except StopIteration:
-            return
-        for _ in range(self._num_workers):
-            worker_id = next(self._cycle)
-            if self._active[worker_id] and (
-                self._in_order
-                or self._worker_tasks[worker_id] < self._prefetch // sum(self._active)
-            ):
-                break
-        else:
             return
         self._pool.index_queues[worker_id].put((self._send_idx, index))
         self._task_info[self._send_idx] = (worker_id,)
