@@ -174,6 +174,17 @@ class Tensor:
     def __hash__(self) -> int:
         return id(self)
 
+    def __reduce__(self) -> tuple:
+        """Pickling copies the values to the host; unpickling puts them back on the device of
+        the same name (a leaf, as torch's)."""
+        if self._op is not None and self.requires_grad:
+            raise RuntimeError(
+                "refusing to pickle a non-leaf tensor that requires grad: the graph cannot cross "
+                "process boundaries; pickle .detach() instead"
+            )
+        values = np.array(self.array.numpy(), copy=True)
+        return (_unpickle, (values, self.dtype.name, self.device.name, self.requires_grad))
+
     # --- host interop --------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """A NumPy array of the values: shares memory on host backends, as torch does."""
@@ -839,6 +850,10 @@ INPLACE_FORMS = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid",
 for _name in INPLACE_FORMS:
     setattr(Tensor, _name + "_", inplace.inplace_method(getattr(Tensor, _name), _name))
 Tensor.clip_ = Tensor.clamp_
+
+
+def _unpickle(values: np.ndarray, dtype: str, device: str, requires_grad: bool) -> Tensor:
+    return Tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def _copied(target: Tensor, source: Tensor) -> Tensor:

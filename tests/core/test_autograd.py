@@ -205,3 +205,14 @@ def test_retain_grad_keeps_a_non_leaf_gradient():
     (y * y).sum().backward()
     assert y.grad.tolist() == [6.0, 12.0]
     assert x.grad.tolist() == [18.0, 36.0]
+
+
+def test_tensors_pickle_by_value_onto_the_same_device(device):
+    import pickle
+
+    t = plugrad.tensor([[1.5, -2.0]], dtype=plugrad.float64, device=device, requires_grad=True)
+    back = pickle.loads(pickle.dumps(t))
+    assert back.device is t.device and back.dtype is t.dtype and back.requires_grad
+    assert back.tolist() == [[1.5, -2.0]]
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        pickle.dumps(t * 2)
