@@ -25,7 +25,9 @@ def _backends(args: argparse.Namespace) -> int:
         return 1
     rows = [("name", "distribution", "version", "status", "fused kernels", "dtypes")]
     for r in records:
-        status = "available" if r.available else "unavailable"
+        status = "unavailable"
+        if r.available:
+            status = f"available ({r.note})" if r.note else "available"
         fused = f"{len(r.fused)} of {len(OPTIONAL_KERNELS)}" if r.available else ""
         rows.append((r.name, r.distribution, r.version, status, fused, ", ".join(r.dtypes)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

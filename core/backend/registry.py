@@ -39,6 +39,7 @@ class PluginRecord:
     devices: list[str] = field(default_factory=list)
     dtypes: list[str] = field(default_factory=list)
     fused: list[str] = field(default_factory=list)  # the optional kernels it implements
+    note: str = ""  # how it runs, from the backends' `note` attribute ("emulated on the CPU")
 
     def as_dict(self) -> dict:
         return {
@@ -50,6 +51,7 @@ class PluginRecord:
             "devices": list(self.devices),
             "dtypes": list(self.dtypes),
             "fused_kernels": list(self.fused),
+            "note": self.note,
         }
 
 
@@ -192,6 +194,7 @@ def _load_plugins() -> None:
                     record.devices.append(_add_device(backend).name)
                     record.dtypes = sorted(set(record.dtypes) | set(backend.dtypes))
                     record.fused = _merged(record.fused, optional_kernels_of(backend))
+                    record.note = record.note or str(getattr(backend, "note", "") or "")
                 record.available = True
             except Exception as error:  # isolation: one broken plugin must not break others
                 record.reason = _describe(error)

@@ -1,0 +1,69 @@
+"""The kernel sources (package data under kernels/) and the kernels each one defines.
+
+Every `.cu` file is one program: NVRTC compiles it to one CUBIN (or PTX) and the emulator to
+one object of its shared library, and all its kernels are looked up when it loads. A family
+`pg_unary` instantiated over the float, numeric or all dtypes defines `pg_unary_float32`, ...;
+`KERNELS` lists them so the GPU runtime can load every function eagerly and tests can check
+that each source defines exactly these names.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+from . import dtypes
+
+SIZES = ("1", "2", "4", "8")  # element sizes of the bit-moving kernels (PG_ELEMENT_SIZES)
+
+# source file -> {family: instances}
+FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
+    "elementwise.cu": {
+        "pg_copy": SIZES,
+        "pg_fill": SIZES,
+        "pg_unary": dtypes.NAMES,
+        "pg_binary": dtypes.NAMES,
+        "pg_where": dtypes.NAMES,
+        "pg_cast": dtypes.NAMES,
+    },
+    "reduce.cu": {
+        "pg_reduce": dtypes.NAMES,
+        "pg_arg_reduce": dtypes.NAMES,
+    },
+}
+
+HEADERS = ("pg_common.cuh",)
+
+
+def kernel_names(source: str) -> tuple[str, ...]:
+    return tuple(
+        f"{family}_{suffix}" for family, suffixes in FAMILIES[source].items() for suffix in suffixes
+    )
+
+
+def all_kernels() -> dict[str, str]:
+    """kernel name -> the source that defines it."""
+    return {name: source for source in FAMILIES for name in kernel_names(source)}
+
+
+def kernel_dir():
+    return resources.files(__package__) / "kernels"
+
+
+@cache
+def text(name: str) -> str:
+    """A kernel source or header, by file name."""
+    return (kernel_dir() / name).read_text()
+
+
+def includes(source: str) -> tuple[str, ...]:
+    """The local headers `source` includes (transitively), for cache keys."""
+    found: list[str] = []
+    pending = [source]
+    while pending:
+        for header in re.findall(r'#include\s+"([^"]+)"', text(pending.pop())):
+            if header not in found:
+                found.append(header)
+                pending.append(header)
+    return tuple(found)
