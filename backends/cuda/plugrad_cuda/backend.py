@@ -4,10 +4,13 @@ on a GPU through the driver or on the CPU through the emulated runtime."""
 from __future__ import annotations
 
 from .base import BaseKernels
+from .fused import FusedKernelsMixin
+from .indexing import IndexKernels
+from .linalg import LinalgKernels
 from .reductions import ReductionKernels
 
 
-class CudaBackend(ReductionKernels, BaseKernels):
+class CudaBackend(FusedKernelsMixin, IndexKernels, LinalgKernels, ReductionKernels, BaseKernels):
     """The CUDA implementation of `plugrad.backend.protocol.Backend`."""
 
     @property

@@ -31,14 +31,27 @@ FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
         "pg_reduce": dtypes.NAMES,
         "pg_arg_reduce": dtypes.NAMES,
     },
+    "gemm.cu": {"pg_gemm": dtypes.FLOATS},
+    "conv.cu": {"pg_im2col": dtypes.FLOATS, "pg_col2im": dtypes.FLOATS},
+    "index.cu": {"pg_gather": dtypes.NAMES, "pg_scatter_add": dtypes.NAMES},
+    "random.cu": {"pg_random": dtypes.NAMES},
+    "fused.cu": {
+        "pg_relu_backward": dtypes.FLOATS,
+        "pg_axpy": dtypes.FLOATS,
+        "pg_cross_entropy": dtypes.FLOATS,
+        "pg_sum_scale": dtypes.FLOATS,
+        "pg_cross_entropy_backward": dtypes.FLOATS,
+    },
 }
+SINGLE_KERNELS = {"fused.cu": ("pg_check_targets",)}  # kernels not instantiated per dtype
 
 HEADERS = ("pg_common.cuh",)
 
 
 def kernel_names(source: str) -> tuple[str, ...]:
-    return tuple(
-        f"{family}_{suffix}" for family, suffixes in FAMILIES[source].items() for suffix in suffixes
+    families = FAMILIES[source].items()
+    return SINGLE_KERNELS.get(source, ()) + tuple(
+        f"{family}_{suffix}" for family, suffixes in families for suffix in suffixes
     )
 
 
