@@ -80,35 +80,42 @@ def _object(cxx: str, source: Path, flags: tuple[str, ...], key_parts: tuple[str
     return payload
 
 
-def build_library() -> Path:
-    """The emulator's shared library (every kernel source plus the scheduler), built or taken
-    from the cache, copied to a private temporary file ready to load."""
+def build_library(units: dict[str, str] | None = None, defines: tuple[str, ...] = ()) -> Path:
+    """The emulator's shared library, built or taken from the cache, copied to a private
+    temporary file ready to load. `units` maps file names to kernel source text (default: every
+    packaged kernel source); `defines` are preprocessor names for the scheduler (the tests build
+    the portable ucontext switch with PG_EMU_UCONTEXT)."""
     cxx = compiler()
     emu = _emulator_dir()
     kernels = Path(str(sources.kernel_dir()))
     shim = (emu / "shim.h").read_text()
+    if units is None:
+        units = {name: sources.text(name) for name in sources.FAMILIES}
+    scratch = Path(tempfile.mkdtemp(prefix="plugrad-cuda-emulator-"))
     jobs = []
-    for name in sources.FAMILIES:
-        headers = tuple(sources.text(h) for h in sources.includes(name))
+    for name, text in units.items():
+        headers = tuple(sources.text(h) for h in sources.includes_of(text))
+        path = kernels / name if (kernels / name).is_file() else scratch / name
+        if not path.is_file() or path.read_text() != text:
+            path = scratch / name
+            path.write_text(text)
         flags = (*KERNEL_FLAGS, "-include", str(emu / "shim.h"), f"-I{emu}", f"-I{kernels}")
-        jobs.append((kernels / name, flags, (shim, sources.text(name), *headers)))
+        jobs.append((path, flags, (shim, text, *headers)))
     scheduler = emu / "scheduler.cpp"
-    jobs.append((scheduler, (*SCHEDULER_FLAGS, f"-I{emu}"), (shim, scheduler.read_text())))
+    flags = (*SCHEDULER_FLAGS, f"-I{emu}", *(f"-D{d}" for d in defines))
+    jobs.append((scheduler, flags, (shim, scheduler.read_text())))
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         objects = list(pool.map(lambda job: _object(cxx, *job), jobs))
     key = disk.key_of("emulator-library", _compiler_version(cxx), *objects)
     library = disk.load(key, ".so")
-    target_dir = Path(tempfile.mkdtemp(prefix="plugrad-cuda-emulator-"))
-    target = target_dir / "plugrad_cuda_emulator.so"
+    target = scratch / "plugrad_cuda_emulator.so"
     if library is None:
         paths = []
         for i, payload in enumerate(objects):
-            path = target_dir / f"{i}.o"
+            path = scratch / f"{i}.o"
             path.write_bytes(payload)
             paths.append(str(path))
         _run([cxx, "-shared", "-o", str(target), *paths], "link")
-        for path in paths:
-            os.unlink(path)
         disk.store(key, ".so", target.read_bytes())
     else:
         target.write_bytes(library)
@@ -121,8 +128,8 @@ class EmulatedRuntime:
     emulated = True
     description = "emulated on the CPU"
 
-    def __init__(self) -> None:
-        path = build_library()
+    def __init__(self, units: dict[str, str] | None = None, defines: tuple[str, ...] = ()) -> None:
+        path = build_library(units, defines)
         self._lib = lib = ctypes.CDLL(str(path), mode=ctypes.RTLD_LOCAL)
         shutil.rmtree(path.parent, ignore_errors=True)  # the mapping stays valid
         lib.pg_emu_kernel_count.restype = ctypes.c_int
@@ -138,7 +145,7 @@ class EmulatedRuntime:
         self._index = {
             lib.pg_emu_kernel_name(i).decode(): i for i in range(lib.pg_emu_kernel_count())
         }
-        missing = sorted(set(sources.all_kernels()) - set(self._index))
+        missing = sorted(set(sources.all_kernels()) - set(self._index)) if units is None else []
         if missing:
             raise EmulatorUnavailable(f"the emulator library lacks kernels {', '.join(missing)}")
         self.reverse_threads = os.environ.get("PLUGRAD_CUDA_EMULATE_REVERSE", "") == "1"

@@ -104,7 +104,7 @@ def compile_source(source: str, arch: int, kind: str = "cubin", driver: str = ""
 def _compile(source: str, text: str, opts: list[str], kind: str) -> bytes:
     from cuda.bindings import nvrtc
 
-    includes = sources.includes(source)
+    includes = sources.includes_of(text)
     err, program = nvrtc.nvrtcCreateProgram(
         text.encode(), source.encode(), len(includes),
         [sources.text(h).encode() for h in includes], [h.encode() for h in includes],

@@ -72,11 +72,16 @@ def text(name: str) -> str:
 
 def includes(source: str) -> tuple[str, ...]:
     """The local headers `source` includes (transitively), for cache keys."""
+    return includes_of(text(source))
+
+
+def includes_of(source_text: str) -> tuple[str, ...]:
+    """The local headers a source text includes (transitively)."""
     found: list[str] = []
-    pending = [source]
+    pending = [source_text]
     while pending:
-        for header in re.findall(r'#include\s+"([^"]+)"', text(pending.pop())):
+        for header in re.findall(r'#include\s+"([^"]+)"', pending.pop()):
             if header not in found:
                 found.append(header)
-                pending.append(header)
+                pending.append(text(header))
     return tuple(found)
