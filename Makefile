@@ -3,15 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DISTS := backends/numpy_ref backends/c_cpu
+DISTS := backends/numpy_ref backends/c_cpu backends/cuda
+# The CUDA backend's extra for the test install: cu13 (CUDA 13 NVRTC), or cu12 for drivers
+# older than 13.0 (`make test CUDA_EXTRA=cu12`). NVRTC needs no GPU: make test compiles every
+# kernel with it and runs the kernels on the CPU emulator.
+CUDA_EXTRA ?= cu13
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint install bench dashboard compare test-asan clean
+.PHONY: demo test lint install bench dashboard compare test-asan clean gpu-check
 
 $(STAMP): pyproject.toml $(wildcard backends/*/pyproject.toml) $(wildcard backends/*/setup.py) $(wildcard backends/c_cpu/csrc/*)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test,data,bench]" $(foreach d,$(wildcard $(DISTS)),-e $(d))
+	$(PY) -m pip install --quiet -e "backends/cuda[$(CUDA_EXTRA)]"
 	$(PY) -m pip install --quiet $(TORCH) || echo "torch unavailable: torch-oracle tests will skip"
 	touch $(STAMP)
 
@@ -21,7 +26,16 @@ demo: $(STAMP)
 	$(PY) -m plugrad demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	PLUGRAD_CUDA_REQUIRE_NVRTC=1 $(PY) -m pytest -q -p no:cacheprovider tests
+
+# On a machine with an NVIDIA GPU: the conformance kit and the nn-against-torch tests on the
+# real device, then matmul, conv2d, softmax and add against torch on CUDA as throughput ratios
+# (benchmarks/tools/gpu_check.py; needs a CUDA build of torch).
+gpu-check: $(STAMP)
+	PLUGRAD_CUDA=gpu $(PY) -m pytest -q -p no:cacheprovider --pyargs plugrad.testing --backend cuda
+	PLUGRAD_CUDA=gpu $(PY) -m pytest -q -p no:cacheprovider tests/backends/cuda
+	PLUGRAD_CUDA=gpu $(PY) -m pytest -q -p no:cacheprovider tests/nn/test_nn_torch.py -k cuda
+	PLUGRAD_CUDA=gpu $(PY) benchmarks/tools/gpu_check.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check core nn backends tests benchmarks

@@ -4,13 +4,16 @@ on a GPU through the driver or on the CPU through the emulated runtime."""
 from __future__ import annotations
 
 from .base import BaseKernels
+from .dlpack import DLPackMixin
 from .fused import FusedKernelsMixin
 from .indexing import IndexKernels
 from .linalg import LinalgKernels
 from .reductions import ReductionKernels
 
 
-class CudaBackend(FusedKernelsMixin, IndexKernels, LinalgKernels, ReductionKernels, BaseKernels):
+class CudaBackend(
+    DLPackMixin, FusedKernelsMixin, IndexKernels, LinalgKernels, ReductionKernels, BaseKernels
+):
     """The CUDA implementation of `plugrad.backend.protocol.Backend`."""
 
     @property

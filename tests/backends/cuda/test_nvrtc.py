@@ -46,8 +46,10 @@ def test_compile_errors_carry_the_nvrtc_log(tmp_path, monkeypatch):
 
 def test_shared_memory_limits_are_checked_by_cubin_not_ptx():
     nvrtc = _nvrtc()
-    text = 'extern "C" __global__ void big(float *o) { __shared__ float s[16384]; ' \
-           "s[threadIdx.x] = 1; __syncthreads(); o[threadIdx.x] = s[threadIdx.x ^ 1]; }"
+    text = (
+        'extern "C" __global__ void big(float *o) { __shared__ float s[16384]; '
+        "s[threadIdx.x] = 1; __syncthreads(); o[threadIdx.x] = s[threadIdx.x ^ 1]; }"
+    )
     nvrtc._compile("big.cu", text, nvrtc.options(90, "ptx"), "ptx")
     with pytest.raises(nvrtc.CompileError, match="too much shared data"):
         nvrtc._compile("big.cu", text, nvrtc.options(90, "cubin"), "cubin")
