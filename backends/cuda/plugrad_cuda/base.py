@@ -62,8 +62,10 @@ class BaseKernels:
         self.runtime.launch(name, function, geometry, Params(values))
 
     def launch_elements(self, name: str, n: int, *values) -> None:
-        """A grid-stride kernel over n elements, THREADS a block."""
-        blocks = max(1, min(-(-n // THREADS), MAX_BLOCKS))
+        """A grid-stride kernel over n elements, THREADS a block, at most as many blocks as
+        the runtime wants in flight (the emulator, one core, wants few: each thread then walks
+        many elements and the per-thread cost vanishes)."""
+        blocks = max(1, min(-(-n // THREADS), self.runtime.grid_stride_blocks))
         self.launch(name, Geometry((blocks, 1, 1), (THREADS, 1, 1), 0), *values)
 
     @staticmethod

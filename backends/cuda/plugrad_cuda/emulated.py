@@ -127,6 +127,7 @@ class EmulatedRuntime:
 
     emulated = True
     description = "emulated on the CPU"
+    grid_stride_blocks = 64  # blocks of a grid-stride launch: one CPU core is one multiprocessor
 
     def __init__(self, units: dict[str, str] | None = None, defines: tuple[str, ...] = ()) -> None:
         path = build_library(units, defines)

@@ -46,6 +46,7 @@ class GpuRuntime:
     """The runtime layer of `CudaBackend` on one GPU (see the module docstring)."""
 
     emulated = False
+    grid_stride_blocks = 1 << 20  # blocks of a grid-stride launch: enough to fill any GPU
 
     def __init__(self, index: int) -> None:
         found = probe.probe_driver()

@@ -72,11 +72,18 @@ extern "C" __global__ void block_sums(const float *x, float *out) {
 }
 PG_REGISTER_KERNEL(block_sums)
 
+/* registered as barrier-free (threads as a plain loop) but synchronising: an error */
+extern "C" __global__ void mislabelled_barrier(float *out) {
+    __syncthreads();
+    out[threadIdx.x] = 1.0f;
+}
+PG_REGISTER_KERNEL_NO_SYNC(mislabelled_barrier)
+
 extern "C" __global__ void count_with_atomics(const pg_i64 *bins, int *counts, pg_i64 n) {
     for (pg_i64 i = pg::global_thread(); i < n; i += pg::grid_threads())
         atomicAdd(&counts[bins[i]], 1);
 }
-PG_REGISTER_KERNEL(count_with_atomics)
+PG_REGISTER_KERNEL_NO_SYNC(count_with_atomics)
 """
 
 
@@ -172,6 +179,12 @@ def test_a_barrier_not_every_thread_reaches_is_an_error_naming_the_kernel(device
         device.run(kernel, (1, 1, 1), (32, 1, 1), ptr(out))
     assert kernel in str(error.value) and "block (0,0,0)" in str(error.value)
     assert "grid (1, 1, 1) block (32, 1, 1)" in str(error.value)
+
+
+def test_a_kernel_registered_without_sync_that_synchronises_is_an_error(device):
+    out = device.put(np.zeros(32, np.float32))
+    with pytest.raises(LaunchError, match="mislabelled_barrier.*PG_REGISTER_KERNEL_NO_SYNC"):
+        device.run("mislabelled_barrier", (1, 1, 1), (32, 1, 1), ptr(out))
 
 
 def test_the_runtime_works_after_a_failed_launch(device):

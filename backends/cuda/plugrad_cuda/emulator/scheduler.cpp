@@ -10,6 +10,7 @@
    With `reverse` set, threads start and resume in reverse order, so a kernel that reads
    another thread's shared-memory write without a barrier between gives a wrong result. */
 #include <errno.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,7 @@ struct Kernel {
     std::string name;
     void (*fn)();
     Invoker invoke;
+    bool synchronizes;
 };
 
 std::vector<Kernel> &registry() {
@@ -134,6 +136,11 @@ std::string error;
 const Kernel *running_kernel;
 void **running_args;
 Fiber *running_fiber;
+/* A kernel registered without synchronisation runs its threads as plain calls; a sync call or
+   a failure in one jumps back to the launcher. */
+bool plain_mode;
+ThreadState plain_thread;
+jmp_buf plain_escape;
 #ifdef PG_EMU_CUSTOM_SWITCH
 void *scheduler_sp;
 #else
@@ -202,12 +209,13 @@ void set_error(const std::string &message) {
     if (error.empty()) error = message;
 }
 
-std::string thread_name(const Fiber &f) {
+std::string thread_name(const ThreadState &t) {
     char buf[64];
-    snprintf(buf, sizeof buf, "thread (%u,%u,%u)", f.ts.thread_idx.x, f.ts.thread_idx.y,
-             f.ts.thread_idx.z);
+    snprintf(buf, sizeof buf, "thread (%u,%u,%u)", t.thread_idx.x, t.thread_idx.y,
+             t.thread_idx.z);
     return buf;
 }
+std::string thread_name(const Fiber &f) { return thread_name(f.ts); }
 
 /* Make the threads in `which` runnable, lowest index first (highest with reverse_order). */
 void release(std::vector<int> &which) {
@@ -292,16 +300,20 @@ std::string describe_deadlock() {
            " exited (divergent barrier)";
 }
 
+void set_thread_index(ThreadState &t, int i) {
+    t.linear = i;
+    t.thread_idx.x = i % block_dim.x;
+    t.thread_idx.y = (i / block_dim.x) % block_dim.y;
+    t.thread_idx.z = i / (block_dim.x * block_dim.y);
+}
+
 bool run_block(int nthreads) {
     if ((int)fibers.size() != nthreads) fibers.resize(nthreads);
     warps.resize((nthreads + 31) / 32);
     for (int i = 0; i < nthreads; i++) {
         Fiber &f = fibers[i];
         f.stack.base = nullptr;
-        f.ts.linear = i;
-        f.ts.thread_idx.x = i % block_dim.x;
-        f.ts.thread_idx.y = (i / block_dim.x) % block_dim.y;
-        f.ts.thread_idx.z = i / (block_dim.x * block_dim.y);
+        set_thread_index(f.ts, i);
         f.state = UNSTARTED;
     }
     for (size_t w = 0; w < warps.size(); w++) {
@@ -350,6 +362,27 @@ bool run_block(int nthreads) {
     return error.empty();
 }
 
+bool run_block_plain(int nthreads) {
+    current = &plain_thread;
+    if (setjmp(plain_escape) != 0) return false;
+    for (int k = 0; k < nthreads; k++) {
+        set_thread_index(plain_thread, reverse_order ? nthreads - 1 - k : k);
+        running_kernel->invoke(running_kernel->fn, running_args);
+    }
+    return true;
+}
+
+[[noreturn]] void fail_plain(const std::string &message) {
+    set_error(message + " in " + thread_name(plain_thread));
+    longjmp(plain_escape, 1);
+}
+
+void refuse_sync_in_plain_kernel(const char *what) {
+    if (plain_mode)
+        fail_plain(std::string(what) + " called by a kernel registered with "
+                   "PG_REGISTER_KERNEL_NO_SYNC (register it with PG_REGISTER_KERNEL)");
+}
+
 void park(State state) {
     Fiber *f = running_fiber;
     f->state = state;
@@ -362,11 +395,13 @@ Warp &current_warp() { return warps[current->linear / 32]; }
 
 /* ---------------------------------------------------------------- kernel-side API ---- */
 void syncthreads(const char *site) {
+    refuse_sync_in_plain_kernel("__syncthreads");
     running_fiber->site = site;
     park(BLOCK_WAIT);
 }
 
 void syncwarp(unsigned mask) {
+    refuse_sync_in_plain_kernel("a warp intrinsic");
     running_fiber->mask = mask;
     park(WARP_WAIT);
 }
@@ -394,13 +429,14 @@ unsigned ballot(unsigned mask, int predicate) {
 }
 
 void fail(const char *message) {
+    if (plain_mode) fail_plain(message);
     set_error(std::string(message) + " in " + thread_name(*running_fiber));
     park(ABORTED);
     __builtin_unreachable();
 }
 
-void register_kernel(const char *name, void (*fn)(), Invoker invoke) {
-    registry().push_back(Kernel{name, fn, invoke});
+void register_kernel(const char *name, void (*fn)(), Invoker invoke, bool synchronizes) {
+    registry().push_back(Kernel{name, fn, invoke, synchronizes});
 }
 
 }  // namespace pg_emu
@@ -463,13 +499,15 @@ int pg_emu_launch(int index, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
     reverse_order = reverse != 0;
     block_dim = dim3{bx, by, bz};
     grid_dim = dim3{gx, gy, gz};
+    plain_mode = !running_kernel->synchronizes;
     bool ok = true;
     for (unsigned z = 0; z < gz && ok; z++)
         for (unsigned y = 0; y < gy && ok; y++)
             for (unsigned x = 0; x < gx && ok; x++) {
                 block_idx = uint3{x, y, z};
-                ok = run_block((int)nthreads);
+                ok = plain_mode ? run_block_plain((int)nthreads) : run_block((int)nthreads);
             }
+    plain_mode = false;
     dynamic_shared = nullptr;
     current = nullptr;
     if (!ok) {

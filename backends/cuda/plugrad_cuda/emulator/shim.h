@@ -60,7 +60,9 @@ unsigned ballot(unsigned mask, int predicate);
    PG_REGISTER_KERNEL, which records its name and an invoker that unpacks a cuLaunchKernel-style
    `void *args[]` (one pointer per parameter) into a call with the right types. */
 typedef void (*Invoker)(void (*fn)(), void **args);
-void register_kernel(const char *name, void (*fn)(), Invoker invoke);
+/* `synchronizes`: false for a kernel that never calls __syncthreads or a warp intrinsic; its
+   threads then run as a plain loop (and such a call is reported as an error). */
+void register_kernel(const char *name, void (*fn)(), Invoker invoke, bool synchronizes);
 
 template <class F>
 struct Invoke;
@@ -77,8 +79,8 @@ struct Invoke<void (*)(A...)> {
 
 struct Registrar {
     template <class F>
-    Registrar(const char *name, F fn) {
-        register_kernel(name, reinterpret_cast<void (*)()>(fn), &Invoke<F>::call);
+    Registrar(const char *name, F fn, bool synchronizes) {
+        register_kernel(name, reinterpret_cast<void (*)()>(fn), &Invoke<F>::call, synchronizes);
     }
 };
 
@@ -98,7 +100,9 @@ inline T from_bits(uint64_t bits) {
 
 }  // namespace pg_emu
 
-#define PG_REGISTER_KERNEL(fn) static pg_emu::Registrar pg_emu_registrar_##fn(#fn, &fn);
+#define PG_REGISTER_KERNEL(fn) static pg_emu::Registrar pg_emu_registrar_##fn(#fn, &fn, true);
+#define PG_REGISTER_KERNEL_NO_SYNC(fn) \
+    static pg_emu::Registrar pg_emu_registrar_##fn(#fn, &fn, false);
 
 #define threadIdx (pg_emu::current->thread_idx)
 #define blockIdx (pg_emu::block_idx)

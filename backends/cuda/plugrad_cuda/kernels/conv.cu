@@ -65,10 +65,10 @@ __device__ void col2im(const T *cols, T *grad_x, const ConvShape &s, pg_i64 n0, 
                                                 pg_i64 n0, pg_i64 count) {                 \
         pg::im2col(x, cols, s, n0, count);                                                 \
     }                                                                                      \
-    PG_REGISTER_KERNEL(pg_im2col_##name)                                                   \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_im2col_##name)                                            \
     extern "C" __global__ void pg_col2im_##name(const T *cols, T *grad_x, pg::ConvShape s, \
                                                 pg_i64 n0, pg_i64 count) {                 \
         pg::col2im(cols, grad_x, s, n0, count);                                            \
     }                                                                                      \
-    PG_REGISTER_KERNEL(pg_col2im_##name)
+    PG_REGISTER_KERNEL_NO_SYNC(pg_col2im_##name)
 PG_FLOAT_DTYPES(PG_CONV_KERNELS)

@@ -273,33 +273,33 @@ __device__ void cast(int dst, void *out, const S *x, const Layout<2> &L, pg_i64 
                                               pg_i64 n) {                                   \
         pg::copy(out, x, L, n);                                                             \
     }                                                                                       \
-    PG_REGISTER_KERNEL(pg_copy_##size)                                                      \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_copy_##size)                                              \
     extern "C" __global__ void pg_fill_##size(T *out, T value, pg::Layout<1> L, pg_i64 n) { \
         pg::fill(out, value, L, n);                                                         \
     }                                                                                       \
-    PG_REGISTER_KERNEL(pg_fill_##size)
+    PG_REGISTER_KERNEL_NO_SYNC(pg_fill_##size)
 PG_ELEMENT_SIZES(PG_SIZED_KERNELS)
 
-#define PG_ELEMENTWISE_KERNELS(name, T)                                                      \
+#define PG_ELEMENTWISE_KERNELS(name, T)                                                     \
     extern "C" __global__ void pg_unary_##name(pg_i64 op, T *out, const T *x,               \
                                                pg::Layout<2> L, pg_i64 n) {                 \
         pg::unary((int)op, out, x, L, n);                                                   \
     }                                                                                       \
-    PG_REGISTER_KERNEL(pg_unary_##name)                                                     \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_unary_##name)                                             \
     extern "C" __global__ void pg_binary_##name(pg_i64 op, void *out, const T *a,           \
                                                 const T *b, T scalar, pg_i64 side,          \
                                                 pg::Layout<3> L, pg_i64 n) {                \
         pg::binary((int)op, out, a, b, scalar, (int)side, L, n);                            \
     }                                                                                       \
-    PG_REGISTER_KERNEL(pg_binary_##name)                                                    \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_binary_##name)                                            \
     extern "C" __global__ void pg_where_##name(T *out, const bool *cond, const T *a,        \
                                                const T *b, pg::Layout<4> L, pg_i64 n) {     \
         pg::where(out, cond, a, b, L, n);                                                   \
     }                                                                                       \
-    PG_REGISTER_KERNEL(pg_where_##name)                                                     \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_where_##name)                                             \
     extern "C" __global__ void pg_cast_##name(pg_i64 dst, void *out, const T *x,            \
                                               pg::Layout<2> L, pg_i64 n) {                  \
         pg::cast((int)dst, out, x, L, n);                                                   \
     }                                                                                       \
-    PG_REGISTER_KERNEL(pg_cast_##name)
+    PG_REGISTER_KERNEL_NO_SYNC(pg_cast_##name)
 PG_ALL_DTYPES(PG_ELEMENTWISE_KERNELS)

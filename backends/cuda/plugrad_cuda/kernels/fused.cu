@@ -99,19 +99,19 @@ extern "C" __global__ void pg_check_targets(const pg_i64 *target, pg_i64 ts, pg_
         if (t < 0 || t >= classes) atomicOr(bad, 1);
     }
 }
-PG_REGISTER_KERNEL(pg_check_targets)
+PG_REGISTER_KERNEL_NO_SYNC(pg_check_targets)
 
 #define PG_FUSED_KERNELS(name, T)                                                          \
     extern "C" __global__ void pg_relu_backward_##name(T *out, const T *grad, const T *y,  \
                                                        pg::Layout<3> L, pg_i64 n) {        \
         pg::relu_backward(out, grad, y, L, n);                                             \
     }                                                                                      \
-    PG_REGISTER_KERNEL(pg_relu_backward_##name)                                            \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_relu_backward_##name)                                     \
     extern "C" __global__ void pg_axpy_##name(T *out, const T *x, double alpha,            \
                                               pg::Layout<2> L, pg_i64 n) {                 \
         pg::axpy(out, x, alpha, L, n);                                                     \
     }                                                                                      \
-    PG_REGISTER_KERNEL(pg_axpy_##name)                                                     \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_axpy_##name)                                              \
     extern "C" __global__ void pg_cross_entropy_##name(                                    \
         const T *logits, pg_i64 s0, pg_i64 s1, const pg_i64 *target, pg_i64 ts,            \
         pg_i64 rows, pg_i64 classes, T *log_probs, T *row_loss, pg_i64 per_block) {        \
@@ -129,5 +129,5 @@ PG_REGISTER_KERNEL(pg_check_targets)
         pg_i64 rows, pg_i64 classes, T *out) {                                             \
         pg::cross_entropy_backward(log_probs, target, ts, grad, scale, rows, classes, out); \
     }                                                                                      \
-    PG_REGISTER_KERNEL(pg_cross_entropy_backward_##name)
+    PG_REGISTER_KERNEL_NO_SYNC(pg_cross_entropy_backward_##name)
 PG_FLOAT_DTYPES(PG_FUSED_KERNELS)

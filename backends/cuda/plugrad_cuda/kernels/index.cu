@@ -47,12 +47,12 @@ __device__ void scatter_add(T *out, const pg_i64 *index, const T *src, const Lay
                                                 pg_i64 axis_stride, pg_i64 n) {            \
         pg::gather(out, x, index, L, axis_size, axis_stride, n);                           \
     }                                                                                      \
-    PG_REGISTER_KERNEL(pg_gather_##name)                                                   \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_gather_##name)                                            \
     extern "C" __global__ void pg_scatter_add_##name(T *out, const pg_i64 *index,          \
                                                      const T *src, pg::Layout<3> L,        \
                                                      pg_i64 axis_size, pg_i64 axis_stride, \
                                                      pg_i64 n) {                           \
         pg::scatter_add(out, index, src, L, axis_size, axis_stride, n);                    \
     }                                                                                      \
-    PG_REGISTER_KERNEL(pg_scatter_add_##name)
+    PG_REGISTER_KERNEL_NO_SYNC(pg_scatter_add_##name)
 PG_ALL_DTYPES(PG_INDEX_KERNELS)

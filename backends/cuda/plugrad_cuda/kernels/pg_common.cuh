@@ -19,8 +19,12 @@ typedef unsigned int pg_u32;
 #define PG_ELEMENT_SIZES(X) X(1, unsigned char) X(2, unsigned short) X(4, unsigned int) \
     X(8, unsigned long long)
 
+/* The emulator's shim lists kernels (NVRTC needs nothing): PG_REGISTER_KERNEL for kernels
+   that may synchronise, PG_REGISTER_KERNEL_NO_SYNC for kernels that never call __syncthreads
+   or a warp intrinsic, whose threads the emulator runs as a plain loop. */
 #ifndef PG_REGISTER_KERNEL
-#define PG_REGISTER_KERNEL(fn) /* the emulator's shim lists kernels; NVRTC needs nothing */
+#define PG_REGISTER_KERNEL(fn)
+#define PG_REGISTER_KERNEL_NO_SYNC(fn)
 #endif
 
 /* Dimensions of a strided layout after merging (plugrad_cuda/layout.py merges first). */

@@ -63,5 +63,5 @@ __device__ void random(int kind, T *out, const Layout<1> &L, double a, double b,
                                                 pg_i64 n) {                                \
         pg::random((int)kind, out, L, a, b, seed, n);                                      \
     }                                                                                      \
-    PG_REGISTER_KERNEL(pg_random_##name)
+    PG_REGISTER_KERNEL_NO_SYNC(pg_random_##name)
 PG_ALL_DTYPES(PG_RANDOM_KERNEL)
