@@ -12,7 +12,10 @@ dtypes are the names "float32", "float64", "int64" and "bool" (stored one byte p
 
 A backend is any object with the attributes and methods of `Backend` below. It is checked when
 it registers; one that lacks a kernel is refused with the missing names. It may also have any
-of the optional fused kernels of `FusedKernels`, which the core otherwise composes.
+of the optional fused kernels of `FusedKernels`, which the core otherwise composes, a `note`
+string that `plugrad backends` shows ("emulated on the CPU"), and for device memory the DLPack
+hooks `dlpack_device() -> (device type, index)`, `to_dlpack(view, stream) -> capsule` and
+`from_dlpack(obj) -> (buffer, shape, strides, offset, dtype)`.
 """
 
 from __future__ import annotations
