@@ -16,6 +16,9 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
 
 os.environ.setdefault("PLUGRAD_CUDA", "gpu")
 
@@ -23,8 +26,9 @@ os.environ.setdefault("PLUGRAD_CUDA", "gpu")
 @dataclass
 class Case:
     name: str
-    ours: Callable[[], Callable[[], object]]  # builds inputs, returns the timed call
-    theirs: Callable[[], Callable[[], object]]
+    shapes: list[tuple[int, ...]]  # float32 inputs, drawn once and given to both sides
+    ours: Callable[..., object]  # plugrad tensors -> result
+    theirs: Callable[..., object]  # torch tensors -> result
     target: float | None = None  # minimum throughput ratio plugrad / torch
 
 
@@ -43,57 +47,32 @@ def median_seconds(call: Callable[[], object], sync: Callable[[], None], repeats
     return statistics.median(samples)
 
 
-def cases(plugrad, torch, scale: int) -> list[Case]:
-    F = plugrad.nn.functional
+def cases(scale: int = 1) -> list[Case]:
+    """The workloads; `scale` shrinks them (tests, smoke runs)."""
+    import torch
+
+    import plugrad
+
     n = 4096 // scale
     elems = (64 << 20) // scale**2
-
-    def ours_matmul():
-        a = plugrad.randn(n, n, device="cuda")
-        b = plugrad.randn(n, n, device="cuda")
-        return lambda: a @ b
-
-    def torch_matmul():
-        a = torch.randn(n, n, device="cuda")
-        b = torch.randn(n, n, device="cuda")
-        return lambda: a @ b
-
-    conv_shape = (32 // scale or 1, 64, 56, 56)
-
-    def ours_conv():
-        x = plugrad.randn(*conv_shape, device="cuda")
-        w = plugrad.randn(64, 64, 3, 3, device="cuda")
-        return lambda: F.conv2d(x, w, padding=1)
-
-    def torch_conv():
-        x = torch.randn(*conv_shape, device="cuda")
-        w = torch.randn(64, 64, 3, 3, device="cuda")
-        return lambda: torch.nn.functional.conv2d(x, w, padding=1)
-
-    def ours_softmax():
-        x = plugrad.randn(n, n, device="cuda")
-        return lambda: x.softmax(-1)
-
-    def torch_softmax():
-        x = torch.randn(n, n, device="cuda")
-        return lambda: x.softmax(-1)
-
-    def ours_add():
-        a = plugrad.randn(elems, device="cuda")
-        b = plugrad.randn(elems, device="cuda")
-        return lambda: a + b
-
-    def torch_add():
-        a = torch.randn(elems, device="cuda")
-        b = torch.randn(elems, device="cuda")
-        return lambda: a + b
-
+    batch = max(1, 32 // scale)
     return [
-        Case(f"matmul float32 {n}x{n}", ours_matmul, torch_matmul, 0.70),
-        Case(f"conv2d float32 {conv_shape} 64x3x3", ours_conv, torch_conv),
-        Case(f"softmax float32 {n}x{n}", ours_softmax, torch_softmax),
-        Case(f"add float32 {elems >> 20}M", ours_add, torch_add, 0.85),
-    ]
+        Case(f"matmul float32 {n}x{n}", [(n, n), (n, n)], lambda a, b: a @ b,
+             lambda a, b: a @ b, 0.70),
+        Case(f"conv2d float32 {batch}x64x56x56, 64 3x3, pad 1",
+             [(batch, 64, 56, 56), (64, 64, 3, 3)],
+             lambda x, w: plugrad.nn.functional.conv2d(x, w, padding=1),
+             lambda x, w: torch.nn.functional.conv2d(x, w, padding=1)),
+        Case(f"softmax float32 {n}x{n}", [(n, n)], lambda x: x.softmax(-1),
+             lambda x: x.softmax(-1)),
+        Case(f"add float32 {elems >> 20}M", [(elems,), (elems,)], lambda a, b: a + b,
+             lambda a, b: a + b, 0.85),
+    ]  # fmt: skip
+
+
+def inputs(case: Case, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape, dtype=np.float32) for shape in case.shapes]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,11 +93,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{torch.cuda.get_device_name()}")  # fmt: skip
     rows, failed = [], []
     with torch.no_grad(), plugrad.no_grad():
-        for case in cases(plugrad, torch, args.scale):
-            ours = median_seconds(case.ours(), device.backend.synchronize, args.repeats,
-                                  args.rounds)  # fmt: skip
-            theirs = median_seconds(case.theirs(), torch.cuda.synchronize, args.repeats,
-                                    args.rounds)  # fmt: skip
+        for case in cases(args.scale):
+            host = inputs(case)
+            mine = [plugrad.tensor(a, device=device) for a in host]
+            peers = [torch.from_numpy(a).to("cuda") for a in host]
+            ours = median_seconds(partial(case.ours, *mine), device.backend.synchronize,
+                                  args.repeats, args.rounds)  # fmt: skip
+            theirs = median_seconds(partial(case.theirs, *peers), torch.cuda.synchronize,
+                                    args.repeats, args.rounds)  # fmt: skip
             ratio = theirs / ours
             verdict = ""
             if case.target is not None:

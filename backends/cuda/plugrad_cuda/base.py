@@ -17,6 +17,7 @@ from .ops import BINARY_CODES, COMPARISONS, SCALAR_LEFT, SCALAR_NONE, SCALAR_RIG
 
 THREADS = 256  # PG_BLOCK
 MAX_BLOCKS = 1 << 20
+BINARY_UNROLL = 4  # binary_contiguous's U in kernels/elementwise.cu
 _MAX_ELEMS = 1 << 56
 _BITS = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}
 
@@ -26,6 +27,11 @@ def scalar_param(value, dtype: str) -> ctypes._SimpleCData:
     info = dtypes.BY_NAME[dtype]
     bits = np.array(value, dtype=info.numpy).view(f"u{info.itemsize}")
     return _BITS[info.itemsize](int(bits))
+
+
+def _contiguous(lay, operands: int) -> bool:
+    """pg::contiguous: every operand one run of stride 1."""
+    return lay.nd == 1 and all(lay.strides[k][0] == 1 for k in range(operands))
 
 
 class View:
@@ -61,11 +67,12 @@ class BaseKernels:
             function = self._functions[name] = self.runtime.function(name)
         self.runtime.launch(name, function, geometry, Params(values))
 
-    def launch_elements(self, name: str, n: int, *values) -> None:
-        """A grid-stride kernel over n elements, THREADS a block, at most as many blocks as
-        the runtime wants in flight (the emulator, one core, wants few: each thread then walks
-        many elements and the per-thread cost vanishes)."""
-        blocks = max(1, min(-(-n // THREADS), self.runtime.grid_stride_blocks))
+    def launch_elements(self, name: str, n: int, *values, per_thread: int = 1) -> None:
+        """A grid-stride kernel over n elements, THREADS a block, each thread taking
+        `per_thread` elements a pass, at most as many blocks as the runtime wants in flight
+        (the emulator, one core, wants few: each thread then walks many elements)."""
+        blocks = -(-n // (THREADS * per_thread))
+        blocks = max(1, min(blocks, self.runtime.grid_stride_blocks))
         self.launch(name, Geometry((blocks, 1, 1), (THREADS, 1, 1), 0), *values)
 
     @staticmethod
@@ -144,7 +151,7 @@ class BaseKernels:
             return
         size = dtypes.BY_NAME[x.dtype].itemsize
         lay = layout.make(out.shape, out.strides, x.strides)
-        if lay.nd == 1 and lay.strides[0][0] == 1 and lay.strides[1][0] == 1:
+        if _contiguous(lay, 2):
             if self.address(x) != self.address(out):
                 self.runtime.copy(self.address(out), self.address(x), n * size)
             return
@@ -170,8 +177,11 @@ class BaseKernels:
         n = checks.check(out, f"{op} out", "bool" if op in COMPARISONS else a.dtype)
         if n:
             lay = layout.make(out.shape, out.strides, a_strides, b_strides)
+            # the contiguous array-array path of pg_binary takes BINARY_UNROLL elements a pass
+            unroll = BINARY_UNROLL if side == SCALAR_NONE and _contiguous(lay, 3) else 1
             self.launch_elements(f"pg_binary_{a.dtype}", n, i64(code), self.ptr(out), self.ptr(a),
-                                 self.ptr(b), scalar, i64(side), lay, i64(n))  # fmt: skip
+                                 self.ptr(b), scalar, i64(side), lay, i64(n),
+                                 per_thread=unroll)  # fmt: skip
 
     def binary(self, op, a, b, out):
         checks.same_shape(op, a, b, out)

@@ -78,7 +78,16 @@ class GpuRuntime:
         for source in sources.FAMILIES:
             image = nvrtc.compile_source(source, self.code_arch, self.code_kind,
                                          driver=str(self.driver_version))  # fmt: skip
-            module = self._call(d.cuModuleLoadData, image, what=f"loading {source}")
+            try:
+                module = self._call(d.cuModuleLoadData, image, what=f"loading {source}")
+            except RuntimeError as error:
+                if self.code_kind != "ptx":
+                    raise
+                raise RuntimeError(
+                    f"{error}; the driver ({self.driver_version}) is older than NVRTC "
+                    f"{'.'.join(map(str, nvrtc.version()))} and may not read its PTX: install "
+                    "the plugrad-cuda extra that matches the driver (cu12 for CUDA 12 drivers)"
+                ) from error
             self._modules.append(module)
             for kernel in sources.kernel_names(source):
                 self._functions[kernel] = self._call(
