@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 
+from . import dtypes
 from .buffer import CudaBuffer
 
 MAX_DIMS = 64
@@ -116,3 +117,89 @@ def ints(values, what: str) -> tuple[int, ...]:
         return tuple(operator.index(v) for v in values)
     except TypeError as error:
         raise TypeError(f"cuda {what}: expected integers, got {values!r}") from error
+
+
+# --- shapes of the kernels with more than one operand layout ---------------------------
+
+
+def reduced_out_strides(what: str, x, axes, out) -> list[int]:
+    """out's strides over x's dims (0 on reduced axes); out may drop the reduced axes or keep
+    them as 1."""
+    nd = len(x.shape)
+    kept = [d for d in range(nd) if d not in axes]
+    if tuple(out.shape) == tuple(x.shape[d] for d in kept):
+        it = iter(out.strides)
+        return [0 if d in axes else next(it) for d in range(nd)]
+    if tuple(out.shape) == tuple(1 if d in axes else x.shape[d] for d in range(nd)):
+        return [0 if d in axes else out.strides[d] for d in range(nd)]
+    raise ValueError(
+        f"cuda {what}: out shape {tuple(out.shape)} does not match x shape {tuple(x.shape)} "
+        f"reduced over axes {tuple(axes)}"
+    )
+
+
+def index_axis(what, index, other, axis, other_name) -> int:
+    """The axis of gather/scatter_add, normalised; index and `other` must share ndim."""
+    nd = len(index.shape)
+    if len(other.shape) != nd:
+        raise ValueError(
+            f"cuda {what}: index {index.shape} and {other_name} {other.shape} differ in number "
+            "of dimensions"
+        )
+    axis = int(axis)
+    if nd == 0 or not -nd <= axis < nd:
+        raise ValueError(f"cuda {what}: axis {axis} out of range for shape {index.shape}")
+    return axis % nd
+
+
+def cross_entropy_operands(what, rows, target, compact, zero_d) -> tuple[int, int]:
+    """(N, C) of the cross-entropy kernels' operands after checking their shapes."""
+    shape = tuple(rows.shape)
+    if len(shape) != 2 or shape[0] < 1 or shape[1] < 1:
+        raise ValueError(f"cuda {what}: expected (N, C) with N, C >= 1, got {shape}")
+    if tuple(target.shape) != shape[:1] or tuple(zero_d.shape) != ():
+        raise ValueError(
+            f"cuda {what}: target {target.shape} must be ({shape[0]},) and the loss (or its "
+            f"gradient) 0-d, got {zero_d.shape}"
+        )
+    if tuple(compact.shape) != shape or not has_compact_strides(compact):
+        raise ValueError(
+            f"cuda {what}: the (N, C) output/log_probs must be compact of shape {shape}, got "
+            f"shape {compact.shape} strides {compact.strides}"
+        )
+    check(target, f"{what} target", "int64")
+    return shape
+
+
+def conv_geometry(what, x_shape, w_shape, o_shape, dtype, stride, padding, dilation,
+                  groups) -> tuple[int, ...]:  # fmt: skip
+    """(n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups) of a valid conv2d."""
+    floating(what, dtype, dtypes.FLOATS)
+    stride, padding, dilation = (ints(v, what) for v in (stride, padding, dilation))
+    groups = int(groups)
+    if len(x_shape) != 4 or len(w_shape) != 4 or len(o_shape) != 4:
+        raise ValueError(
+            f"cuda {what}: expected 4-D x, w, out; got {x_shape}, {w_shape}, {o_shape}"
+        )
+    n, c, h, wd = x_shape
+    o, cg, kh, kw = w_shape
+    n2, o2, oh, ow = o_shape
+    if (
+        len(stride) != 2 or len(padding) != 2 or len(dilation) != 2 or groups < 1
+        or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0
+    ):  # fmt: skip
+        raise ValueError(
+            f"cuda {what}: bad stride {stride}, padding {padding}, dilation {dilation} or "
+            f"groups {groups}"
+        )
+    eh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ew = (wd + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    if (
+        c % groups or o % groups or cg * groups != c or n2 != n or o2 != o
+        or (oh, ow) != (max(eh, 0), max(ew, 0))
+    ):  # fmt: skip
+        raise ValueError(
+            f"cuda {what}: x {x_shape}, w {w_shape}, out {o_shape} do not fit stride "
+            f"{stride}, padding {padding}, dilation {dilation}, groups {groups}"
+        )
+    return (n, c, h, wd, o, kh, kw, oh, ow, *stride, *padding, *dilation, groups)

@@ -32,24 +32,6 @@ class FusedKernelsMixin:
             self.launch_elements(f"pg_axpy_{out.dtype}", n, self.ptr(out), self.ptr(x),
                                  f64(float(alpha)), lay, i64(n))  # fmt: skip
 
-    @staticmethod
-    def _cross_entropy_operands(what, rows, target, compact, zero_d) -> tuple[int, int]:
-        shape = tuple(rows.shape)
-        if len(shape) != 2 or shape[0] < 1 or shape[1] < 1:
-            raise ValueError(f"cuda {what}: expected (N, C) with N, C >= 1, got {shape}")
-        if tuple(target.shape) != shape[:1] or tuple(zero_d.shape) != ():
-            raise ValueError(
-                f"cuda {what}: target {target.shape} must be ({shape[0]},) and the loss (or its "
-                f"gradient) 0-d, got {zero_d.shape}"
-            )
-        if tuple(compact.shape) != shape or not checks.has_compact_strides(compact):
-            raise ValueError(
-                f"cuda {what}: the (N, C) output/log_probs must be compact of shape {shape}, got "
-                f"shape {compact.shape} strides {compact.strides}"
-            )
-        checks.check(target, f"{what} target", "int64")
-        return shape
-
     def _check_targets(self, what, target, n, c) -> None:
         """IndexError unless every target lies in [0, c) (one small read-back)."""
         flag = self.from_numpy(np.zeros(1, dtype=np.int64))
@@ -63,7 +45,7 @@ class FusedKernelsMixin:
     def cross_entropy(self, logits, target, scale, log_probs, loss):
         dt = logits.dtype
         checks.floating("cross_entropy", dt, dtypes.FLOATS)
-        n, c = self._cross_entropy_operands("cross_entropy", logits, target, log_probs, loss)
+        n, c = checks.cross_entropy_operands("cross_entropy", logits, target, log_probs, loss)
         checks.check(logits, "cross_entropy logits")
         checks.check(log_probs, "cross_entropy log_probs", dt)
         checks.check(loss, "cross_entropy loss", dt)
@@ -81,7 +63,7 @@ class FusedKernelsMixin:
         dt = log_probs.dtype
         what = "cross_entropy_backward"
         checks.floating(what, dt, dtypes.FLOATS)
-        n, c = self._cross_entropy_operands(what, out, target, out, grad)
+        n, c = checks.cross_entropy_operands(what, out, target, out, grad)
         if tuple(log_probs.shape) != tuple(out.shape) or not checks.has_compact_strides(log_probs):
             raise ValueError(
                 f"cuda {what}: log_probs must be compact of shape {out.shape}, got shape "

@@ -7,26 +7,13 @@ from .launch import f64, i64, u64
 from .ops import RANDOM_CODES
 
 
-def _index_axis(what, index, other, axis, other_name) -> int:
-    nd = len(index.shape)
-    if len(other.shape) != nd:
-        raise ValueError(
-            f"cuda {what}: index {index.shape} and {other_name} {other.shape} differ in number "
-            "of dimensions"
-        )
-    axis = int(axis)
-    if nd == 0 or not -nd <= axis < nd:
-        raise ValueError(f"cuda {what}: axis {axis} out of range for shape {index.shape}")
-    return axis % nd
-
-
 class IndexKernels:
     def gather(self, x, axis, index, out):
         checks.check(x, "gather x")
         n = checks.check(index, "gather index", "int64")
         checks.check(out, "gather out", x.dtype)
         checks.same_shape("gather (index, out)", index, out)
-        axis = _index_axis("gather", index, x, axis, "x")
+        axis = checks.index_axis("gather", index, x, axis, "x")
         for d, (i, s) in enumerate(zip(index.shape, x.shape)):
             if d != axis and i > s:
                 raise ValueError(f"cuda gather: index {index.shape} exceeds x {x.shape} on dim {d}")
@@ -44,8 +31,8 @@ class IndexKernels:
         checks.check(out, "scatter_add out")
         n = checks.check(index, "scatter_add index", "int64")
         checks.check(src, "scatter_add src", out.dtype)
-        axis = _index_axis("scatter_add", index, out, axis, "out")
-        _index_axis("scatter_add", index, src, axis, "src")
+        axis = checks.index_axis("scatter_add", index, out, axis, "out")
+        checks.index_axis("scatter_add", index, src, axis, "src")
         for d, i in enumerate(index.shape):
             if i > src.shape[d] or (d != axis and i > out.shape[d]):
                 raise ValueError(

@@ -36,6 +36,12 @@ class ConvShape(ctypes.Structure):
     ]  # fmt: skip
 
 
+def _conv_shape(what, x_shape, w_shape, o_shape, dtype, stride, padding, dilation, groups):
+    geometry = checks.conv_geometry(what, x_shape, w_shape, o_shape, dtype, stride, padding,
+                                    dilation, groups)  # fmt: skip
+    return ConvShape(*geometry)
+
+
 class LinalgKernels:
     # --- the GEMM ------------------------------------------------------------------------
     def gemm(
@@ -91,38 +97,6 @@ class LinalgKernels:
                   sa, sb, sc)  # fmt: skip
 
     # --- convolutions --------------------------------------------------------------------
-    def _conv_shape(self, what, x_shape, w_shape, o_shape, dtype, stride, padding, dilation,
-                    groups) -> ConvShape:  # fmt: skip
-        checks.floating(what, dtype, dtypes.FLOATS)
-        stride, padding, dilation = (checks.ints(v, what) for v in (stride, padding, dilation))
-        groups = int(groups)
-        if len(x_shape) != 4 or len(w_shape) != 4 or len(o_shape) != 4:
-            raise ValueError(
-                f"cuda {what}: expected 4-D x, w, out; got {x_shape}, {w_shape}, {o_shape}"
-            )
-        n, c, h, wd = x_shape
-        o, cg, kh, kw = w_shape
-        n2, o2, oh, ow = o_shape
-        if (
-            len(stride) != 2 or len(padding) != 2 or len(dilation) != 2 or groups < 1
-            or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0
-        ):  # fmt: skip
-            raise ValueError(
-                f"cuda {what}: bad stride {stride}, padding {padding}, dilation {dilation} or "
-                f"groups {groups}"
-            )
-        eh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-        ew = (wd + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-        if (
-            c % groups or o % groups or cg * groups != c or n2 != n or o2 != o
-            or (oh, ow) != (max(eh, 0), max(ew, 0))
-        ):  # fmt: skip
-            raise ValueError(
-                f"cuda {what}: x {x_shape}, w {w_shape}, out {o_shape} do not fit stride "
-                f"{stride}, padding {padding}, dilation {dilation}, groups {groups}"
-            )
-        return ConvShape(n, c, h, wd, o, kh, kw, oh, ow, *stride, *padding, *dilation, groups)
-
     def _conv_operands(self, what, first, second, out):
         """Check the views; returns compact (first, second) and the compact target for out."""
         checks.check(first, f"{what} input")
@@ -153,7 +127,7 @@ class LinalgKernels:
                              i64(count))  # fmt: skip
 
     def conv2d(self, x, w, out, stride, padding, dilation, groups):
-        s = self._conv_shape("conv2d", x.shape, w.shape, out.shape, x.dtype, stride, padding,
+        s = _conv_shape("conv2d", x.shape, w.shape, out.shape, x.dtype, stride, padding,
                              dilation, groups)  # fmt: skip
         x, w, target = self._conv_operands("conv2d", x, w, out)
         if math.prod(out.shape) == 0:
@@ -174,7 +148,7 @@ class LinalgKernels:
         self._finish(target, out)
 
     def conv2d_backward_input(self, grad_out, w, grad_x, stride, padding, dilation, groups):
-        s = self._conv_shape("conv2d_backward_input", grad_x.shape, w.shape, grad_out.shape,
+        s = _conv_shape("conv2d_backward_input", grad_x.shape, w.shape, grad_out.shape,
                              grad_out.dtype, stride, padding, dilation, groups)  # fmt: skip
         grad_out, w, target = self._conv_operands("conv2d_backward_input", grad_out, w, grad_x)
         if math.prod(grad_x.shape) == 0:
@@ -201,7 +175,7 @@ class LinalgKernels:
         self._finish(target, grad_x)
 
     def conv2d_backward_weight(self, x, grad_out, grad_w, stride, padding, dilation, groups):
-        s = self._conv_shape("conv2d_backward_weight", x.shape, grad_w.shape, grad_out.shape,
+        s = _conv_shape("conv2d_backward_weight", x.shape, grad_w.shape, grad_out.shape,
                              x.dtype, stride, padding, dilation, groups)  # fmt: skip
         x, grad_out, target = self._conv_operands("conv2d_backward_weight", x, grad_out, grad_w)
         if math.prod(grad_w.shape) == 0:

@@ -16,22 +16,6 @@ FEW_OUTPUTS = 64
 WARPS = THREADS // 32
 
 
-def _out_strides(what: str, x, axes, out) -> list[int]:
-    """out's strides over x's dims (0 on reduced axes); out may drop the reduced axes or keep
-    them as 1."""
-    nd = len(x.shape)
-    kept = [d for d in range(nd) if d not in axes]
-    if tuple(out.shape) == tuple(x.shape[d] for d in kept):
-        it = iter(out.strides)
-        return [0 if d in axes else next(it) for d in range(nd)]
-    if tuple(out.shape) == tuple(1 if d in axes else x.shape[d] for d in range(nd)):
-        return [0 if d in axes else out.strides[d] for d in range(nd)]
-    raise ValueError(
-        f"cuda {what}: out shape {tuple(out.shape)} does not match x shape {tuple(x.shape)} "
-        f"reduced over axes {tuple(axes)}"
-    )
-
-
 def _grid(n_rows: int, per_block: int) -> Geometry:
     blocks = max(1, min(-(-n_rows // per_block), MAX_BLOCKS))
     return Geometry((blocks, 1, 1), (THREADS, 1, 1), 0)
@@ -48,7 +32,7 @@ class ReductionKernels:
         axes = tuple(sorted({int(a) % nd if nd else int(a) for a in axes}))
         if any(a < 0 or a >= nd for a in axes):
             raise ValueError(f"cuda reduce {op}: axes {axes} out of range for shape {x.shape}")
-        ostrides = _out_strides(f"reduce {op}", x, axes, out)
+        ostrides = checks.reduced_out_strides(f"reduce {op}", x, axes, out)
         kept = [d for d in range(nd) if d not in axes]
         n_out = math.prod(x.shape[d] for d in kept)
         n_red = math.prod(x.shape[d] for d in axes)
@@ -94,7 +78,7 @@ class ReductionKernels:
         if nd == 0 or not -nd <= axis < nd:
             raise ValueError(f"cuda {op}: axis {axis} out of range for shape {tuple(x.shape)}")
         axis %= nd
-        ostrides = _out_strides(op, x, (axis,), out)
+        ostrides = checks.reduced_out_strides(op, x, (axis,), out)
         kept = [d for d in range(nd) if d != axis]
         n_out = math.prod(x.shape[d] for d in kept)
         if n_out == 0:
