@@ -147,3 +147,38 @@ def test_a_model_moved_to_cuda_and_back_mid_training_matches_one_that_never_move
     moved = train(small_model("c_cpu"), ["c_cpu"] * 3 + ["cuda"] * 3 + ["c_cpu"] * 3)
     np.testing.assert_allclose(moved, stay, rtol=1e-10)
     assert stay[-1] < stay[0]  # it trained
+
+
+@pytest.mark.parametrize("op", ["sum", "max", "min", "prod"])
+@pytest.mark.parametrize(
+    ("shape", "axes"), [((3, 70000), (1,)), ((2, 300, 257), (0, 2)), ((140000,), (0,))]
+)
+def test_few_long_rows_are_reduced_in_two_passes(backend_cuda, op, shape, axes):
+    """Rows of 65536+ elements with few outputs are cut into parts (pass 1) and folded (pass 2);
+    a row of a non-mergeable strided view walks its dimensions."""
+    rng = np.random.default_rng(len(shape))
+    host = rng.choice(np.array([-1, 1, 2, 3], dtype=np.int64), size=shape)
+    if op == "prod":
+        host = np.where(rng.random(shape) < 0.999, 1, host)  # keeps products in int64
+    x = backend_cuda.from_numpy(host.reshape(-1))
+    view = Strided(x, shape, tuple(s // 8 for s in host.strides), 0, "int64")
+    out_shape = tuple(s for d, s in enumerate(shape) if d not in axes)
+    out = backend_cuda.allocate(int(np.prod(out_shape)), "int64")
+    out_view = Strided(out, out_shape, tuple(int(np.prod(out_shape[d + 1 :])) for d in
+                                             range(len(out_shape))), 0, "int64")  # fmt: skip
+    backend_cuda.reduce(op, view, axes, out_view)
+    expected = getattr(np, op)(host, axis=axes)
+    np.testing.assert_array_equal(backend_cuda.to_numpy(out_view), expected)
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+def test_long_rows_arg_reduce_by_block_with_the_first_index_winning(backend_cuda, op):
+    host = np.random.default_rng(5).integers(-3, 4, size=(3, 5000)).astype(np.float32)
+    host[1, 4000] = np.nan  # NaN is the extreme, as in NumPy
+    x = backend_cuda.from_numpy(host.reshape(-1))
+    out = backend_cuda.allocate(3, "int64")
+    backend_cuda.arg_reduce(op, Strided(x, (3, 5000), (5000, 1), 0, "float32"), 1,
+                            Strided(out, (3,), (1,), 0, "int64"))  # fmt: skip
+    expected = getattr(np, op)(host, axis=1)
+    np.testing.assert_array_equal(backend_cuda.to_numpy(Strided(out, (3,), (1,), 0, "int64")),
+                                  expected)  # fmt: skip
