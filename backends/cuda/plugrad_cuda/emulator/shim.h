@@ -70,7 +70,8 @@ template <class... A>
 struct Invoke<void (*)(A...)> {
     template <size_t... I>
     static void call_with(void (*fn)(), void **args, std::index_sequence<I...>) {
-        reinterpret_cast<void (*)(A...)>(fn)(*static_cast<std::remove_reference_t<A> *>(args[I])...);
+        auto typed = reinterpret_cast<void (*)(A...)>(fn);
+        typed(*static_cast<std::remove_reference_t<A> *>(args[I])...);
     }
     static void call(void (*fn)(), void **args) {
         call_with(fn, args, std::index_sequence_for<A...>{});

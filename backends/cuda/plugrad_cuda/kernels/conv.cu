@@ -51,7 +51,8 @@ __device__ void col2im(const T *cols, T *grad_x, const ConvShape &s, pg_i64 n0, 
                 if (qx < 0 || qx % s.sw) continue;
                 pg_i64 q = qx / s.sw;
                 if (q >= s.ow) continue;
-                sum += convert<A>(cols[(c * taps + i * s.kw + j) * width + image * ohw + p * s.ow + q]);
+                pg_i64 col = image * ohw + p * s.ow + q;
+                sum += convert<A>(cols[(c * taps + i * s.kw + j) * width + col]);
             }
         }
         grad_x[(n0 * s.c) * s.h * s.w + e] = convert<T>(sum);

@@ -61,7 +61,10 @@ __device__ void cross_entropy(const T *logits, pg_i64 s0, pg_i64 s1, const pg_i6
         T *lp = log_probs + row * classes;
         for (pg_i64 j = lane; j < classes; j += lanes)
             lp[j] = convert<T>((convert<A>(x[j * s1]) - m) - log_sum);
-        if (lane == 0) row_loss[row] = convert<T>(log_sum - (convert<A>(x[target[row * ts] * s1]) - m));
+        if (lane == 0) {
+            A picked = convert<A>(x[target[row * ts] * s1]) - m;
+            row_loss[row] = convert<T>(log_sum - picked);
+        }
     }
 }
 

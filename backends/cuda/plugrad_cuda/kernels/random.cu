@@ -47,7 +47,8 @@ __device__ void random(int kind, T *out, const Layout<1> &L, double a, double b,
             double u1 = 1.0 - u53(r[0], r[1]); /* (0, 1] */
             double u2 = u53(r[2], r[3]);
             double radius = sqrt(__dmul_rn(-2.0, log(u1)));
-            v = __dadd_rn(a, __dmul_rn(__dmul_rn(b, radius), cos(__dmul_rn(6.283185307179586, u2))));
+            double angle = __dmul_rn(6.283185307179586, u2);
+            v = __dadd_rn(a, __dmul_rn(__dmul_rn(b, radius), cos(angle)));
         } else {
             v = u53(r[0], r[1]) < a ? 1.0 : 0.0;
         }
