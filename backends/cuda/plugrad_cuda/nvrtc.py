@@ -101,7 +101,16 @@ def compile_source(source: str, arch: int, kind: str = "cubin", driver: str = ""
     return payload
 
 
-def _compile(source: str, text: str, opts: list[str], kind: str) -> bytes:
+def resource_report(source: str, arch: int) -> str:
+    """ptxas's report (registers, spills, shared memory per kernel) of one source for sm_`arch`,
+    never cached: for tests and tuning."""
+    log: list[str] = []
+    _compile(source, sources.text(source), [*options(arch, "cubin"), "--ptxas-options=-v"],
+             "cubin", log)  # fmt: skip
+    return log[0]
+
+
+def _compile(source: str, text: str, opts: list[str], kind: str, log: list | None = None) -> bytes:
     from cuda.bindings import nvrtc
 
     includes = sources.includes_of(text)
@@ -114,6 +123,8 @@ def _compile(source: str, text: str, opts: list[str], kind: str) -> bytes:
         encoded = [o.encode() for o in opts]
         (err,) = nvrtc.nvrtcCompileProgram(program, len(encoded), encoded)
         _check(err, f"compilation of {source} ({' '.join(opts[:1])})", program)
+        if log is not None:
+            log.append(_log(program))
         if kind == "cubin":
             err, size = nvrtc.nvrtcGetCUBINSize(program)
             _check(err, "CUBIN size")

@@ -55,6 +55,17 @@ def test_shared_memory_limits_are_checked_by_cubin_not_ptx():
         nvrtc._compile("big.cu", text, nvrtc.options(90, "cubin"), "cubin")
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_gemm_register_tiles_stay_in_registers(arch):
+    """ptxas spills nothing in the GEMM kernels (a spill would put the accumulators in local
+    memory, off the fast path)."""
+    nvrtc = _nvrtc()
+    report = nvrtc.resource_report("gemm.cu", arch)
+    spills = re.findall(r"(\d+) bytes spill stores, (\d+) bytes spill loads", report)
+    assert len(spills) == len(sources.kernel_names("gemm.cu")), report
+    assert all(stores == "0" and loads == "0" for stores, loads in spills), report
+
+
 def test_the_dtype_table_matches_the_kernels():
     header = sources.text("pg_common.cuh")
 

@@ -24,9 +24,15 @@ __device__ void gemm(const T *A, const T *B, T *C, const GemmArgs &g) {
     constexpr int A_LOADS = BM * BK / THREADS, B_LOADS = BK * BN / THREADS;
     constexpr int PAD = 4;
     static_assert(A_LOADS * THREADS == BM * BK && B_LOADS * THREADS == BK * BN, "tile split");
-    __shared__ T As[2][BK][BM + PAD];
-    __shared__ T Bs[2][BK][BN + PAD];
+    static_assert(TM % 4 == 0 && TN % 4 == 0, "register tiles are runs of 4");
+    /* 16-byte aligned rows of a multiple of 4 elements: runs of 4 load as one vector */
+    __shared__ __align__(16) T As[2][BK][BM + PAD];
+    __shared__ __align__(16) T Bs[2][BK][BN + PAD];
     const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
+    /* The thread's register tile: TM / 4 runs of 4 rows, one in each of TM / 4 equal slices of
+       the block tile (CUTLASS's layout), and likewise for columns. */
+    auto row_of = [&](int i) { return (i / 4) * (BM / (TM / 4)) + ty * 4 + (i % 4); };
+    auto col_of = [&](int j) { return (j / 4) * (BN / (TN / 4)) + tx * 4 + (j % 4); };
     const pg_i64 m0 = (pg_i64)blockIdx.y * BM, n0 = (pg_i64)blockIdx.x * BN;
     const bool a_k_fast = g.a[3] == 1 && g.a[2] != 1;
     const bool b_n_fast = g.b[3] == 1 || g.b[2] != 1;
@@ -90,17 +96,17 @@ __device__ void gemm(const T *A, const T *B, T *C, const GemmArgs &g) {
             if (t + 1 < tiles) fetch((pg_i64)(t + 1) * BK);
 #pragma unroll
             for (int kk = 0; kk < BK; kk++) {
-                F av[TM], bv[TN];
-                /* rows ty, ty + TY, ...; columns tx, tx + TX, ...: a warp's lanes read
-                   neighbouring words of shared memory and write neighbouring columns of C */
+                T at[TM], bt[TN];
+                /* rows row_of(i), columns col_of(j): a warp's lanes read neighbouring runs of
+                   shared memory and write neighbouring columns of C */
 #pragma unroll
-                for (int i = 0; i < TM; i++) av[i] = convert<F>(As[cur][kk][ty + i * TY]);
+                for (int i = 0; i < TM; i += 4) load4(&As[cur][kk][row_of(i)], at + i);
 #pragma unroll
-                for (int j = 0; j < TN; j++) bv[j] = convert<F>(Bs[cur][kk][tx + j * TX]);
+                for (int j = 0; j < TN; j += 4) load4(&Bs[cur][kk][col_of(j)], bt + j);
 #pragma unroll
                 for (int i = 0; i < TM; i++)
 #pragma unroll
-                    for (int j = 0; j < TN; j++) acc[i][j] += av[i] * bv[j];
+                    for (int j = 0; j < TN; j++) acc[i][j] += convert<F>(at[i]) * convert<F>(bt[j]);
             }
             if (t + 1 < tiles) stash(cur ^ 1);
             __syncthreads();
@@ -108,11 +114,11 @@ __device__ void gemm(const T *A, const T *B, T *C, const GemmArgs &g) {
         const F alpha = (F)g.alpha, beta = (F)g.beta;
 #pragma unroll
         for (int i = 0; i < TM; i++) {
-            pg_i64 row = m0 + ty + i * TY;
+            pg_i64 row = m0 + row_of(i);
             if (row >= g.m) continue;
 #pragma unroll
             for (int j = 0; j < TN; j++) {
-                pg_i64 col = n0 + tx + j * TX;
+                pg_i64 col = n0 + col_of(j);
                 if (col >= g.n) continue;
                 T *c = Cb + row * g.c[2] + col * g.c[3];
                 F v = g.alpha == 1.0 ? acc[i][j] : alpha * acc[i][j];

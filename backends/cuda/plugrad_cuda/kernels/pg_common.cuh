@@ -180,6 +180,24 @@ template <class T, class Op> __device__ T block_reduce(T v, Op op, T identity) {
     return out;
 }
 
+/* v[0..4) = p[0..4), one 16-byte load on the GPU (p must be 16-byte aligned) for float and
+   two for double; element by element otherwise and in the emulator. */
+template <class T> __device__ __forceinline__ void load4(const T *p, T *v) {
+#ifndef PG_EMULATED
+    if constexpr (is_same<T, float>::value) {
+        float4 q = *reinterpret_cast<const float4 *>(p);
+        v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+    } else if constexpr (is_same<T, double>::value) {
+        double2 lo = reinterpret_cast<const double2 *>(p)[0];
+        double2 hi = reinterpret_cast<const double2 *>(p)[1];
+        v[0] = lo.x; v[1] = lo.y; v[2] = hi.x; v[3] = hi.y;
+    } else
+#endif
+    {
+        for (int i = 0; i < 4; i++) v[i] = p[i];
+    }
+}
+
 /* Dynamic shared memory (the launch's sharedMemBytes), as T. */
 template <class T> __device__ __forceinline__ T *dynamic_shared() {
 #ifdef PG_EMULATED
