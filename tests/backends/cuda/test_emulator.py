@@ -79,6 +79,11 @@ extern "C" __global__ void mislabelled_barrier(float *out) {
 }
 PG_REGISTER_KERNEL_NO_SYNC(mislabelled_barrier)
 
+extern "C" __global__ void mislabelled_shuffle(float *out) {
+    out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
+}
+PG_REGISTER_KERNEL_NO_SYNC(mislabelled_shuffle)
+
 extern "C" __global__ void count_with_atomics(const pg_i64 *bins, int *counts, pg_i64 n) {
     for (pg_i64 i = pg::global_thread(); i < n; i += pg::grid_threads())
         atomicAdd(&counts[bins[i]], 1);
@@ -181,10 +186,11 @@ def test_a_barrier_not_every_thread_reaches_is_an_error_naming_the_kernel(device
     assert "grid (1, 1, 1) block (32, 1, 1)" in str(error.value)
 
 
-def test_a_kernel_registered_without_sync_that_synchronises_is_an_error(device):
+@pytest.mark.parametrize("kernel", ["mislabelled_barrier", "mislabelled_shuffle"])
+def test_a_kernel_registered_without_sync_that_synchronises_is_an_error(device, kernel):
     out = device.put(np.zeros(32, np.float32))
-    with pytest.raises(LaunchError, match="mislabelled_barrier.*PG_REGISTER_KERNEL_NO_SYNC"):
-        device.run("mislabelled_barrier", (1, 1, 1), (32, 1, 1), ptr(out))
+    with pytest.raises(LaunchError, match=f"{kernel}.*PG_REGISTER_KERNEL_NO_SYNC"):
+        device.run(kernel, (1, 1, 1), (32, 1, 1), ptr(out))
 
 
 def test_the_runtime_works_after_a_failed_launch(device):

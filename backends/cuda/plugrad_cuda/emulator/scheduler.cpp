@@ -407,6 +407,7 @@ void syncwarp(unsigned mask) {
 }
 
 uint64_t exchange(unsigned mask, uint64_t value, int src) {
+    refuse_sync_in_plain_kernel("a warp shuffle");
     Warp &w = current_warp();
     int lane = current->linear & 31;
     w.slot[lane] = value;
@@ -417,6 +418,7 @@ uint64_t exchange(unsigned mask, uint64_t value, int src) {
 }
 
 unsigned ballot(unsigned mask, int predicate) {
+    refuse_sync_in_plain_kernel("a warp vote");
     Warp &w = current_warp();
     int lane = current->linear & 31;
     w.slot[lane] = predicate != 0;
