@@ -6,6 +6,10 @@ consumer calls its deleter (or the capsule dies unconsumed). Import takes the pr
 capsule, renames it `used_dltensor` as the protocol asks, and wraps the memory in a CudaBuffer
 that calls the producer's deleter when the last view of it goes away. Both synchronise streams
 so neither side reads memory the other is still writing.
+
+The emulated device's memory is host memory under the CUDA device type: it crosses only between
+plugrad's own cuda tensors (another library's CUDA memory is refused, and a CUDA-enabled
+consumer must not be handed an emulated tensor).
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ def _delete_exported(managed) -> None:
         _exported.pop(ctypes.addressof(managed.contents), None)
 
 
+_DELETER_ADDRESS = ctypes.cast(_delete_exported, ctypes.c_void_p).value
+
 _CapsuleDestructor = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
@@ -139,6 +145,12 @@ class DLPackMixin:
             raise BufferError(
                 f"{self.name} takes DLPack tensors of device (kDLCUDA, {self.index}), got "
                 f"({t.device.device_type}, {t.device.device_id})"
+            )
+        ours = ctypes.cast(managed.deleter, ctypes.c_void_p).value == _DELETER_ADDRESS
+        if self.runtime.emulated and not ours:
+            raise BufferError(
+                "the emulated cuda device holds host memory and takes DLPack tensors only from "
+                "plugrad's own cuda tensors, not another library's CUDA memory"
             )
         dtype = _from_dl_dtype(t.dtype)
         item = dtypes.BY_NAME[dtype].itemsize

@@ -99,3 +99,29 @@ def test_torch_cuda_tensors_come_and_go_without_a_copy(cuda):
     back = torch.from_dlpack(x * 2)
     assert back.device.type == "cuda"
     np.testing.assert_array_equal(back.cpu().numpy(), np.arange(10) * 2)
+
+
+def test_the_emulated_device_refuses_another_librarys_cuda_memory(cuda):
+    if not cuda.backend.runtime.emulated:
+        pytest.skip("on a GPU, other libraries' CUDA memory is welcome")
+    foreign = plugrad.zeros(4, device=cuda)
+    capsule = foreign.__dlpack__()
+    # the same capsule, handed over by "another library" with its own deleter
+    from plugrad_cuda import dlpack
+
+    managed = dlpack.DLManagedTensor.from_address(
+        dlpack._api.PyCapsule_GetPointer(capsule, b"dltensor")
+    )
+    own_deleter = managed.deleter
+    managed.deleter = dlpack._Deleter(lambda m: own_deleter(m))
+
+    class Producer:
+        def __dlpack_device__(self):
+            return (KDL_CUDA, 0)
+
+        def __dlpack__(self, stream=None):
+            return capsule
+
+    with pytest.raises(BufferError, match="only from plugrad's own cuda tensors"):
+        plugrad.from_dlpack(Producer())
+    managed.deleter = own_deleter
