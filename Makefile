@@ -9,12 +9,16 @@ DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 DISTS := backends/numpy_ref backends/c_cpu
 EDITABLES := $(foreach d,$(wildcard $(DISTS)),-e $(d))
+# The CUDA backend's extra for the test install: cu13 (CUDA 13 NVRTC), or cu12 for drivers
+# older than 13.0 (`make test CUDA_EXTRA=cu12`). NVRTC needs no GPU: make test compiles every
+# kernel with it and runs the kernels on the CPU emulator. The demo does not need it.
+CUDA_EXTRA ?= cu13
 TORCH := torch==2.13.0
 # setuptools prints an "Editable installation" notice for every editable install that uses its
 # import finder (all three here); it is information, not a problem with the project.
 PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet
 
-.PHONY: demo test lint install bench dashboard compare test-asan clean
+.PHONY: demo test lint install bench dashboard compare test-asan clean gpu-check
 
 $(DEMO_STAMP): pyproject.toml $(wildcard backends/*/pyproject.toml) $(wildcard backends/*/setup.py) $(wildcard backends/c_cpu/csrc/*)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +26,8 @@ $(DEMO_STAMP): pyproject.toml $(wildcard backends/*/pyproject.toml) $(wildcard b
 	$(PIP_INSTALL) -e ".[data]" $(EDITABLES)
 	touch $(DEMO_STAMP)
 
-$(TEST_STAMP): $(DEMO_STAMP)
-	$(PIP_INSTALL) -e ".[test,data,bench]"
+$(TEST_STAMP): $(DEMO_STAMP) $(wildcard backends/cuda/pyproject.toml)
+	$(PIP_INSTALL) -e ".[test,data,bench]" -e "backends/cuda[$(CUDA_EXTRA)]"
 	$(PIP_INSTALL) $(TORCH) || echo "torch unavailable: torch-oracle tests will skip"
 	touch $(TEST_STAMP)
 
@@ -33,7 +37,16 @@ demo: $(DEMO_STAMP)
 	$(PY) -m plugrad demo
 
 test: $(TEST_STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	PLUGRAD_CUDA_REQUIRE_NVRTC=1 $(PY) -m pytest -q -p no:cacheprovider tests
+
+# On a machine with an NVIDIA GPU: the conformance kit and the nn-against-torch tests on the
+# real device, then matmul, conv2d, softmax and add against torch on CUDA as throughput ratios
+# (benchmarks/tools/gpu_check.py; needs a CUDA build of torch).
+gpu-check: $(TEST_STAMP)
+	PLUGRAD_CUDA=gpu $(PY) -m pytest -q -p no:cacheprovider --pyargs plugrad.testing --backend cuda
+	PLUGRAD_CUDA=gpu $(PY) -m pytest -q -p no:cacheprovider tests/backends/cuda
+	PLUGRAD_CUDA=gpu $(PY) -m pytest -q -p no:cacheprovider tests/nn/test_nn_torch.py -k cuda
+	PLUGRAD_CUDA=gpu $(PY) benchmarks/tools/gpu_check.py
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check core nn backends tests benchmarks

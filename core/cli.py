@@ -58,7 +58,9 @@ def _backends(args: argparse.Namespace) -> int:
         return 1
     rows = [("name", "distribution", "version", "status", "fused kernels", "dtypes")]
     for r in records:
-        status = "available" if r.available else "unavailable"
+        status = "unavailable"
+        if r.available:
+            status = f"available ({r.note})" if r.note else "available"
         fused = f"{len(r.fused)} of {len(OPTIONAL_KERNELS)}" if r.available else ""
         rows.append((r.name, r.distribution, r.version, status, fused, ", ".join(r.dtypes)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -87,7 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(demo_main(argv[1:]) or 0)
     args = parser.parse_args(argv)
-    return _backends(args)
+    try:
+        return _backends(args)
+    except BrokenPipeError:  # `plugrad backends | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

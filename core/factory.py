@@ -10,7 +10,7 @@ import numpy as np
 
 from . import dtypes as dt
 from .autograd.tensor import Tensor
-from .backend.registry import get_device
+from .backend.registry import get_device, iter_devices
 from .ndarray import NDArray
 from .random import Generator, host_integers, host_permutation, resolve
 from .shapes import normalize_shape
@@ -52,12 +52,26 @@ def from_numpy(array: np.ndarray, device: object = None) -> Tensor:
 
 
 def from_dlpack(obj: Any, device: object = None) -> Tensor:
-    """Import a DLPack-capable host array (NumPy, torch CPU, ...) without copying."""
-    if hasattr(obj, "__dlpack__"):
-        array = np.from_dlpack(obj)
-    else:
+    """Import a DLPack-capable array without copying: host memory (NumPy, torch CPU, ...) onto
+    a host device, device memory (a torch or CuPy CUDA tensor) onto the backend whose
+    `dlpack_device()` names that device. `device`, when given and different, gets a copy."""
+    if not hasattr(obj, "__dlpack__"):
         raise TypeError(f"{type(obj).__name__} does not implement __dlpack__")
-    return from_numpy(array, device)
+    kind, index = obj.__dlpack_device__() if hasattr(obj, "__dlpack_device__") else (1, 0)
+    if kind == 1:  # kDLCPU
+        return from_numpy(np.from_dlpack(obj), device)
+    for candidate in iter_devices():
+        importer = getattr(candidate.backend, "from_dlpack", None)
+        owns = getattr(candidate.backend, "dlpack_device", None)
+        if importer is not None and owns is not None and tuple(owns()) == (kind, index):
+            buffer, shape, strides, offset, dtype = importer(obj)
+            array = NDArray(candidate, buffer, shape, strides, offset, dt.as_dtype(dtype))
+            tensor = Tensor._wrap(array)
+            return tensor if device is None else tensor.to(device)
+    raise BufferError(
+        f"no installed device takes DLPack memory of device type {kind} index {index} "
+        "(run `plugrad backends`)"
+    )
 
 
 def empty(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import os
 
-import plugrad
-from plugrad.backend.registry import unregister_backend
+# The CUDA backend runs its kernels on the CPU emulator unless a GPU run asks for the device
+# (`make gpu-check` sets PLUGRAD_CUDA=gpu), so every device-parametrized test covers cuda too.
+os.environ.setdefault("PLUGRAD_CUDA", "emulate")
+
+import pytest  # noqa: E402
+
+import plugrad  # noqa: E402
+from plugrad.backend.registry import unregister_backend  # noqa: E402
 
 
 class _SecondNumpyDevice:

@@ -202,17 +202,21 @@ class Tensor:
         return self.array.numpy().tolist()
 
     def __dlpack__(self, stream: object = None, **kwargs: Any) -> Any:
-        if not self.array.backend.is_host:
-            raise BufferError(
-                f"DLPack export is only supported from host devices, not {self.device}"
-            )
+        backend = self.array.backend
+        if not backend.is_host:
+            export = getattr(backend, "to_dlpack", None)
+            if export is None:
+                raise BufferError(f"device {self.device} does not export DLPack")
+            return export(self.detach().array.strided(), stream)
         return self.detach().array.numpy().__dlpack__(**kwargs)
 
     def __dlpack_device__(self) -> tuple[int, int]:
-        if not self.array.backend.is_host:
-            raise BufferError(
-                f"DLPack export is only supported from host devices, not {self.device}"
-            )
+        backend = self.array.backend
+        if not backend.is_host:
+            device_of = getattr(backend, "dlpack_device", None)
+            if device_of is None:
+                raise BufferError(f"device {self.device} does not export DLPack")
+            return tuple(device_of())
         return (1, 0)  # kDLCPU
 
     # --- autograd ------------------------------------------------------------------------

@@ -15,9 +15,12 @@ real numbers that the operand's dtype holds.
 
 A backend is any object with the attributes and methods of `Backend` below. It is checked when
 it registers; one that lacks a kernel is refused with the missing names. It may also have any
-of the optional fused kernels of `FusedKernels`, which the core otherwise composes. Kernels
-must refuse bad arguments with an exception before touching memory:
-`plugrad.backend.validation.Validator` does every check of this protocol for a backend.
+of the optional fused kernels of `FusedKernels`, which the core otherwise composes, a `note`
+string that `plugrad backends` shows ("emulated on the CPU"), and for device memory the DLPack
+hooks `dlpack_device() -> (device type, index)`, `to_dlpack(view, stream) -> capsule` and
+`from_dlpack(obj) -> (buffer, shape, strides, offset, dtype)`. Kernels must refuse bad
+arguments with an exception before touching memory: `plugrad.backend.validation.Validator`
+does every check of this protocol for a backend.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ class PluginRecord:
     devices: list[str] = field(default_factory=list)
     dtypes: list[str] = field(default_factory=list)
     fused: list[str] = field(default_factory=list)  # the optional kernels it implements
+    note: str = ""  # how it runs, from the backends' `note` attribute ("emulated on the CPU")
 
     def as_dict(self) -> dict:
         return {
@@ -62,6 +63,7 @@ class PluginRecord:
             "devices": list(self.devices),
             "dtypes": list(self.dtypes),
             "fused_kernels": list(self.fused),
+            "note": self.note,
         }
 
 
@@ -163,6 +165,7 @@ class _Facts:
     is_host: bool
     priority: int
     fused: list[str]
+    note: str  # shown by `plugrad backends`, e.g. "emulated on the CPU"
 
 
 def _check(backend: object) -> _Facts:
@@ -196,7 +199,10 @@ def _check(backend: object) -> _Facts:
             f"backend {name!r}: is_host must be a bool and priority an int, got {is_host!r} and "
             f"{priority!r}"
         )
-    return _Facts(name, sorted(set(dtypes)), is_host, priority, optional_kernels_of(backend))
+    note = getattr(backend, "note", "") or ""
+    if not isinstance(note, str):
+        raise TypeError(f"backend {name!r}: note must be a string, got {note!r}")
+    return _Facts(name, sorted(set(dtypes)), is_host, priority, optional_kernels_of(backend), note)
 
 
 def _add_device(backend: object, facts: _Facts) -> Device:
@@ -290,6 +296,7 @@ def _load_plugin(ep: metadata.EntryPoint, interrupts: isolation.InterruptWatch) 
             record.devices.append(_add_device(backend, f).name)
             record.dtypes = sorted(set(record.dtypes) | set(f.dtypes))
             record.fused = _merged(record.fused, f.fused)
+            record.note = record.note or f.note
         record.available = True
     except BaseException as error:  # isolation: no plugin may break others, or end the program
         if interrupts.passes_on(error):

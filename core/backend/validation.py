@@ -125,6 +125,23 @@ def check_index_values(index: np.ndarray, bound: int, what: str) -> None:
         raise IndexError(f"{what}: an index lies outside [0, {bound})")
 
 
+RANDOM_KINDS = ("uniform", "normal", "bernoulli")
+
+
+def check_random(backend: str, kind: str, dtype: str, seed: object) -> None:
+    """The random kernels' own rules (plugrad/random_stream.py): uniform and normal write
+    floating dtypes; the seed is an integer in [0, 2**64)."""
+    what = f"{backend} random_{kind}"
+    if kind not in RANDOM_KINDS:
+        raise ValueError(f"{what}: unknown kind; one of {', '.join(RANDOM_KINDS)}")
+    if kind != "bernoulli" and dtype not in FLOATING:
+        raise TypeError(f"{what} writes a floating dtype, not {dtype}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{what}: the seed is an integer, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 1 << 64:
+        raise ValueError(f"{what}: the seed lies in [0, 2**64), got {seed}")
+
+
 class Validator:
     """The argument checks of one backend. `buffer_type` is its buffer class; buffers have
     `.size` (elements) and `.dtype` (a dtype name, or anything `buffer_dtype(buffer)` maps to
@@ -452,6 +469,12 @@ class Validator:
                 "number of dimensions"
             )
         return _axis(self.backend, what, axis, len(i_shape), i_shape)
+
+    def random(self, kind: str, out: Strided, seed: object) -> int:
+        """random_uniform / random_normal / random_bernoulli: the element count of out."""
+        n = self.view(out, f"random_{kind}", None, "out")
+        check_random(self.backend, kind, out.dtype, seed)
+        return n
 
     # --- optional fused kernels ----------------------------------------------------------
     def relu_backward(self, grad: Strided, y: Strided, out: Strided) -> int:

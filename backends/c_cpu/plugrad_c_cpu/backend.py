@@ -573,13 +573,7 @@ class CCpuBackend:
     # --- random numbers --------------------------------------------------------------------
     # The stream is plugrad/random_stream.py's, to the bit (csrc/random.c).
     def _random(self, kind, out, a, b, seed, what):
-        n = _check(out, what)
-        if kind != 2 and out.dtype not in ("float32", "float64"):
-            raise TypeError(f"c_cpu {what} writes float32 or float64, not {out.dtype}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"c_cpu {what}: the seed is an integer, got {type(seed).__name__}")
-        if not 0 <= int(seed) < 1 << 64:
-            raise ValueError(f"c_cpu {what}: the seed lies in [0, 2**64), got {seed}")
+        n = _VALID.random(("uniform", "normal", "bernoulli")[kind], out, seed)
         if not n:
             return
         meta = _meta(out.shape, out.strides)

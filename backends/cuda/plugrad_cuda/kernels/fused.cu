@@ -1,0 +1,136 @@
+/* The optional fused kernels (plugrad.backend.protocol.FusedKernels): relu_backward and axpy
+   over strided layouts, and softmax cross-entropy by rows (a warp a row, or a block for long
+   rows, as in reduce.cu) with its backward. Targets are checked by pg_check_targets first, so
+   the host raises IndexError before anything is written. */
+#include "pg_common.cuh"
+
+namespace pg {
+
+template <class T>
+__device__ void relu_backward(T *out, const T *grad, const T *y, const Layout<3> &L, pg_i64 n) {
+    for (pg_i64 e = global_thread(); e < n; e += grid_threads()) {
+        pg_i64 off[3];
+        offsets(L, e, off);
+        out[off[0]] = y[off[2]] <= T(0) ? T(0) : grad[off[1]]; /* NaN in y passes grad */
+    }
+}
+
+template <class T>
+__device__ void axpy(T *out, const T *x, double alpha, const Layout<2> &L, pg_i64 n) {
+    const T a = (T)alpha;
+    for (pg_i64 e = global_thread(); e < n; e += grid_threads()) {
+        pg_i64 off[2];
+        offsets(L, e, off);
+        out[off[0]] = out[off[0]] + a * x[off[1]];
+    }
+}
+
+struct MaxOp {
+    template <class A> __device__ __forceinline__ A operator()(A a, A b) const {
+        return maximum(a, b);
+    }
+};
+struct SumOp {
+    template <class A> __device__ __forceinline__ A operator()(A a, A b) const { return a + b; }
+};
+
+/* log_probs (compact) and row_loss[i] = -log_probs[i, target[i]] for each row of logits */
+template <class T>
+__device__ void cross_entropy(const T *logits, pg_i64 s0, pg_i64 s1, const pg_i64 *target,
+                              pg_i64 ts, pg_i64 rows, pg_i64 classes, T *log_probs, T *row_loss,
+                              int per_block) {
+    typedef typename Acc<T>::type A;
+    int lanes = per_block == 1 ? blockDim.x : 32;
+    int lane = per_block == 1 ? threadIdx.x : (threadIdx.x & 31);
+    int slot = per_block == 1 ? 0 : (threadIdx.x >> 5);
+    pg_i64 rounds = (rows + (pg_i64)gridDim.x * per_block - 1) / ((pg_i64)gridDim.x * per_block);
+    for (pg_i64 r = 0; r < rounds; r++) {
+        pg_i64 row = ((pg_i64)r * gridDim.x + blockIdx.x) * per_block + slot;
+        bool live = row < rows;
+        const T *x = logits + (live ? row * s0 : 0);
+        A m = lowest<A>();
+        if (live)
+            for (pg_i64 j = lane; j < classes; j += lanes) m = maximum(m, convert<A>(x[j * s1]));
+        m = per_block == 1 ? block_reduce(m, MaxOp(), lowest<A>()) : warp_reduce(m, MaxOp());
+        A sum = A(0);
+        if (live)
+            for (pg_i64 j = lane; j < classes; j += lanes) sum += exp_(convert<A>(x[j * s1]) - m);
+        sum = per_block == 1 ? block_reduce(sum, SumOp(), A(0)) : warp_reduce(sum, SumOp());
+        if (!live) continue;
+        A log_sum = log_(sum); /* log_probs = (x - max) - log_sum keeps precision */
+        T *lp = log_probs + row * classes;
+        for (pg_i64 j = lane; j < classes; j += lanes)
+            lp[j] = convert<T>((convert<A>(x[j * s1]) - m) - log_sum);
+        if (lane == 0) {
+            A picked = convert<A>(x[target[row * ts] * s1]) - m;
+            row_loss[row] = convert<T>(log_sum - picked);
+        }
+    }
+}
+
+/* out[0] = scale * sum(v[0..n)) by one block (a fixed order: the same bits every run) */
+template <class T> __device__ void sum_scale(const T *v, pg_i64 n, double scale, T *out) {
+    typedef typename Acc<T>::type A;
+    A acc = A(0);
+    for (pg_i64 i = threadIdx.x; i < n; i += blockDim.x) acc += convert<A>(v[i]);
+    acc = block_reduce(acc, SumOp(), A(0));
+    if (threadIdx.x == 0) out[0] = convert<T>(acc * (A)scale);
+}
+
+/* out = grad * scale * (exp(log_probs) - one_hot(target)), all (rows, classes) compact */
+template <class T>
+__device__ void cross_entropy_backward(const T *log_probs, const pg_i64 *target, pg_i64 ts,
+                                       const T *grad, double scale, pg_i64 rows, pg_i64 classes,
+                                       T *out) {
+    typedef typename Acc<T>::type A;
+    const A g = convert<A>(grad[0]) * (A)scale;
+    const pg_i64 n = rows * classes;
+    for (pg_i64 e = global_thread(); e < n; e += grid_threads()) {
+        pg_i64 row = e / classes, col = e % classes;
+        A hot = col == target[row * ts] ? A(1) : A(0);
+        out[e] = convert<T>(g * (exp_(convert<A>(log_probs[e])) - hot));
+    }
+}
+
+}  // namespace pg
+
+/* bad[0] becomes 1 when a target lies outside [0, classes) */
+extern "C" __global__ void pg_check_targets(const pg_i64 *target, pg_i64 ts, pg_i64 rows,
+                                            pg_i64 classes, int *bad) {
+    for (pg_i64 i = pg::global_thread(); i < rows; i += pg::grid_threads()) {
+        pg_i64 t = target[i * ts];
+        if (t < 0 || t >= classes) atomicOr(bad, 1);
+    }
+}
+PG_REGISTER_KERNEL_NO_SYNC(pg_check_targets)
+
+#define PG_FUSED_KERNELS(name, T)                                                          \
+    extern "C" __global__ void pg_relu_backward_##name(T *out, const T *grad, const T *y,  \
+                                                       pg::Layout<3> L, pg_i64 n) {        \
+        pg::relu_backward(out, grad, y, L, n);                                             \
+    }                                                                                      \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_relu_backward_##name)                                     \
+    extern "C" __global__ void pg_axpy_##name(T *out, const T *x, double alpha,            \
+                                              pg::Layout<2> L, pg_i64 n) {                 \
+        pg::axpy(out, x, alpha, L, n);                                                     \
+    }                                                                                      \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_axpy_##name)                                              \
+    extern "C" __global__ void pg_cross_entropy_##name(                                    \
+        const T *logits, pg_i64 s0, pg_i64 s1, const pg_i64 *target, pg_i64 ts,            \
+        pg_i64 rows, pg_i64 classes, T *log_probs, T *row_loss, pg_i64 per_block) {        \
+        pg::cross_entropy(logits, s0, s1, target, ts, rows, classes, log_probs, row_loss,  \
+                          (int)per_block);                                                 \
+    }                                                                                      \
+    PG_REGISTER_KERNEL(pg_cross_entropy_##name)                                            \
+    extern "C" __global__ void pg_sum_scale_##name(const T *v, pg_i64 n, double scale,     \
+                                                   T *out) {                               \
+        pg::sum_scale(v, n, scale, out);                                                   \
+    }                                                                                      \
+    PG_REGISTER_KERNEL(pg_sum_scale_##name)                                                \
+    extern "C" __global__ void pg_cross_entropy_backward_##name(                           \
+        const T *log_probs, const pg_i64 *target, pg_i64 ts, const T *grad, double scale,  \
+        pg_i64 rows, pg_i64 classes, T *out) {                                             \
+        pg::cross_entropy_backward(log_probs, target, ts, grad, scale, rows, classes, out); \
+    }                                                                                      \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_cross_entropy_backward_##name)
+PG_FLOAT_DTYPES(PG_FUSED_KERNELS)

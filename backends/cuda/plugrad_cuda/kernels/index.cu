@@ -1,0 +1,58 @@
+/* gather and scatter_add (torch semantics) over strided views. The host lays index, out and
+   the source over the index's shape, with a stride of 0 on `axis` for the operand the index
+   points into; the index value times that operand's axis stride is added. Values outside
+   [0, axis_size) are never dereferenced (the core checks them before calling). */
+#include "pg_common.cuh"
+
+namespace pg {
+
+template <class T>
+__device__ void gather(T *out, const T *x, const pg_i64 *index, const Layout<3> &L,
+                       pg_i64 axis_size, pg_i64 axis_stride, pg_i64 n) {
+    for (pg_i64 e = global_thread(); e < n; e += grid_threads()) {
+        pg_i64 off[3];
+        offsets(L, e, off);
+        pg_i64 j = index[off[1]];
+        if (j >= 0 && j < axis_size) out[off[0]] = x[off[2] + j * axis_stride];
+    }
+}
+
+template <class T> __device__ __forceinline__ void add_to(T *p, T v) {
+    if constexpr (is_same<T, bool>::value) {
+        if (v) *p = true; /* OR: every writer writes the same value */
+    } else if constexpr (is_same<T, long long>::value) {
+        atomicAdd((unsigned long long *)p, (unsigned long long)v);
+    } else {
+        atomicAdd(p, v);
+    }
+}
+
+/* L: (out strides with 0 on axis, index strides, src strides) over the index's shape */
+template <class T>
+__device__ void scatter_add(T *out, const pg_i64 *index, const T *src, const Layout<3> &L,
+                            pg_i64 axis_size, pg_i64 axis_stride, pg_i64 n) {
+    for (pg_i64 e = global_thread(); e < n; e += grid_threads()) {
+        pg_i64 off[3];
+        offsets(L, e, off);
+        pg_i64 j = index[off[1]];
+        if (j >= 0 && j < axis_size) add_to(out + off[0] + j * axis_stride, src[off[2]]);
+    }
+}
+
+}  // namespace pg
+
+#define PG_INDEX_KERNELS(name, T)                                                          \
+    extern "C" __global__ void pg_gather_##name(T *out, const T *x, const pg_i64 *index,   \
+                                                pg::Layout<3> L, pg_i64 axis_size,         \
+                                                pg_i64 axis_stride, pg_i64 n) {            \
+        pg::gather(out, x, index, L, axis_size, axis_stride, n);                           \
+    }                                                                                      \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_gather_##name)                                            \
+    extern "C" __global__ void pg_scatter_add_##name(T *out, const pg_i64 *index,          \
+                                                     const T *src, pg::Layout<3> L,        \
+                                                     pg_i64 axis_size, pg_i64 axis_stride, \
+                                                     pg_i64 n) {                           \
+        pg::scatter_add(out, index, src, L, axis_size, axis_stride, n);                    \
+    }                                                                                      \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_scatter_add_##name)
+PG_ALL_DTYPES(PG_INDEX_KERNELS)
