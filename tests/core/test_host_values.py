@@ -25,6 +25,14 @@ def device(request):
         yield dev
 
 
+@pytest.fixture
+def host_device(device):
+    """A device whose tensors may share NumPy's memory (from_numpy, from_dlpack)."""
+    if not device.backend.is_host:
+        pytest.skip(f"{device.name} copies host data: memory sharing applies to host devices")
+    return device
+
+
 # --- integers that do not fit int64 --------------------------------------------------------
 
 
@@ -47,7 +55,7 @@ def test_the_int64_extremes_are_kept(device):
     assert t.dtype == plugrad.int64 and t.tolist() == values == torch.tensor(values).tolist()
 
 
-def test_uint64_arrays_load_when_their_values_fit(device):
+def test_uint64_arrays_load_when_their_values_fit(host_device):
     small = np.array([0, 5, 2**63 - 1], dtype=np.uint64)
     assert plugrad.tensor(small).tolist() == small.astype(np.int64).tolist()
     for big in (np.array([2**64 - 1], dtype=np.uint64), np.array([1, 2**63], dtype=np.uint64)):
@@ -89,7 +97,7 @@ def test_tensor_copies_canonical_bools(device):
     check_truth(plugrad.tensor(RAW_BOOLS.view(np.bool_), dtype=plugrad.bool))
 
 
-def test_from_numpy_copies_non_canonical_bools_with_a_warning(device):
+def test_from_numpy_copies_non_canonical_bools_with_a_warning(host_device):
     raw = RAW_BOOLS.copy()
     with pytest.warns(RuntimeWarning, match="bytes other than 0 and 1"):
         t = plugrad.from_numpy(raw.view(np.bool_))
@@ -101,13 +109,13 @@ def test_from_numpy_copies_non_canonical_bools_with_a_warning(device):
     assert shared.tolist()[0] is True
 
 
-def test_from_dlpack_of_non_canonical_bools(device):
+def test_from_dlpack_of_non_canonical_bools(host_device):
     raw = RAW_BOOLS.view(np.bool_).copy()
     with pytest.warns(RuntimeWarning):
         check_truth(plugrad.from_dlpack(raw))
 
 
-def test_strided_non_canonical_bools(device):
+def test_strided_non_canonical_bools(host_device):
     raw = np.zeros(12, dtype=np.uint8)
     raw[::2] = RAW_BOOLS
     view = raw.view(np.bool_)[::2]
