@@ -66,3 +66,21 @@ def agree(group: ProcessGroup, record: dict, force: bool = False) -> None:
         "must call the same collective with tensors of the same shape and dtype and the same "
         "op and root"
     )
+
+
+def all_gather_object(group: ProcessGroup, obj: object, what: str) -> list:
+    """Every rank's picklable `obj`, in rank order (two all-gathers: sizes, then payloads)."""
+    import pickle
+
+    if group.size == 1:
+        return [obj]
+    payload = np.frombuffer(pickle.dumps(obj), dtype=np.uint8)
+    sizes = np.zeros(group.size, dtype=np.int64)
+    group.allgather(np.array([payload.size], dtype=np.int64), sizes, f"{what} (sizes)").wait()
+    width = int(sizes.max())
+    padded = np.zeros(width, dtype=np.uint8)
+    padded[: payload.size] = payload
+    everyone = np.zeros(group.size * width, dtype=np.uint8)
+    group.allgather(padded, everyone, what).wait()
+    rows = everyone.reshape(group.size, width)
+    return [pickle.loads(bytes(row[:n])) for row, n in zip(rows, sizes)]  # noqa: S301 - peers
