@@ -7,7 +7,7 @@ loss = nn.CrossEntropyLoss()(model(x), y)
 
 from __future__ import annotations
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import ModuleDict, ModuleList, Residual, Sequential
 from .conv import Conv2d
@@ -18,6 +18,7 @@ from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
 from .normalization import BatchNorm1d, LayerNorm
 from .parameter import Parameter
+from .sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "Conv2d",
@@ -44,8 +45,10 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "SyncBatchNorm",
     "Tanh",
     "functional",
     "init",
+    "parallel",
     "utils",
 ]

@@ -9,10 +9,12 @@ from __future__ import annotations
 from . import datasets, transforms
 from .dataloader import DataLoader
 from .dataset import Dataset, Subset, TensorDataset, default_collate, random_split
+from .distributed import DistributedSampler
 
 __all__ = [
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "Subset",
     "TensorDataset",
     "datasets",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,8 @@ class DataLoader:
     shuffle: a new order each epoch, drawn from `generator` (default: the global generator, so
     `plugrad.manual_seed(n)` makes it reproducible). drop_last: skip a final short batch.
     collate_fn: turns a list of samples into a batch (default: the dataset's `get_batch`, which
-    for a TensorDataset indexes each tensor once per batch).
+    for a TensorDataset indexes each tensor once per batch). sampler: an iterable of indices
+    that gives the order instead (a DistributedSampler); it excludes shuffle.
     """
 
     def __init__(
@@ -30,9 +31,13 @@ class DataLoader:
         drop_last: bool = False,
         collate_fn: Callable[[list[Any]], Any] | None = None,
         generator: Generator | None = None,
+        sampler: Iterable[int] | None = None,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True exclude each other")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -41,10 +46,12 @@ class DataLoader:
         self.generator = generator
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self) -> np.ndarray:
+        if self.sampler is not None:
+            return np.fromiter(self.sampler, dtype=np.int64)
         n = len(self.dataset)
         if self.shuffle:
             return (self.generator or default_generator).numpy().permutation(n).astype(np.int64)
