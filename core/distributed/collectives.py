@@ -278,6 +278,9 @@ class _Receive:
             self.source = self.header_work.result()
             sent = decode(self.header)
             if sent["dtype"] != self.tensor.dtype.name or tuple(sent["shape"]) != self.tensor.shape:
+                # Take the data off the wire, so the channel stays in step for later messages.
+                drain = np.empty(sent["shape"], dtype=dt.as_dtype(sent["dtype"]).numpy)
+                self.group.recv(drain, self.source, self.data_tag, "recv (discarded)").wait()
                 raise CollectiveMismatchError(
                     f"recv: rank {self.source} sent {describe(sent)} but rank {self.group.rank} "
                     f"receives into {self.tensor.dtype.name} {self.tensor.shape}; pass a tensor "
