@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml $(wildcard backends/*/pyproject.toml) $(wildcard backen
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test,data,bench]" $(foreach d,$(wildcard $(DISTS)),-e $(d))
+	$(PY) -m pip install --quiet "mpi4py>=4" mpich
 	$(PY) -m pip install --quiet $(TORCH) || echo "torch unavailable: torch-oracle tests will skip"
 	touch $(STAMP)
 

@@ -20,6 +20,9 @@ from datetime import timedelta
 import numpy as np
 
 DEFAULT_TIMEOUT = timedelta(minutes=30)
+# How long wait() polls without sleeping. MPI collectives proceed in rounds that need both
+# sides polling; a sleeping peer would add its sleep to every round.
+SPIN_S = 0.05
 
 
 class ReduceOp(enum.Enum):
@@ -77,21 +80,22 @@ class Work:
         if self._done:
             return True
         limit = (timeout or self._timeout).total_seconds()
-        deadline = time.monotonic() + limit
-        spins = 0
+        start = time.monotonic()
+        pause = 0.0
         while not self._test():
-            spins += 1
-            if spins < 2000:
-                os.sched_yield()  # let a rank sharing this core progress
-            else:
-                if time.monotonic() > deadline:
-                    raise DistributedTimeoutError(
-                        f"{self._describe} did not complete within {limit:g} s: another rank has "
-                        "not made the matching call (or has died). Check that every rank calls "
-                        "the same collectives in the same order; init_process_group(timeout=...) "
-                        "sets the limit"
-                    )
-                time.sleep(min(1e-3, 1e-7 * spins))
+            waited = time.monotonic() - start
+            if waited < SPIN_S:
+                os.sched_yield()  # spin: the peer may need every round of the exchange at once
+                continue
+            if waited > limit:
+                raise DistributedTimeoutError(
+                    f"{self._describe} did not complete within {limit:g} s: another rank has "
+                    "not made the matching call (or has died). Check that every rank calls "
+                    "the same collectives in the same order; init_process_group(timeout=...) "
+                    "sets the limit"
+                )
+            pause = min(1e-3, pause + 1e-5)  # a long wait: give the core away
+            time.sleep(pause)
         self._finish()
         return True
 
