@@ -155,12 +155,16 @@ def main() -> int:
     p.add_argument("--device", default="c_cpu")
     p.add_argument("--bucket-mb", type=float, default=0.05, help="DDP bucket_cap_mb")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args()
     if args.worker:
         _worker(argparse.Namespace(**{**vars(args), "mode": args.worker}))
         return 0
     r = scaling(args.processes, args.repeats, model=args.model, steps=args.steps,
                 batch=args.batch, device=args.device, bucket_mb=args.bucket_mb)  # fmt: skip
+    if args.json:
+        print(json.dumps(r))
+        return 0
     print(f"{args.model} training step, batch {args.batch} per process, {args.device}, one "
           f"thread per process, medians of {args.repeats} alternating runs of "
           f"{args.steps} steps")  # fmt: skip
