@@ -2,13 +2,14 @@
 
 Parameters are grouped into buckets of one dtype, in reverse registration order (about the
 order backward produces their gradients), the first bucket small (1 MiB) so communication
-starts early, the others up to bucket_cap_mb. A post-accumulate-grad hook copies each
-gradient into its bucket's host buffer; the moment a bucket is complete, a non-blocking MPI
-all-reduce of it starts (buckets start in index order on every rank, as MPI requires). Each
-later hook tests the buckets in flight, which is what moves MPI's transfers along while
-backward computes: no progress thread competes with backward for a core. When the last
-bucket has started, the reducer waits for all of them, divides by the world size and writes
-the averages back into the parameters' .grad.
+starts early, the others up to bucket_cap_mb. After the first synchronised backward the
+buckets are rebuilt once in the order its gradients actually came (rank 0's). A
+post-accumulate-grad hook copies each gradient into its bucket's host buffer; the moment a
+bucket is complete, a non-blocking MPI all-reduce of it starts (buckets start in index order
+on every rank, as MPI requires). Each later hook tests the buckets in flight, which is what
+moves MPI's transfers along while backward computes: no progress thread competes with
+backward for a core. When the last bucket has started, the reducer waits for all of them,
+divides by the world size and writes the averages back into the parameters' .grad.
 """
 
 from __future__ import annotations
@@ -75,14 +76,15 @@ class _Bucket:
 
 
 def assign_buckets(
-    params: Sequence[Tensor], cap_bytes: int, first_cap_bytes: int
+    params: Sequence[Tensor], order: Sequence[int], cap_bytes: int, first_cap_bytes: int
 ) -> list[list[int]]:
-    """Parameter indices per bucket: reverse order, one dtype per bucket, size-capped."""
+    """Parameter indices per bucket, taken in `order` (the order gradients are expected in),
+    one dtype per bucket, each closed once it reaches its cap (the first bucket's is smaller)."""
     open_buckets: dict[str, list[int]] = {}
     sizes: dict[str, int] = {}
     closed: list[list[int]] = []
     first_done: set[str] = set()
-    for i in reversed(range(len(params))):
+    for i in order:
         p = params[i]
         key = p.dtype.name
         bucket = open_buckets.setdefault(key, [])
@@ -94,7 +96,8 @@ def assign_buckets(
             sizes[key] = 0
             first_done.add(key)
     closed.extend(b for b in open_buckets.values() if b)
-    return sorted(closed, key=lambda b: -b[0])
+    position = {i: k for k, i in enumerate(order)}
+    return sorted(closed, key=lambda b: position[b[0]])
 
 
 class Reducer:
@@ -112,9 +115,10 @@ class Reducer:
         self.names = list(names)
         self.group = group
         self.find_unused = find_unused_parameters
-        layout = assign_buckets(self.params, bucket_cap_bytes, FIRST_BUCKET_BYTES)
-        self.buckets = [_Bucket(k, members, self.params) for k, members in enumerate(layout)]
-        self.bucket_of = {i: b for b in self.buckets for i in b.members}
+        self.bucket_cap_bytes = bucket_cap_bytes
+        self._build(list(reversed(range(len(self.params)))))
+        self.observed: list[int] = []  # the order of the first synchronised backward
+        self.rebuilt = False
         self.ready = [False] * len(self.params)
         self.used = np.zeros(len(self.params), dtype=np.int32)
         self.state = _IDLE
@@ -126,6 +130,22 @@ class Reducer:
             p.register_post_accumulate_grad_hook(functools.partial(self._on_gradient, i))
             for i, p in enumerate(self.params)
         ]
+
+    def _build(self, order: Sequence[int]) -> None:
+        layout = assign_buckets(self.params, order, self.bucket_cap_bytes, FIRST_BUCKET_BYTES)
+        self.buckets = [_Bucket(k, members, self.params) for k, members in enumerate(layout)]
+        self.bucket_of = {i: b for b in self.buckets for i in b.members}
+
+    def _rebuild_from_observed(self) -> None:
+        """Once, before the second synchronised backward: buckets follow the order in which
+        the first one produced gradients (rank 0's, so that every rank builds the same)."""
+        self.rebuilt = True
+        first = list(dict.fromkeys(self.observed))
+        seen = set(first)
+        order = first + [i for i in reversed(range(len(self.params))) if i not in seen]
+        agreed = np.array(order, dtype=np.int64)
+        self.group.broadcast(agreed, 0, "DistributedDataParallel bucket order").wait()
+        self._build(agreed.tolist())
 
     def remove_hooks(self) -> None:
         for handle in self._handles:
@@ -146,6 +166,8 @@ class Reducer:
     def prepare(self, outputs: Any) -> None:
         """After a forward whose outputs will be differentiated: expect every gradient."""
         self.check_finished()
+        if not self.rebuilt and self.observed:
+            self._rebuild_from_observed()
         for b in self.buckets:
             b.reset()
         self.ready = [False] * len(self.params)
@@ -191,6 +213,8 @@ class Reducer:
             if not self.backward_began:
                 self.backward_began = time.perf_counter()
         self._mark_ready(i, param.grad)
+        if not self.rebuilt:
+            self.observed.append(i)
         self._start_ready_buckets()
         self._poll()
         if self.next_start == len(self.buckets):

@@ -47,6 +47,10 @@ def test_different_models_on_different_ranks_are_named(outcomes):
     outcomes.assert_ok("different-models-are-named")
 
 
+def test_buckets_are_rebuilt_in_the_order_gradients_came(outcomes):
+    outcomes.assert_ok("buckets-follow-the-observed-gradient-order")
+
+
 def test_comm_stats(outcomes):
     outcomes.assert_ok("comm-stats-of-the-last-backward")
 

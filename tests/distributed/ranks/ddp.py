@@ -190,6 +190,40 @@ with rec.check("comm-stats-of-the-last-backward"):
     assert 0 <= stats.overlap_share <= 1 and stats.exposed >= 0
 
 
+class RegisteredBackwards(nn.Module):
+    """The layer used last is registered first: reverse registration order is wrong."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = nn.Linear(8, 3)
+        self.first = nn.Linear(4, 8)
+
+    def forward(self, x: plugrad.Tensor) -> plugrad.Tensor:
+        return self.last(self.first(x).relu())
+
+
+with rec.check("buckets-follow-the-observed-gradient-order"):
+    plugrad.manual_seed(7)
+    reference = RegisteredBackwards().double()
+    model = DDP(RegisteredBackwards().double(), bucket_cap_mb=1e-6)  # one parameter each
+    model.module.load_state_dict(reference.state_dict())
+    names = [n for n, _ in model.module.named_parameters()]
+    before = [names[b.members[0]] for b in model.reducer.buckets]
+    assert before[0].startswith("first."), before
+    opts = [plugrad.optim.SGD(m.parameters(), lr=0.1) for m in (reference, model)]
+    for step in range(3):
+        for o in opts:
+            o.zero_grad()
+        for r in range(size):
+            ((reference(head_input(r, step)) ** 2).sum() / size).backward()
+        (model(head_input(rank, step)) ** 2).sum().backward()
+        for o in opts:
+            o.step()
+    after = [names[b.members[0]] for b in model.reducer.buckets]
+    assert [n.split(".")[0] for n in after] == ["last", "last", "first", "first"], after
+    assert max_diff(model.module, reference) < 1e-12
+
+
 def bn_net(cls: type, seed: int) -> nn.Module:
     plugrad.manual_seed(seed)
     return nn.Sequential(nn.Linear(64, 16), cls(16), nn.ReLU(), nn.Linear(16, 10)).double()
