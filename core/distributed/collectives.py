@@ -17,6 +17,7 @@ import numpy as np
 from .. import dtypes as dt
 from ..autograd.tensor import Tensor
 from .checks import agree
+from .checks import all_gather_object as gather_objects
 from .process_group import ProcessGroup, ReduceOp, Work
 from .staging import HostBuffer, host_array, write_into
 from .world import resolve
@@ -309,3 +310,30 @@ def recv(
     """Receive into `tensor`; returns the sender's rank (or, with async_op, the Work)."""
     work = irecv(tensor, src, group, tag)
     return work if async_op else work.result()
+
+
+# --- Python objects ------------------------------------------------------------------------
+def all_gather_object(object_list: list, obj: object, group: ProcessGroup | None = None) -> None:
+    """object_list[r] becomes rank r's picklable obj (object_list has world-size entries)."""
+    g = resolve(group)
+    if not isinstance(object_list, list) or len(object_list) != g.size:
+        raise ValueError(f"all_gather_object: object_list must be a list of {g.size} entries")
+    object_list[:] = gather_objects(g, obj, "all_gather_object")
+
+
+def broadcast_object_list(
+    object_list: list, src: int = 0, group: ProcessGroup | None = None
+) -> None:
+    """Every rank's object_list becomes rank src's (picklable entries, same length)."""
+    import pickle
+
+    g = resolve(group)
+    _rank(src, g, "broadcast_object_list src")
+    if not isinstance(object_list, list):
+        raise TypeError(f"broadcast_object_list takes a list, got {type(object_list).__name__}")
+    payload = np.frombuffer(pickle.dumps(object_list), dtype=np.uint8) if g.rank == src else None
+    length = np.array([0 if payload is None else payload.size], dtype=np.int64)
+    g.broadcast(length, src, "broadcast_object_list (size)").wait()
+    data = payload.copy() if payload is not None else np.empty(int(length[0]), dtype=np.uint8)
+    g.broadcast(data, src, "broadcast_object_list").wait()
+    object_list[:] = pickle.loads(data.tobytes())  # noqa: S301 - from a rank of this job

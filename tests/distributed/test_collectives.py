@@ -28,7 +28,7 @@ def test_all_reduce_every_op_on_every_dtype_and_device(outcomes):
 @pytest.mark.parametrize(
     "family",
     ["broadcast-", "all_gather-", "all_gather_into_tensor-", "reduce_scatter_tensor-", "gather-",
-     "scatter-", "send-recv-ring-", "irecv-from-", "barrier"],
+     "scatter-", "send-recv-ring-", "irecv-from-", "barrier", "objects-"],
 )  # fmt: skip
 def test_collective_family_matches_numpy(outcomes, family):
     outcomes.assert_ok(family)

@@ -165,6 +165,14 @@ for np_name in ("int8", "int16", "int32", "uint8", "float16", "bfloat16"):
         expected = np.repeat(np.arange(1, size + 1), 5).astype(np_dtype)
         np.testing.assert_array_equal(out.astype(np.float64), expected.astype(np.float64))
 
+with rec.check("objects-all_gather_object-broadcast_object_list"):
+    gathered = [None] * size
+    dist.all_gather_object(gathered, {"rank": rank, "name": "r" * (rank + 1)})
+    assert gathered == [{"rank": r, "name": "r" * (r + 1)} for r in range(size)], gathered
+    objects = [rank, "from", (rank,)] if rank == size - 1 else [None, None, None]
+    dist.broadcast_object_list(objects, src=size - 1)
+    assert objects == [size - 1, "from", (size - 1,)], objects
+
 with rec.check("barrier"):
     work = dist.barrier(async_op=True)
     assert work.wait() is True and work.is_completed()
