@@ -27,6 +27,10 @@ def test_no_sync_accumulation_equals_one_big_step(outcomes, device):
     outcomes.assert_ok(f"no_sync-accumulation-equals-one-big-step-{device}")
 
 
+def test_training_on_a_device_that_is_not_a_host_backend(outcomes):
+    outcomes.assert_ok("train-on-a-device-staged-through-host-memory")
+
+
 def test_find_unused_parameters(outcomes):
     outcomes.assert_ok("find_unused_parameters-averages-what-was-used")
 

@@ -4,7 +4,7 @@ process that trains on the ranks' batches put together (tests/distributed/test_d
 from __future__ import annotations
 
 import numpy as np
-from recorder import Recorder
+from recorder import Recorder, register_staged_device
 
 import plugrad
 import plugrad.distributed as dist
@@ -94,6 +94,22 @@ for device in ("c_cpu", "numpy_ref"):
         for o in opts:
             o.step()
         assert max_diff(model.module, reference) < 1e-12
+
+
+with rec.check("train-on-a-device-staged-through-host-memory"):
+    device = register_staged_device()  # gradients go to MPI through host copies
+    reference = mlp(0, device)
+    model = DDP(mlp(0 if rank == 0 else 9, device), bucket_cap_mb=0.01)
+    opts = [plugrad.optim.SGD(m.parameters(), lr=0.05, momentum=0.9) for m in (reference, model)]
+    for step in range(5):
+        for o in opts:
+            o.zero_grad()
+        loss_fn(reference(batch(step, device)[0]), batch(step, device)[1]).backward()
+        x, y = mine(step, device)
+        loss_fn(model(x), y).backward()
+        for o in opts:
+            o.step()
+    assert max_diff(model.module, reference) < 1e-6, max_diff(model.module, reference)
 
 
 class Heads(nn.Module):
