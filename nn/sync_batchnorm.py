@@ -15,7 +15,6 @@ from plugrad.distributed import world
 from plugrad.distributed.collectives import all_reduce
 from plugrad.distributed.process_group import ProcessGroup
 
-from . import functional as F
 from .module import Module
 from .normalization import BatchNorm1d
 
@@ -65,7 +64,7 @@ class SyncBatchNorm(BatchNorm1d):
         if group is None and world.is_initialized():
             group = world.default_group()
         if not self.training or group is None or group.size == 1:
-            return self._local(input)
+            return self._normalize(input)
         channels = self.num_features
         axes = (0,) + tuple(range(2, input.ndim))
         shape = (1, channels) + (1,) * (input.ndim - 2)
@@ -88,21 +87,6 @@ class SyncBatchNorm(BatchNorm1d):
         if self.bias is not None:
             out = out + self.bias.reshape(shape)
         return out
-
-    def _local(self, input: Tensor) -> Tensor:  # noqa: A002
-        use_batch_stats = self.training or not self.track_running_stats
-        update = self.training and self.track_running_stats
-        return F.batch_norm(
-            input,
-            self.running_mean if update or not use_batch_stats else None,
-            self.running_var if update or not use_batch_stats else None,
-            self.weight,
-            self.bias,
-            training=use_batch_stats,
-            momentum=self.momentum,
-            eps=self.eps,
-            num_batches_tracked=self.num_batches_tracked if update else None,
-        )
 
     def _update_running(self, mean: Tensor, var: Tensor, count: float) -> None:
         with no_grad():
