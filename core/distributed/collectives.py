@@ -95,7 +95,7 @@ def all_reduce(
     g = resolve(group)
     op = _reduce_op(op, tensor.dtype, "all_reduce")
     agree(g, _record("all_reduce", tensor, op=op.value))
-    buffer = HostBuffer(tensor, g, written=True)
+    buffer = HostBuffer(tensor, written=True)
     work = g.allreduce(buffer.array, ReduceOp.SUM if op is ReduceOp.AVG else op, "all_reduce")
     if op is ReduceOp.AVG:
         work.then(lambda: np.divide(buffer.array, g.size, out=buffer.array))
@@ -109,7 +109,7 @@ def broadcast(
     g = resolve(group)
     _rank(src, g, "broadcast src")
     agree(g, _record("broadcast", tensor, src=src))
-    buffer = HostBuffer(tensor, g, written=g.rank != src)
+    buffer = HostBuffer(tensor, written=g.rank != src)
     return _finish(g.broadcast(buffer.array, src, "broadcast").then(buffer.finish), async_op)
 
 
@@ -124,11 +124,11 @@ def all_gather(
     _check_tensors(tensor_list, tensor, g.size, "all_gather tensor_list")
     agree(g, _record("all_gather", tensor))
     received = np.empty((g.size, *tensor.shape), dtype=tensor.dtype.numpy)
-    work = g.allgather(host_array(tensor, g), received, "all_gather")
+    work = g.allgather(host_array(tensor), received, "all_gather")
 
     def scatter_out() -> None:
         for out, values in zip(tensor_list, received):
-            write_into(out, values, g)
+            write_into(out, values)
 
     return _finish(work.then(scatter_out), async_op)
 
@@ -144,8 +144,8 @@ def all_gather_into_tensor(
     g = resolve(group)
     _stacked(output_tensor, input_tensor, g.size, "output_tensor", "all_gather_into_tensor")
     agree(g, _record("all_gather_into_tensor", input_tensor))
-    out = HostBuffer(output_tensor, g, written=True)
-    work = g.allgather(host_array(input_tensor, g), out.array, "all_gather_into_tensor")
+    out = HostBuffer(output_tensor, written=True)
+    work = g.allgather(host_array(input_tensor), out.array, "all_gather_into_tensor")
     return _finish(work.then(out.finish), async_op)
 
 
@@ -162,9 +162,9 @@ def reduce_scatter_tensor(
     op = _reduce_op(op, input.dtype, "reduce_scatter_tensor")
     _stacked(input, output, g.size, "input", "reduce_scatter_tensor")
     agree(g, _record("reduce_scatter_tensor", output, op=op.value))
-    out = HostBuffer(output, g, written=True)
+    out = HostBuffer(output, written=True)
     mpi_op = ReduceOp.SUM if op is ReduceOp.AVG else op
-    work = g.reduce_scatter(host_array(input, g), out.array, mpi_op, "reduce_scatter_tensor")
+    work = g.reduce_scatter(host_array(input), out.array, mpi_op, "reduce_scatter_tensor")
     if op is ReduceOp.AVG:
         work.then(lambda: np.divide(out.array, g.size, out=out.array))
     return _finish(work.then(out.finish), async_op)
@@ -186,9 +186,9 @@ def gather(
         raise ValueError(f"gather: gather_list is given only on the destination rank {dst}")
     agree(g, _record("gather", tensor, dst=dst))
     received = np.empty((g.size, *tensor.shape), tensor.dtype.numpy) if g.rank == dst else None
-    work = g.gather(host_array(tensor, g), received, dst, "gather")
+    work = g.gather(host_array(tensor), received, dst, "gather")
     if received is not None:
-        work.then(lambda: [write_into(o, v, g) for o, v in zip(gather_list, received)])
+        work.then(lambda: [write_into(o, v) for o, v in zip(gather_list, received)])
     return _finish(work, async_op)
 
 
@@ -209,8 +209,8 @@ def scatter(
     agree(g, _record("scatter", tensor, src=src))
     sent = None
     if g.rank == src:
-        sent = np.stack([host_array(t, g) for t in scatter_list])
-    out = HostBuffer(tensor, g, written=True)
+        sent = np.stack([host_array(t) for t in scatter_list])
+    out = HostBuffer(tensor, written=True)
     return _finish(g.scatter(sent, out.array, src, "scatter").then(out.finish), async_op)
 
 
@@ -235,7 +235,7 @@ def isend(tensor: Tensor, dst: int, group: ProcessGroup | None = None, tag: int 
     data_tag, header_tag = _tags(tag)
     header = encode(_record("send", tensor, tag=tag))
     header_work = g.send(header, dst, header_tag, "send (header)")
-    data_work = g.send(host_array(tensor, g), dst, data_tag, f"send to rank {dst}")
+    data_work = g.send(host_array(tensor), dst, data_tag, f"send to rank {dst}")
     return Work(
         lambda: header_work.is_completed() and data_work.is_completed(),
         f"send to rank {dst} (tag {tag})", g.timeout,
@@ -261,7 +261,7 @@ class _Receive:
 
         self.tensor, self.group, self.tag = tensor, group, tag
         self.data_tag, header_tag = _tags(tag)
-        self.out = HostBuffer(tensor, group, written=True)
+        self.out = HostBuffer(tensor, written=True)
         self.header = np.zeros(RECORD_BYTES, dtype=np.uint8)
         self.header_work = group.recv(self.header, src, header_tag, "recv (header)")
         self.data_work: Work | None = None

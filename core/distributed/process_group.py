@@ -3,9 +3,9 @@
 A ProcessGroup moves and reduces contiguous NumPy buffers between the ranks of one job and
 returns a `Work` for each call. The tensor-level API (`collectives.py`) hands it host memory:
 a tensor's own memory on host backends, a staged copy otherwise (`staging.py`). MPI
-(`mpi.py`) is the first implementation; a group that takes device memory directly (CUDA-aware
-MPI, NCCL) implements the same methods and advertises it through `takes_device_memory`, which
-`staging.py` asks before staging.
+(`mpi.py`) is the first implementation. A group that takes device memory directly (CUDA-aware
+MPI, NCCL) would add device-buffer forms of these methods, and `staging.py`, which today stages
+every non-host tensor through host memory, is where tensors would be routed to them.
 """
 
 from __future__ import annotations
@@ -121,11 +121,6 @@ class ProcessGroup(abc.ABC):
     rank: int
     size: int
     timeout: timedelta
-
-    def takes_device_memory(self, device: object) -> bool:
-        """Whether this group reads and writes `device`'s memory itself (a CUDA-aware MPI or
-        NCCL group would say yes for GPUs); otherwise tensors there are staged on the host."""
-        return False
 
     @abc.abstractmethod
     def allreduce(self, buffer: np.ndarray, op: ReduceOp, what: str) -> Work:

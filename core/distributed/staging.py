@@ -1,10 +1,11 @@
 """The host memory a collective reads and writes for one tensor.
 
 On a host backend a compact tensor is handed to MPI as is: `tensor.array.numpy()` is a view of
-its memory, so nothing is copied. A strided view, or a tensor on a device whose memory the
-process group cannot address (`ProcessGroup.takes_device_memory`, False for MPI), goes through
-a compact host copy that `finish()` writes back. That copy is the place a CUDA-aware MPI or
-NCCL group skips: it would be handed the device buffer itself.
+its memory, so nothing is copied. A strided view, or a tensor on any other device, goes
+through a compact host copy that `finish()` writes back. This class is the one place that
+decides; a process group that addresses device memory itself (CUDA-aware MPI, NCCL) would be
+handed the backend's device buffer here instead of the staged copy, through a
+device-buffer method of its own next to the host ones of `ProcessGroup`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import numpy as np
 from ..autograd import inplace
 from ..autograd.tensor import Tensor
 from ..ndarray import NDArray
-from .process_group import ProcessGroup
 
 
 class HostBuffer:
@@ -23,7 +23,7 @@ class HostBuffer:
 
     __slots__ = ("tensor", "array", "staged", "written")
 
-    def __init__(self, tensor: Tensor, group: ProcessGroup, written: bool) -> None:
+    def __init__(self, tensor: Tensor, written: bool) -> None:
         if not isinstance(tensor, Tensor):
             raise TypeError(f"collectives take plugrad tensors, got {type(tensor).__name__}")
         self.tensor = tensor
@@ -31,7 +31,7 @@ class HostBuffer:
         array = tensor.array
         if written:
             inplace.check_writable(tensor)
-        if array.backend.is_host or group.takes_device_memory(tensor.device):
+        if array.backend.is_host:
             view = array.numpy()
             self.staged = not view.flags.c_contiguous
             self.array = np.ascontiguousarray(view) if self.staged else view
@@ -48,13 +48,13 @@ class HostBuffer:
         inplace.bump(self.tensor)
 
 
-def host_array(tensor: Tensor, group: ProcessGroup) -> np.ndarray:
+def host_array(tensor: Tensor) -> np.ndarray:
     """What a collective only reads: the tensor's memory, or a compact host copy."""
-    return HostBuffer(tensor, group, written=False).array
+    return HostBuffer(tensor, written=False).array
 
 
-def write_into(tensor: Tensor, values: np.ndarray, group: ProcessGroup) -> None:
+def write_into(tensor: Tensor, values: np.ndarray) -> None:
     """Copy host `values` into `tensor` (in place, counted as a write)."""
-    buffer = HostBuffer(tensor, group, written=True)
+    buffer = HostBuffer(tensor, written=True)
     np.copyto(buffer.array, values.reshape(buffer.array.shape))
     buffer.finish()

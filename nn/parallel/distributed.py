@@ -154,5 +154,5 @@ def _broadcast_coalesced(group: ProcessGroup, tensors: list[Tensor], root: int) 
         offset = 0
         for t in members:
             n = t.numel()
-            write_into(t, packed[offset : offset + n], group)
+            write_into(t, packed[offset : offset + n])
             offset += n

@@ -268,7 +268,7 @@ class Reducer:
                 if p.grad is None:
                     p.grad = Tensor._wrap(NDArray.from_numpy(slot, p.device, p.dtype))
                 else:
-                    write_into(p.grad, slot, self.group)
+                    write_into(p.grad, slot)
         self.state = _DONE
         self._record(compute_end, end)
 
