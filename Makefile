@@ -27,7 +27,7 @@ $(DEMO_STAMP): pyproject.toml $(wildcard backends/*/pyproject.toml) $(wildcard b
 	touch $(DEMO_STAMP)
 
 $(TEST_STAMP): $(DEMO_STAMP) $(wildcard backends/cuda/pyproject.toml)
-	$(PIP_INSTALL) -e ".[test,data,bench]" -e "backends/cuda[$(CUDA_EXTRA)]"
+	$(PIP_INSTALL) -e ".[test,data,bench,distributed]" -e "backends/cuda[$(CUDA_EXTRA)]"
 	$(PIP_INSTALL) $(TORCH) || echo "torch unavailable: torch-oracle tests will skip"
 	touch $(TEST_STAMP)
 

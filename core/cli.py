@@ -1,4 +1,5 @@
-"""The `plugrad` command: `plugrad backends [--json]`, `plugrad demo [...]`."""
+"""The `plugrad` command: `plugrad backends [--json]`, `plugrad demo [...]`, `plugrad run -n N
+script.py [args]`."""
 
 from __future__ import annotations
 
@@ -84,6 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     commands.add_parser("demo", help="train an MLP on digits (options: plugrad demo --help)",
                         add_help=False)  # fmt: skip
+    commands.add_parser("run", help="run a script on N MPI ranks (plugrad run -n 2 script.py)",
+                        add_help=False)  # fmt: skip
+    if argv[:1] == ["run"]:
+        from .distributed.launch import main as run_main
+
+        return run_main(argv[1:])
     if argv[:1] == ["demo"]:
         from .demo import main as demo_main
 

@@ -1,6 +1,11 @@
 """`plugrad demo`: train an MLP on the digits, check it, save it, reload it on another device.
 
 plugrad demo [--device NAME] [--epochs N] [--model mlp|mlp-bn|linear] [--checkpoint PATH]
+             [--distributed N]
+
+With --distributed N it starts itself on N MPI ranks (`plugrad run`), trains the same model with
+DistributedDataParallel on a DistributedSampler's shards of the same global batch size
+(BatchNorm as SyncBatchNorm), and rank 0 prints what one process would.
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=1e-2, help="AdamW learning rate (default 1e-2)")
     parser.add_argument("--seed", type=int, default=0, help="seed for init, dropout, shuffling")
     parser.add_argument(
+        "--distributed", type=int, default=None, metavar="N",
+        help="train on N MPI processes with DistributedDataParallel (needs plugrad[distributed])",
+    )  # fmt: skip
+    parser.add_argument(
         "--checkpoint",
         type=Path,
         default=Path(tempfile.gettempdir()) / "plugrad-demo" / "digits.safetensors",
@@ -67,20 +76,62 @@ def _reload_device(train_device):  # noqa: ANN001, ANN202
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; returns the process exit status (0 when the reloaded model agrees)."""
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
     if args.epochs < 1:
         print("plugrad demo: --epochs must be at least 1", file=sys.stderr)
         return 2
+    ranks = args.distributed
+    if ranks is not None:
+        from .distributed import launch
 
+        if ranks < 1 or args.batch_size < ranks:
+            print("plugrad demo: --distributed needs 1 <= N <= --batch-size", file=sys.stderr)
+            return 2
+        if not launch.in_mpi_job():
+            try:
+                return launch.launch(ranks, ["-m", "plugrad", "demo", *argv])
+            except RuntimeError as error:
+                print(f"plugrad demo: {error}", file=sys.stderr)
+                return 2
+        return _main(args, _Distributed(ranks))
+    return _main(args, None)
+
+
+class _Distributed:
+    """The rank's place in the job, and the sums every rank contributes to."""
+
+    def __init__(self, expected: int) -> None:
+        import plugrad.distributed as dist
+
+        dist.init_process_group()
+        if dist.get_world_size() != expected:
+            raise RuntimeError(
+                f"--distributed {expected} but the job has {dist.get_world_size()} ranks"
+            )
+        self.dist = dist
+        self.rank, self.size = dist.get_rank(), dist.get_world_size()
+
+    def total(self, *values: float) -> list[float]:
+        import plugrad
+
+        t = plugrad.tensor(list(values), dtype=plugrad.float64)
+        self.dist.all_reduce(t)
+        return t.tolist()
+
+
+def _main(args: argparse.Namespace, ddp: _Distributed | None) -> int:
     from tqdm import tqdm
 
     import plugrad
     from plugrad import nn
-    from plugrad.data import DataLoader
+    from plugrad.data import DataLoader, DistributedSampler
     from plugrad.data.datasets import load_digits
     from plugrad.optim import AdamW
     from plugrad.optim.lr_scheduler import CosineAnnealingLR
 
+    lead = ddp is None or ddp.rank == 0
+    say = print if lead else (lambda *a, **k: None)
     try:
         device = plugrad.device(args.device)
     except ValueError as error:  # an unknown name (also through PLUGRAD_DEVICE)
@@ -90,15 +141,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     train = load_digits("train", device=device)
     test = load_digits("test", device=device)
     x_test, y_test = test.tensors
-    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True)
+    sampler = None
+    if ddp is None:
+        loader = DataLoader(train, batch_size=args.batch_size, shuffle=True)
+    else:
+        sampler = DistributedSampler(train, seed=args.seed)
+        loader = DataLoader(train, batch_size=args.batch_size // ddp.size, sampler=sampler)
 
-    model = build_model(args.model, device)
-    n_params = sum(p.numel() for p in model.parameters())
+    net = build_model(args.model, device)
+    n_params = sum(p.numel() for p in net.parameters())
+    model = net
+    if ddp is not None:
+        from plugrad.nn.parallel import DistributedDataParallel
+
+        net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        model = DistributedDataParallel(net)
     opt = AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = CosineAnnealingLR(opt, T_max=args.epochs * len(loader))
     loss_fn = nn.CrossEntropyLoss()
-    print(f"plugrad demo: {args.model} ({n_params} parameters) on digits, device {device.name}, "
-          f"{len(train)} train / {len(test)} held-out images")  # fmt: skip
+    say(f"plugrad demo: {args.model} ({n_params} parameters) on digits, device {device.name}, "
+        f"{len(train)} train / {len(test)} held-out images")  # fmt: skip
+    if ddp is not None:
+        say(f"distributed: {ddp.size} processes (DistributedDataParallel), batch "
+            f"{loader.batch_size} per process, {loader.batch_size * ddp.size} in all")  # fmt: skip
 
     def accuracy(m: nn.Module) -> float:
         m.eval()
@@ -107,9 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         m.train()
         return correct / len(test)
 
-    show = sys.stderr.isatty()
+    show = sys.stderr.isatty() and lead
     epoch_times = []
     for epoch in range(1, args.epochs + 1):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         start = time.perf_counter()
         total_loss, correct, seen = 0.0, 0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", file=sys.stderr, disable=not show,
@@ -129,15 +196,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.1%}", refresh=False
             )
         bar.close()
+        if ddp is not None:
+            total_loss, correct, seen = ddp.total(total_loss, correct, seen)
         epoch_times.append(time.perf_counter() - start)
-        print(f"epoch {epoch:>2}/{args.epochs}  loss {total_loss / seen:.4f}  train acc "
-              f"{correct / seen:.1%}  held-out acc {accuracy(model):.1%}  "
+        say(f"epoch {epoch:>2}/{args.epochs}  loss {total_loss / seen:.4f}  train acc "
+              f"{correct / seen:.1%}  held-out acc {accuracy(net):.1%}  "
               f"{epoch_times[-1]:.2f} s")  # fmt: skip
 
-    held_out = accuracy(model)
+    held_out = accuracy(net)
     mean_time = sum(epoch_times) / len(epoch_times)
-    print(f"held-out accuracy: {held_out:.2%} on {len(test)} images")
-    print(f"time per epoch: {mean_time:.3f} s on {device.name} ({sum(epoch_times):.2f} s training)")
+    say(f"held-out accuracy: {held_out:.2%} on {len(test)} images")
+    say(f"time per epoch: {mean_time:.3f} s on {device.name} ({sum(epoch_times):.2f} s training)")
+    if not lead:
+        return 0
+    model = net
 
     args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
     plugrad.save(model.state_dict(), args.checkpoint)

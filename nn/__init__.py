@@ -7,7 +7,7 @@ loss = nn.CrossEntropyLoss()(model(x), y)
 
 from __future__ import annotations
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .activation import (
     ELU,
     GELU,
@@ -48,6 +48,7 @@ from .loss import (
 from .module import IncompatibleKeys, Module
 from .normalization import BatchNorm1d, LayerNorm
 from .parameter import Parameter
+from .sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "BCELoss",
@@ -92,8 +93,10 @@ __all__ = [
     "SmoothL1Loss",
     "Softmax",
     "Softplus",
+    "SyncBatchNorm",
     "Tanh",
     "functional",
     "init",
+    "parallel",
     "utils",
 ]

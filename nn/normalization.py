@@ -66,6 +66,10 @@ class BatchNorm1d(Module):
                 f"BatchNorm1d({self.num_features}) expects input of shape (N, "
                 f"{self.num_features}) or (N, {self.num_features}, L), got {input.shape}"
             )
+        return self._normalize(input)
+
+    def _normalize(self, input: Tensor) -> Tensor:  # noqa: A002
+        """F.batch_norm with this module's parameters, buffers and mode."""
         use_batch_stats = self.training or not self.track_running_stats
         update = self.training and self.track_running_stats
         return F.batch_norm(

@@ -90,9 +90,7 @@ def base_seed(generator_seed, call):
 @pytest.mark.parametrize("num_workers", [1, 2])
 def test_batches_equal_those_of_num_workers_0(device, num_workers):
     if not device.backend.is_host:
-        pytest.skip(
-            "workers take host datasets (test_batches_of_a_non_host_device_are_refused_with_the_fix)"
-        )
+        pytest.skip("workers take host datasets (a device dataset is refused: tested below)")
     x = plugrad.arange(60, dtype=plugrad.float32, device=device).reshape(20, 3)
     tensors = TensorDataset(x, plugrad.arange(20, device=device))
     (x @ x.T).sum()  # c_cpu's OpenMP threads have started before the fork
