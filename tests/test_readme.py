@@ -21,4 +21,12 @@ def test_readme_has_runnable_examples():
 def test_readme_example_runs(index, tmp_path, monkeypatch):
     pytest.importorskip("sklearn", reason="the training example loads scikit-learn's digits")
     monkeypatch.chdir(tmp_path)  # examples may write checkpoints
-    exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {"__name__": "readme"})
+    if "plugrad.distributed" in BLOCKS[index]:
+        pytest.importorskip("mpi4py", reason="the DDP example needs plugrad[distributed]")
+    try:
+        exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {"__name__": "readme"})
+    finally:  # the DDP example runs here as a world of one process: leave no group behind
+        import plugrad.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()

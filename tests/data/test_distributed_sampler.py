@@ -62,5 +62,5 @@ def test_data_loader_batches_the_sampler_order():
     loader = DataLoader(data, batch_size=2, sampler=DistributedSampler(data, 2, 1, shuffle=False))
     assert len(loader) == 3
     assert [b[0].tolist() for b in loader] == [[1.0, 3.0], [5.0, 7.0], [9.0]]
-    with pytest.raises(ValueError, match="exclude each other"):
+    with pytest.raises(ValueError, match="mutually exclusive"):
         DataLoader(data, sampler=[0, 1], shuffle=True)
