@@ -25,7 +25,13 @@ import pluggy
 
 from .. import dtypes as _dtypes
 from . import hookspecs, isolation
-from .protocol import OPTIONAL_KERNELS, missing_members, optional_kernels_of
+from .protocol import (
+    LINALG_KERNELS,
+    OPTIONAL_KERNELS,
+    linalg_kernels_of,
+    missing_members,
+    optional_kernels_of,
+)
 
 ENTRY_POINT_GROUP = "plugrad.backends"
 NAMING_RULE = (
@@ -51,6 +57,7 @@ class PluginRecord:
     devices: list[str] = field(default_factory=list)
     dtypes: list[str] = field(default_factory=list)
     fused: list[str] = field(default_factory=list)  # the optional kernels it implements
+    linalg: list[str] = field(default_factory=list)  # its linear-algebra kernels (else host)
 
     def as_dict(self) -> dict:
         return {
@@ -62,6 +69,7 @@ class PluginRecord:
             "devices": list(self.devices),
             "dtypes": list(self.dtypes),
             "fused_kernels": list(self.fused),
+            "linalg_kernels": list(self.linalg),
         }
 
 
@@ -163,6 +171,7 @@ class _Facts:
     is_host: bool
     priority: int
     fused: list[str]
+    linalg: list[str]
 
 
 def _check(backend: object) -> _Facts:
@@ -196,7 +205,10 @@ def _check(backend: object) -> _Facts:
             f"backend {name!r}: is_host must be a bool and priority an int, got {is_host!r} and "
             f"{priority!r}"
         )
-    return _Facts(name, sorted(set(dtypes)), is_host, priority, optional_kernels_of(backend))
+    return _Facts(
+        name, sorted(set(dtypes)), is_host, priority, optional_kernels_of(backend),
+        linalg_kernels_of(backend),
+    )  # fmt: skip
 
 
 def _add_device(backend: object, facts: _Facts) -> Device:
@@ -290,6 +302,7 @@ def _load_plugin(ep: metadata.EntryPoint, interrupts: isolation.InterruptWatch) 
             record.devices.append(_add_device(backend, f).name)
             record.dtypes = sorted(set(record.dtypes) | set(f.dtypes))
             record.fused = _merged(record.fused, f.fused)
+            record.linalg = _merged(record.linalg, f.linalg, LINALG_KERNELS)
         record.available = True
     except BaseException as error:  # isolation: no plugin may break others, or end the program
         if interrupts.passes_on(error):
@@ -304,9 +317,11 @@ def _returned(result: object) -> list:
     return list(result)
 
 
-def _merged(names: list[str], more: list[str]) -> list[str]:
+def _merged(
+    names: list[str], more: list[str], order: tuple[str, ...] = OPTIONAL_KERNELS
+) -> list[str]:
     """Optional kernel names of several backends of one plugin, in protocol order."""
-    return [name for name in OPTIONAL_KERNELS if name in names or name in more]
+    return [name for name in order if name in names or name in more]
 
 
 def register_backend(backend: object, distribution: str = "(in-process)") -> Device:
@@ -320,7 +335,7 @@ def register_backend(backend: object, distribution: str = "(in-process)") -> Dev
         device = _add_device(backend, facts)
         _state.records.append(
             PluginRecord(device.name, distribution, "", True, devices=[device.name],
-                         dtypes=facts.dtypes, fused=facts.fused)
+                         dtypes=facts.dtypes, fused=facts.fused, linalg=facts.linalg)
         )  # fmt: skip
         return device
 
