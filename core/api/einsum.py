@@ -34,7 +34,7 @@ def einsum(*args: Any) -> Tensor:
     keep_final = set(output)
     pending: list[tuple[Tensor, list[Label]]] = []
     for i, (x, labels) in enumerate(zip(operands, terms)):
-        x, labels = _take_diagonals(x, labels, i)
+        x, labels = _take_diagonals(x, labels)
         elsewhere = {lab for j, t in enumerate(terms) if j != i for lab in t} | keep_final
         x, labels = _sum_out(x, labels, [lab for lab in labels if lab not in elsewhere])
         pending.append((x, labels))
@@ -156,6 +156,13 @@ def _expand(text: str, extra: int | None) -> list[Label]:
 def _label_sizes(terms: list[list[Label]], operands: list[Tensor]) -> dict[Label, int]:
     sizes: dict[Label, int] = {}
     for i, (labels, x) in enumerate(zip(terms, operands)):
+        own: dict[Label, int] = {}
+        for lab, size in zip(labels, x.shape):
+            if own.setdefault(lab, size) != size:
+                raise ValueError(
+                    f"einsum(): subscript {chr(lab)} is repeated for operand {i} but the sizes "
+                    f"don't match, {own[lab]} != {size}"
+                )
         for lab, size in zip(labels, x.shape):
             seen = sizes.get(lab)
             if seen is None or seen == 1:
@@ -169,18 +176,13 @@ def _label_sizes(terms: list[list[Label]], operands: list[Tensor]) -> dict[Label
     return sizes
 
 
-def _take_diagonals(x: Tensor, labels: list[Label], index: int) -> tuple[Tensor, list[Label]]:
+def _take_diagonals(x: Tensor, labels: list[Label]) -> tuple[Tensor, list[Label]]:
     """A label repeated within one operand ('ii') selects the diagonal (a view)."""
     labels = list(labels)
     for lab in dict.fromkeys(labels):
         while labels.count(lab) > 1:
             first = labels.index(lab)
-            second = labels.index(lab, first + 1)
-            if x.shape[first] != x.shape[second]:
-                raise ValueError(
-                    f"einsum(): subscript {chr(lab)} is repeated for operand {index} but the "
-                    f"sizes don't match, {x.shape[first]} != {x.shape[second]}"
-                )
+            second = labels.index(lab, first + 1)  # (sizes checked equal by _label_sizes)
             x = x.diagonal(0, first, second)
             labels = [v for i, v in enumerate(labels) if i not in (first, second)] + [lab]
     return x, labels
