@@ -21,68 +21,68 @@ class SVDResult(NamedTuple):
 
 
 @export
-def det(x: Tensor) -> Tensor:
+def det(input: Tensor) -> Tensor:
     """linalg.det."""
-    return linalg.det(x)
+    return linalg.det(input)
 
 
 @export
-def inverse(x: Tensor) -> Tensor:
+def inverse(input: Tensor) -> Tensor:
     """linalg.inv."""
-    return linalg.inv(x)
+    return linalg.inv(input)
 
 
 @export
-def slogdet(x: Tensor) -> SlogdetResult:
+def slogdet(input: Tensor) -> SlogdetResult:
     """linalg.slogdet: (sign, log|det|)."""
-    return linalg.slogdet(x)
+    return linalg.slogdet(input)
 
 
 @export
-def logdet(x: Tensor) -> Tensor:
+def logdet(input: Tensor) -> Tensor:
     """log(det): nan where det < 0, -inf where it is 0 (gradients through log|det|)."""
-    sign, logabsdet = linalg.slogdet(x)
+    sign, logabsdet = linalg.slogdet(input)
     return where(sign < 0, math.nan, logabsdet)
 
 
 @export
-def cholesky(x: Tensor, upper: bool = False) -> Tensor:
+def cholesky(input: Tensor, upper: bool = False) -> Tensor:
     """linalg.cholesky (torch.cholesky's spelling)."""
-    return linalg.cholesky(x, upper=upper)
+    return linalg.cholesky(input, upper=upper)
 
 
 @export
-def qr(x: Tensor, some: bool = True) -> QR:
+def qr(input: Tensor, some: bool = True) -> QR:
     """linalg.qr: reduced when `some`, else complete."""
-    return linalg.qr(x, "reduced" if some else "complete")
+    return linalg.qr(input, "reduced" if some else "complete")
 
 
 @export
-def svd(x: Tensor, some: bool = True, compute_uv: bool = True) -> SVDResult:
+def svd(input: Tensor, some: bool = True, compute_uv: bool = True) -> SVDResult:
     """torch.svd: (U, S, V) with A = U diag(S) V^T, reduced when `some`; without compute_uv,
     U and V are zeros of (*, m, m) and (*, n, n)."""
     if not compute_uv:
-        values = linalg.svdvals(x)
-        m, n = x.shape[-2:]
-        batch = x.shape[:-2]
-        return SVDResult(_zeros(x, batch + (m, m)), values, _zeros(x, batch + (n, n)))
-    u, s, vh = linalg.svd(x, full_matrices=not some)
+        values = linalg.svdvals(input)
+        m, n = input.shape[-2:]
+        batch = input.shape[:-2]
+        return SVDResult(_zeros(input, batch + (m, m)), values, _zeros(input, batch + (n, n)))
+    u, s, vh = linalg.svd(input, full_matrices=not some)
     return SVDResult(u, s, vh.mT)
 
 
-def _zeros(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+def _zeros(input: Tensor, shape: tuple[int, ...]) -> Tensor:
     from ..ndarray import NDArray
 
-    return Tensor._wrap(NDArray.full(shape, 0, x.dtype, x.device))
+    return Tensor._wrap(NDArray.full(shape, 0, input.dtype, input.device))
 
 
 @export
-def pinverse(x: Tensor, rcond: float = 1e-15) -> Tensor:
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     """linalg.pinv with rtol=rcond."""
-    return linalg.pinv(x, rtol=rcond)
+    return linalg.pinv(input, rtol=rcond)
 
 
 @export
-def matrix_power(x: Tensor, n: int) -> Tensor:
+def matrix_power(input: Tensor, n: int) -> Tensor:
     """linalg.matrix_power."""
-    return linalg.matrix_power(x, n)
+    return linalg.matrix_power(input, n)

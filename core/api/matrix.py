@@ -21,98 +21,98 @@ from .contraction import batched_product, permuted_matrix
 from .registry import export
 
 
-def _triangle(fn: str, x: Tensor, diagonal: int, lower: bool) -> Tensor:
-    if x.ndim < 2:
-        raise ValueError(f"{fn}(): input tensor must have at least 2 dimensions, got {x.shape}")
+def _triangle(fn: str, input: Tensor, diagonal: int, lower: bool) -> Tensor:
+    if input.ndim < 2:
+        raise ValueError(f"{fn}(): input tensor must have at least 2 dimensions, got {input.shape}")
     k = arguments.integer(fn, "diagonal", diagonal)
-    m, n = x.shape[-2:]
-    rows = NDArray.from_numpy(np.arange(m, dtype=np.int64).reshape(m, 1), x.device)
-    cols = NDArray.from_numpy(np.arange(n, dtype=np.int64).reshape(1, n), x.device)
+    m, n = input.shape[-2:]
+    rows = NDArray.from_numpy(np.arange(m, dtype=np.int64).reshape(m, 1), input.device)
+    cols = NDArray.from_numpy(np.arange(n, dtype=np.int64).reshape(1, n), input.device)
     offsets = cols.binary("sub", rows)  # (m, n): j - i, the diagonal each element lies on
     keep = offsets.scalar_op("le" if lower else "ge", k)
-    zero = Tensor._wrap(NDArray.full((), 0, x.dtype, x.device))
-    return where(Tensor._wrap(keep), x, zero)
+    zero = Tensor._wrap(NDArray.full((), 0, input.dtype, input.device))
+    return where(Tensor._wrap(keep), input, zero)
 
 
 @export(inplace_form=True)
-def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """The lower triangle of the last two dims (elements with j - i <= diagonal); 0 above."""
-    return _triangle("tril", x, diagonal, lower=True)
+    return _triangle("tril", input, diagonal, lower=True)
 
 
 @export(inplace_form=True)
-def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """The upper triangle of the last two dims (elements with j - i >= diagonal); 0 below."""
-    return _triangle("triu", x, diagonal, lower=False)
+    return _triangle("triu", input, diagonal, lower=False)
 
 
 @export
-def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """A view of the diagonal of dims (dim1, dim2), `offset` above the main one: the other
     dims in order, then the diagonal. (3, 4, 5).diagonal(0, 0, 2) -> (4, 3)."""
-    if x.ndim < 2:
-        raise ValueError(f"diagonal(): input must have at least 2 dimensions, got {x.shape}")
+    if input.ndim < 2:
+        raise ValueError(f"diagonal(): input must have at least 2 dimensions, got {input.shape}")
     k = arguments.integer("diagonal", "offset", offset)
-    a, b = normalize_axis(dim1, x.ndim), normalize_axis(dim2, x.ndim)
-    return Diagonal(k, a, b)(x)
+    a, b = normalize_axis(dim1, input.ndim), normalize_axis(dim2, input.ndim)
+    return Diagonal(k, a, b)(input)
 
 
 @export
-def diag_embed(x: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
-    """Matrices whose diagonal (offset, dim1, dim2) holds x's last dimension, 0 elsewhere:
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Matrices whose diagonal (offset, dim1, dim2) holds input's last dimension, 0 elsewhere:
     (*, n) -> (*, n + |offset|, n + |offset|) with the default dims."""
-    if x.ndim == 0:
+    if input.ndim == 0:
         raise ValueError("diag_embed(): input must have at least 1 dimension")
     k = arguments.integer("diag_embed", "offset", offset)
-    ndim = x.ndim + 1
+    ndim = input.ndim + 1
     a, b = normalize_axis(dim1, ndim), normalize_axis(dim2, ndim)
     if a == b:
         raise ValueError(f"diag_embed(): diagonal dimensions cannot be identical {dim1}, {dim2}")
-    size = x.shape[-1] + abs(k)
-    shape = list(x.shape[:-1])
+    size = input.shape[-1] + abs(k)
+    shape = list(input.shape[:-1])
     for axis in sorted((a, b)):
         shape.insert(axis, size)
-    return DiagonalScatter(tuple(shape), k, a, b)(x)
+    return DiagonalScatter(tuple(shape), k, a, b)(input)
 
 
 @export
-def diag(x: Tensor, diagonal: int = 0) -> Tensor:
-    """1-D x: the square matrix with x on its `diagonal`; 2-D x: a copy of that diagonal."""
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """1-D input: the square matrix with it on its `diagonal`; 2-D: a copy of that diagonal."""
     k = arguments.integer("diag", "diagonal", diagonal)
-    if x.ndim == 1:
-        size = x.shape[0] + abs(k)
-        return DiagonalScatter((size, size), k, 0, 1)(x)
-    if x.ndim == 2:
-        return Diagonal(k, 0, 1)(x).clone()
-    raise ValueError(f"diag(): supports 1D or 2D tensors, got {x.ndim}D")
+    if input.ndim == 1:
+        size = input.shape[0] + abs(k)
+        return DiagonalScatter((size, size), k, 0, 1)(input)
+    if input.ndim == 2:
+        return Diagonal(k, 0, 1)(input).clone()
+    raise ValueError(f"diag(): supports 1D or 2D tensors, got {input.ndim}D")
 
 
 @export
-def trace(x: Tensor) -> Tensor:
+def trace(input: Tensor) -> Tensor:
     """The sum of a matrix's main diagonal."""
-    if x.ndim != 2:
-        raise ValueError(f"trace(): expected a matrix, but got a tensor of shape {x.shape}")
-    return Diagonal(0, 0, 1)(x).sum()
+    if input.ndim != 2:
+        raise ValueError(f"trace(): expected a matrix, but got a tensor of shape {input.shape}")
+    return Diagonal(0, 0, 1)(input).sum()
 
 
 @export
-def outer(x: Tensor, vec2: Tensor) -> Tensor:
-    """x (n,) and vec2 (m,) -> (n, m): x[i] * vec2[j]."""
-    for name, v in (("input", x), ("vec2", vec2)):
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """input (n,) and vec2 (m,) -> (n, m): input[i] * vec2[j]."""
+    for name, v in (("input", input), ("vec2", vec2)):
         if not isinstance(v, Tensor) or v.ndim != 1:
             got = f"{v.ndim}-D" if isinstance(v, Tensor) else type(v).__name__
             raise ValueError(f"outer(): expected a 1-D tensor as {name}, got {got}")
-    return x.reshape(-1, 1) * vec2.reshape(1, -1)
+    return input.reshape(-1, 1) * vec2.reshape(1, -1)
 
 
 @export
-def kron(x: Tensor, other: Tensor) -> Tensor:
-    """The Kronecker product: block (i, j, ...) is x[i, j, ...] * other; shapes multiply
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """The Kronecker product: block (i, j, ...) is input[i, j, ...] * other; shapes multiply
     dimension by dimension after the shorter is padded with leading 1s."""
-    ndim = max(x.ndim, other.ndim)
-    a_shape = (1,) * (ndim - x.ndim) + x.shape
+    ndim = max(input.ndim, other.ndim)
+    a_shape = (1,) * (ndim - input.ndim) + input.shape
     b_shape = (1,) * (ndim - other.ndim) + other.shape
-    a = x.reshape(tuple(v for d in a_shape for v in (d, 1)))
+    a = input.reshape(tuple(v for d in a_shape for v in (d, 1)))
     b = other.reshape(tuple(v for d in b_shape for v in (1, d)))
     return (a * b).reshape(tuple(p * q for p, q in zip(a_shape, b_shape)))
 

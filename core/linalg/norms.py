@@ -143,30 +143,31 @@ def matrix_norm(
 
 
 def norm(
-    A: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,  # noqa: A002,N803
+    input: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,  # noqa: A002
 ) -> Tensor:  # fmt: skip
     """torch.linalg.norm: a vector norm for an int dim (or 1-D input), a matrix norm for a
     2-tuple dim (or 2-D input); with neither ord nor dim, the 2-norm of the flattened input."""
     fn = "linalg.norm"
-    if not isinstance(A, Tensor):
-        raise TypeError(f"{fn}: A must be a Tensor, got {type(A).__name__}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: input must be a Tensor, got {type(input).__name__}")
     if dim is not None and arguments.as_int(dim) is not None:
         dim = (dim,)
     if ord is None:
         if dim is None:
-            return vector_norm(A, 2, None, keepdim, dtype=dtype)
-        return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+            return vector_norm(input, 2, None, keepdim, dtype=dtype)
+        return vector_norm(input, 2, dim, keepdim, dtype=dtype)
     if dim is None:
-        if A.ndim not in (1, 2):
+        if input.ndim not in (1, 2):
             raise ValueError(
-                f"{fn}: input must be 1-D or 2-D when ord is given and dim is None, got {A.shape}"
+                f"{fn}: input must be 1-D or 2-D when ord is given and dim is None, got "
+                f"{input.shape}"
             )
-        dim = (0,) if A.ndim == 1 else (-2, -1)
+        dim = (0,) if input.ndim == 1 else (-2, -1)
     dims = tuple(dim)
     if len(dims) == 1:
-        return vector_norm(A, ord, dims, keepdim, dtype=dtype)
+        return vector_norm(input, ord, dims, keepdim, dtype=dtype)
     if len(dims) == 2:
-        return matrix_norm(A, ord, dims, keepdim, dtype=dtype)
+        return matrix_norm(input, ord, dims, keepdim, dtype=dtype)
     raise ValueError(f"{fn}: dim must be an int or a 1- or 2-tuple, got {dim!r}")
 
 
