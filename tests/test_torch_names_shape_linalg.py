@@ -31,6 +31,7 @@ METHODS = [
 LINALG = [
     "solve", "solve_triangular", "inv", "det", "slogdet", "cholesky", "qr", "svd", "svdvals",
     "eigh", "eigvalsh", "lstsq", "pinv", "matrix_norm", "vector_norm", "norm", "matrix_power",
+    "matmul", "diagonal", "vecdot", "cross", "multi_dot", "matrix_rank",
 ]  # fmt: skip
 NOT_SUPPORTED = {"out"}  # plugrad returns new tensors
 

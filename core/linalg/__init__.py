@@ -18,6 +18,7 @@ from .checks import QR, SVD, EighResult, LstsqResult, SlogdetResult
 from .decompositions import eigh, eigvalsh, qr, svd, svdvals
 from .kernels import LinAlgError
 from .norms import matrix_norm, norm, vector_norm
+from .products import cross, diagonal, matmul, matrix_rank, multi_dot, vecdot
 from .solvers import (
     cholesky,
     det,
@@ -32,7 +33,7 @@ from .solvers import (
 
 __all__ = [
     "QR", "SVD", "EighResult", "LstsqResult", "SlogdetResult", "LinAlgError",
-    "cholesky", "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_norm", "matrix_power",
-    "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals",
-    "vector_norm",
+    "cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "lstsq", "matmul",
+    "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet",
+    "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm",
 ]  # fmt: skip

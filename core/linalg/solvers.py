@@ -106,19 +106,22 @@ def pinv(
     """The pseudo-inverse (*, n, m) of (*, m, n): singular values (|eigenvalues| when
     hermitian) at most max(atol, rtol * the largest) are dropped. rtol defaults to
     eps * max(m, n), or to 0 where atol is given and positive."""
-    fn = "linalg.pinv"
-    A = matrices(fn, A, square=hermitian)
+    A = matrices("linalg.pinv", A, square=hermitian)
+    return Pinv(*tolerances("linalg.pinv", A, atol, rtol), hermitian)(A)
+
+
+def tolerances(fn: str, A: Tensor, atol: Any, rtol: Any) -> tuple[Any, Any]:  # noqa: N803
+    """(atol, rtol) as numbers or arrays, with torch's defaults: atol 0; rtol eps * max(m, n),
+    or 0 where atol is given and positive."""
     default = epsilon(A) * max(A.shape[-2:])
     absolute = _tolerance(fn, "atol", atol, A)
     if rtol is not None:
-        relative = _tolerance(fn, "rtol", rtol, A)
-    elif atol is None:
-        relative = default
-    elif isinstance(absolute, NDArray):
-        relative = NDArray.where(absolute.scalar_op("gt", 0.0), 0.0, default).astype(A.dtype)
-    else:
-        relative = 0.0 if absolute > 0 else default
-    return Pinv(absolute, relative, hermitian)(A)
+        return absolute, _tolerance(fn, "rtol", rtol, A)
+    if atol is None:
+        return absolute, default
+    if isinstance(absolute, NDArray):
+        return absolute, NDArray.where(absolute.scalar_op("gt", 0.0), 0.0, default).astype(A.dtype)
+    return absolute, 0.0 if absolute > 0 else default
 
 
 def _tolerance(fn: str, name: str, value: Any, a: Tensor) -> NDArray | float:

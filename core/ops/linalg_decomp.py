@@ -358,7 +358,7 @@ class Pinv(Op):
             magnitude = values
         batch = a.shape[:-2]
         largest = magnitude.reduce("max", (1,), keepdims=True) if k else magnitude
-        cutoff = _tolerance(self.atol, self.rtol, largest, batch, a)
+        cutoff = cutoffs(self.atol, self.rtol, largest, batch, a)
         kept = magnitude.binary("gt", cutoff)
         safe = NDArray.where(kept, values, 1.0)
         inverted = NDArray.where(kept, safe.scalar_op("div", 1.0, reflected=True), 0.0)
@@ -371,10 +371,11 @@ class Pinv(Op):
         return pinv_backward(g, node, a)
 
 
-def _tolerance(
+def cutoffs(
     atol: NDArray | float, rtol: NDArray | float, largest: NDArray, batch: tuple, a: NDArray
 ) -> NDArray:
-    """max(atol, rtol * largest) per matrix, as (B, 1); the tolerances broadcast to batch."""
+    """max(atol, rtol * largest) per matrix, as (B, 1), for `largest` (B, 1) of the stack a
+    (*batch, m, n); the tolerances are numbers or arrays that broadcast to batch."""
     count = largest.shape[0]
 
     def per_matrix(t: NDArray | float) -> NDArray | float:

@@ -181,6 +181,9 @@ def test_batched_matrices_are_solved_at_once(device):
         (lambda a: la.lstsq(a, a[:, :2]), ValueError, "same number of rows"),
         (lambda a: la.matrix_power(a, 1.5), TypeError, "n must be an int"),
         (lambda a: la.pinv(a, atol="big"), TypeError, "atol must be a float or a Tensor"),
+        (lambda a: la.cross(a[..., :2], a[..., :2]), ValueError, "must have length 3"),
+        (lambda a: la.multi_dot([a[0]]), ValueError, "at least 2 tensors"),
+        (lambda a: la.multi_dot([a[0], a, a[0]]), ValueError, "tensor 1 must be 2D, got 3D"),
     ],
 )
 def test_bad_arguments_are_named(call, error, words):

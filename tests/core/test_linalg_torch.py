@@ -115,6 +115,19 @@ CASES = [
     ("matrix_power", lambda m, a: m.linalg.matrix_power(a, 5), [(2, 3, 3)]),
     ("matrix_power_negative", lambda m, a: m.matrix_power(a, -2), [("wc", (3, 3))]),
     ("matrix_power_zero", lambda m, a: m.linalg.matrix_power(a, 0), [(2, 3, 3)]),
+    ("matmul", lambda m, a, b: m.linalg.matmul(a, b), [(2, 3, 4), (4, 2)]),
+    ("diagonal", lambda m, a: m.linalg.diagonal(a, offset=1), [(2, 3, 4)]),
+    ("diagonal_dims", lambda m, a: m.linalg.diagonal(a, dim1=0, dim2=2), [(3, 2, 3)]),
+    ("vecdot", lambda m, a, b: m.linalg.vecdot(a, b), [(2, 3), (3,)]),
+    ("vecdot_dim", lambda m, a, b: m.linalg.vecdot(a, b, dim=0), [(3, 2), (3, 1)]),
+    ("cross", lambda m, a, b: m.linalg.cross(a, b), [(2, 3), (1, 3)]),
+    ("cross_dim", lambda m, a, b: m.linalg.cross(a, b, dim=0), [(3, 2), (3, 2)]),
+    ("multi_dot", lambda m, a, b, c: m.linalg.multi_dot([a, b, c]), [(3,), (3, 4), (4, 2)]),
+    ("multi_dot_vectors", lambda m, a, b, c: m.linalg.multi_dot([a, b, c]), [(3,), (3, 4), (4,)]),
+    ("matrix_rank", lambda m, a: m.linalg.matrix_rank(a[..., :2] @ a.mT[..., :2, :]), [(2, 4, 3)]),
+    ("matrix_rank_atol", lambda m, a: m.linalg.matrix_rank(a, atol=1.0, rtol=0.1), [(3, 5, 4)]),
+    ("matrix_rank_hermitian",
+     lambda m, a: m.linalg.matrix_rank(a @ a.mT, hermitian=True), [(2, 4, 2)]),
 ]  # fmt: skip
 
 
