@@ -14,6 +14,7 @@ used; a loss invariant to the vectors' signs).
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,11 +35,19 @@ Grads = list  # one Tensor or None per output
 class Packed(Op):
     """An op whose outputs (each (*batch, *part shape)) share one flat buffer."""
 
-    saved = (-1,)
+    saved: tuple[int, ...] = (-1,)
 
     def __init__(self) -> None:
         self.parts: list[tuple[int, int, tuple[int, ...]]] = []  # (start, stop, shape)
-        self.received: set[int] = set()  # outputs a gradient reached in this backward pass
+        # The outputs a gradient reached in the backward pass under way. A pass runs in one
+        # thread, so one set per thread keeps concurrent passes through this node apart.
+        self._local = threading.local()
+
+    def received(self) -> set[int]:
+        indices = getattr(self._local, "indices", None)
+        if indices is None:
+            indices = self._local.indices = set()
+        return indices
 
     def part_shapes(self, m: int, n: int) -> list[tuple[int, ...]]:
         """The shape of each output for one (m, n) matrix."""
@@ -67,7 +76,8 @@ class Packed(Op):
         return packed
 
     def gradient(self, g: Tensor, node: Tensor) -> Tensor | None:
-        received, self.received = self.received, set()
+        received = self.received()
+        self._local.indices = set()
         grads = [
             g[start:stop].reshape(shape) if i in received else None
             for i, (start, stop, shape) in enumerate(self.parts)
@@ -92,7 +102,7 @@ class Part(Op):
         return packed.slice_view((slice(start, stop),)).reshape(shape)
 
     def gradient(self, g: Tensor, node: Tensor) -> Tensor:
-        self.parent.received.add(self.index)
+        self.parent.received().add(self.index)
         start, stop, _ = self.parent.parts[self.index]
         total = self.parent.parts[-1][1]
         return shape_ops.IndexPut((total,), (slice(start, stop),))(g.reshape(-1))
@@ -123,6 +133,8 @@ def _skew(x: Tensor) -> Tensor:
 
 class QR(Packed):
     """A = QR: mode 'reduced', 'complete' or 'r' (R only; Q still computed, for gradients)."""
+
+    saved = (0, -1)  # the m < n case reads A's trailing columns
 
     def __init__(self, mode: str) -> None:
         super().__init__()
@@ -265,6 +277,8 @@ def svd_backward(
 
 class Slogdet(Packed):
     """(sign, log|det|) of square matrices; sign has no gradient."""
+
+    saved = (0, -1)  # the gradient is A^-T
 
     @property
     def name(self) -> str:

@@ -214,3 +214,33 @@ def test_failed_matrices_raise_linalg_error_naming_the_batch_element(device, fn,
     with pytest.raises(la.LinAlgError, match=words):
         fn(a)
     assert issubclass(la.LinAlgError, RuntimeError)  # as torch's
+
+
+def test_concurrent_backward_passes_through_one_svd_keep_their_outputs_apart():
+    """Which outputs received a gradient is tracked per backward pass (per thread): a pass
+    through S alone stays finite at repeated singular values while another thread's pass
+    through U divides by their zero gaps."""
+    import threading
+
+    from plugrad.autograd import grad
+
+    x = leaf(np.eye(3), "cpu")
+    u, s, _ = la.svd(x)
+    values_only, vectors = s.sum(), (u[:, 0] * u[:, 0]).sum()
+    finite = []
+
+    def values_pass():
+        for _ in range(40):
+            (g,) = grad(values_only, [x], retain_graph=True)
+            finite.append(bool(np.isfinite(g.numpy()).all()))
+
+    def vectors_pass():
+        for _ in range(40):
+            grad(vectors, [x], retain_graph=True)
+
+    threads = [threading.Thread(target=values_pass), threading.Thread(target=vectors_pass)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert finite == [True] * 40
