@@ -21,11 +21,6 @@ class LinAlgError(RuntimeError):
     """A matrix the computation cannot handle: singular, not positive-definite (torch's)."""
 
 
-def has_kernel(device: object, name: str) -> bool:
-    """Whether `device`'s backend implements linalg kernel `name` (else the host runs it)."""
-    return callable(getattr(device.backend, "linalg_" + name, None))  # type: ignore[attr-defined]
-
-
 def _run(
     name: str,
     inputs: Sequence[NDArray],
