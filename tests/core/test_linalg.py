@@ -20,6 +20,13 @@ def rand(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
+def shifted(shape, seed):
+    """Random values; square matrices get 2 I added, to stay well away from singular."""
+    values = rand(*shape, seed=seed)
+    square = len(shape) >= 2 and shape[-1] == shape[-2]
+    return values + 2 * np.eye(shape[-1]) if square else values
+
+
 def spd_of(x):
     return x @ x.mT + x.shape[-1] * plugrad.eye(x.shape[-1], dtype=x.dtype, device=x.device)
 
@@ -45,8 +52,7 @@ GRADCHECKS = [
 @pytest.mark.parametrize("case", GRADCHECKS, ids=[c[0] for c in GRADCHECKS])
 def test_gradients_match_finite_differences(device, case):
     _, fn, shapes = case
-    inputs = [leaf(rand(*s, seed=i) + (2 * np.eye(s[-1]) if s[-1] == s[-2] else 0), device)
-              for i, s in enumerate(shapes)]  # fmt: skip
+    inputs = [leaf(shifted(s, i), device) for i, s in enumerate(shapes)]
     assert gradcheck(fn, inputs)
 
 
@@ -56,14 +62,19 @@ SECOND_ORDER = [
     ("cholesky", lambda a: la.cholesky(spd_of(a)), [(2, 2)]),
     ("eigvalsh", lambda a: la.eigvalsh(a + a.mT), [(3, 3)]),
     ("pinv", lambda a: la.pinv(a), [(3, 2)]),
+    ("inv", lambda a: la.inv(a), [(3, 3)]),
+    ("qr", lambda a: tuple(la.qr(a)), [(3, 2)]),
+    ("eigh", lambda a: (lambda r: (r[0], r[1] * r[1]))(la.eigh(a + a.mT)), [(3, 3)]),
+    ("svd", lambda a: (lambda r: (r.S, r.U * r.U, r.Vh * r.Vh))(la.svd(a, False)), [(3, 2)]),
+    ("lstsq", lambda a, b: la.lstsq(a, b).solution, [(4, 2), (4, 1)]),
+    ("vector_norm", lambda a: la.vector_norm(a, 3), [(4,)]),
 ]
 
 
 @pytest.mark.parametrize("case", SECOND_ORDER, ids=[c[0] for c in SECOND_ORDER])
 def test_second_order_gradients_match_finite_differences(case):
     _, fn, shapes = case
-    inputs = [leaf(rand(*s, seed=i) + (2 * np.eye(s[-1]) if s[-1] == s[-2] else 0), "cpu")
-              for i, s in enumerate(shapes)]  # fmt: skip
+    inputs = [leaf(shifted(s, i), "cpu") for i, s in enumerate(shapes)]
     assert gradgradcheck(fn, inputs)
 
 
