@@ -17,6 +17,8 @@ from __future__ import annotations
 from .protocol import Strided
 from .validation import Validator
 
+LINALG_DTYPES = ("float32", "float64")
+
 
 class LinalgValidator:
     def __init__(self, check: Validator) -> None:
@@ -24,7 +26,10 @@ class LinalgValidator:
         self.backend = check.backend
 
     def _stack(self, what: str, a: Strided, role: str = "a") -> tuple[int, int, int]:
-        self.check.floating(what, a.dtype)
+        if a.dtype not in LINALG_DTYPES:
+            raise TypeError(
+                f"{self.backend} {what}: {role} must be float32 or float64, not {a.dtype}"
+            )
         if len(a.shape) != 3:
             raise ValueError(
                 f"{self.backend} {what}: {role} must be a (B, m, n) stack of matrices, got "

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from plugrad.backend.protocol import LINALG_KERNELS, Strided
+from plugrad.backend.validation_linalg import LINALG_DTYPES
 from plugrad.testing.helpers import compact_out, read, upload
-from plugrad.testing.strategies import FLOAT_DTYPES, NUMPY_DTYPES
+from plugrad.testing.strategies import NUMPY_DTYPES
 
 TOL = {"float32": 2e-4, "float64": 1e-10}
 LAYOUTS = ("compact", "transposed", "broadcast", "offset")
@@ -70,7 +71,7 @@ def test_linalg_kernels_are_callable_or_absent(backend):
         assert kernel is None or callable(kernel), f"{backend.name}.{name} is not callable"
 
 
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("dtype", LINALG_DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n", [1, 3, 8])
 def test_linalg_cholesky(backend, dtype, layout, n):
@@ -96,7 +97,7 @@ def test_linalg_cholesky_reports_the_failing_minor(backend):
     assert read(backend, info).tolist() == [0, 2, 3]  # LAPACK potrf's info
 
 
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("dtype", LINALG_DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n,k", [(1, 1), (4, 2), (7, 5)])
 def test_linalg_solve(backend, dtype, layout, n, k):
@@ -120,7 +121,7 @@ def test_linalg_solve_flags_singular_matrices(backend):
     assert codes[0] == 0 and codes[1] > 0
 
 
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("dtype", LINALG_DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_linalg_slogdet(backend, dtype, layout):
     kernel = linalg_kernel(backend, "linalg_slogdet")
@@ -141,7 +142,7 @@ def test_linalg_slogdet(backend, dtype, layout):
     assert np.all(np.isneginf(got_log[~finite]))
 
 
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("dtype", LINALG_DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("complete", [False, True])
@@ -160,7 +161,7 @@ def test_linalg_qr(backend, dtype, layout, shape, complete):
     close(qv @ rv, a, dtype, f"Q R, {layout}")
 
 
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("dtype", LINALG_DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n", [1, 4, 9])
 @pytest.mark.parametrize("vectors", [True, False])
@@ -184,7 +185,7 @@ def test_linalg_eigh(backend, dtype, layout, n, vectors):
         close(symmetric @ v, v * w[:, None, :], dtype, f"A V = V diag(w), {layout}")
 
 
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("dtype", LINALG_DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("mode", ["reduced", "full", "values"])
