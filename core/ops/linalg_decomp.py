@@ -14,6 +14,7 @@ used; a loss invariant to the vectors' signs).
 
 from __future__ import annotations
 
+import abc
 import threading
 from typing import TYPE_CHECKING
 
@@ -49,16 +50,17 @@ class Packed(Op):
             indices = self._local.indices = set()
         return indices
 
+    @abc.abstractmethod
     def part_shapes(self, m: int, n: int) -> list[tuple[int, ...]]:
         """The shape of each output for one (m, n) matrix."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def fill(self, a: NDArray, outs: list[NDArray]) -> None:
         """Write the outputs (B, *part shape) for the stack a (B, m, n)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def backward(self, a: Tensor, outs: tuple[Tensor, ...], grads: Grads) -> Tensor | None:
-        raise NotImplementedError
+        """A's gradient from the outputs and their gradients (None: none reached it)."""
 
     def compute(self, a: NDArray) -> NDArray:
         batch, (m, n) = a.shape[:-2], a.shape[-2:]
