@@ -31,7 +31,7 @@ def _stdout_fd_to_stderr() -> Iterator[None]:
 
 
 def _backends(args: argparse.Namespace) -> int:
-    from .backend.protocol import OPTIONAL_KERNELS
+    from .backend.protocol import LINALG_KERNELS, OPTIONAL_KERNELS
     from .backend.registry import _state, backend_report, filter_note, get_device
 
     with _stdout_fd_to_stderr():
@@ -57,13 +57,18 @@ def _backends(args: argparse.Namespace) -> int:
         else:
             print("no plugrad backends installed (entry-point group plugrad.backends)")
         return 1
-    rows = [("name", "distribution", "version", "status", "fused kernels", "dtypes")]
+    rows = [("name", "distribution", "version", "status", "fused kernels", "linalg kernels",
+             "dtypes")]  # fmt: skip
     for r in records:
         status = "unavailable"
         if r.available:
             status = f"available ({r.note})" if r.note else "available"
         fused = f"{len(r.fused)} of {len(OPTIONAL_KERNELS)}" if r.available else ""
-        rows.append((r.name, r.distribution, r.version, status, fused, ", ".join(r.dtypes)))
+        linalg = f"{len(r.linalg)} of {len(LINALG_KERNELS)}" if r.available else ""
+        if r.available and len(r.linalg) < len(LINALG_KERNELS):
+            linalg += " (others on host)"
+        rows.append((r.name, r.distribution, r.version, status, fused, linalg,
+                     ", ".join(r.dtypes)))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

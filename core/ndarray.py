@@ -294,6 +294,22 @@ class NDArray:
             strides[a] = -strides[a]
         return self._view(self.shape, tuple(strides), offset)
 
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> NDArray:
+        """torch.diagonal as a view: the other axes in order, then the diagonal of axes
+        (axis1, axis2), `offset` above the main one (below when negative)."""
+        a, b = normalize_axis(axis1, self.ndim), normalize_axis(axis2, self.ndim)
+        if a == b:
+            raise ValueError(f"diagonal dimensions cannot be identical {axis1}, {axis2}")
+        rows, cols = self.shape[a], self.shape[b]
+        length = max(0, min(rows, cols - offset) if offset >= 0 else min(rows + offset, cols))
+        start = self.offset
+        if length:
+            start += offset * self.strides[b] if offset >= 0 else -offset * self.strides[a]
+        kept = [i for i in range(self.ndim) if i not in (a, b)]
+        shape = tuple(self.shape[i] for i in kept) + (length,)
+        strides = tuple(self.strides[i] for i in kept) + (self.strides[a] + self.strides[b],)
+        return self._view(shape, strides, start)
+
     def slice_view(self, key: tuple) -> NDArray:
         """Basic indexing: a tuple of ints, slices, None and at most one Ellipsis."""
         key = _expand_ellipsis(key, self.ndim)

@@ -7,6 +7,7 @@ its family's module; nothing else needs editing.
 
 from __future__ import annotations
 
+from . import einsum, linalg_aliases, matrix, shape  # each registers its family on import
 from .registry import FUNCTIONS, export
 
 __all__ = ["FUNCTIONS", "export"]

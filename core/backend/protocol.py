@@ -15,7 +15,8 @@ real numbers that the operand's dtype holds.
 
 A backend is any object with the attributes and methods of `Backend` below. It is checked when
 it registers; one that lacks a kernel is refused with the missing names. It may also have any
-of the optional fused kernels of `FusedKernels`, which the core otherwise composes, a `note`
+of the optional fused kernels of `FusedKernels`, which the core otherwise composes, of the
+optional decompositions of `LinalgKernels`, which the core otherwise runs on the host, a `note`
 string that `plugrad backends` shows ("emulated on the CPU"), and for device memory the DLPack
 hooks `dlpack_device() -> (device type, index)`, `to_dlpack(view, stream) -> capsule` and
 `from_dlpack(obj) -> (buffer, shape, strides, offset, dtype)`. Kernels must refuse bad
@@ -215,6 +216,46 @@ class FusedKernels(Protocol):
         writing, when a target lies outside [0, C)."""
 
 
+class LinalgKernels(Protocol):
+    """Optional matrix decompositions (`plugrad.linalg`). A backend may implement any of them;
+    for one it lacks, the core copies the operands to the host, runs NumPy's LAPACK
+    (`plugrad.linalg.host`) and copies the results back. The conformance kit checks each one
+    a backend has.
+
+    Operands are stacks of matrices: `a` is (B, m, n), any strides, float32 or float64, and
+    every operand of a call shares its dtype (`info` is int64). Outputs have row-major
+    strides; their offset may be non-zero (several outputs can share one buffer). The core
+    never passes an empty operand (B, m or n of 0): it builds those results itself. A matrix
+    that fails sets its `info` entry; what its other outputs then hold is unspecified."""
+
+    def linalg_cholesky(self, a: Strided, out: Strided, info: Strided) -> None:
+        """The lower Cholesky factor L (zeros above the diagonal) of each (n, n) matrix, read
+        from its lower triangle, into out (B, n, n); info (B,): 0, or k when the leading minor
+        of order k is not positive-definite (LAPACK potrf's code)."""
+
+    def linalg_solve(self, a: Strided, b: Strided, out: Strided, info: Strided) -> None:
+        """X with A X = B for a (B, n, n) and b (B, n, k) into out (B, n, k); info (B,): 0, or
+        positive when A is singular (an exactly zero pivot of its LU factorisation)."""
+
+    def linalg_slogdet(self, a: Strided, sign: Strided, logabsdet: Strided) -> None:
+        """sign (B,) and log|det| (B,) of each (n, n) matrix; a singular one gives 0, -inf."""
+
+    def linalg_qr(self, a: Strided, q: Strided, r: Strided) -> None:
+        """Householder QR (LAPACK geqrf/orgqr conventions) of (B, m, n): reduced, q (B, m, k)
+        and r (B, k, n) with k = min(m, n); or complete, q (B, m, m) and r (B, m, n), as
+        q's shape says. r is upper triangular (zeros below)."""
+
+    def linalg_eigh(self, a: Strided, eigenvalues: Strided, eigenvectors: Strided | None) -> None:
+        """Eigenvalues in ascending order (B, n) and orthonormal eigenvectors as the columns of
+        (B, n, n) (None: values only) of the symmetric matrices given by their lower
+        triangles."""
+
+    def linalg_svd(self, a: Strided, u: Strided | None, s: Strided, vh: Strided | None) -> None:
+        """Singular values in descending order s (B, k), k = min(m, n), and singular vectors:
+        u (B, m, k) and vh (B, k, n), or full u (B, m, m) and vh (B, n, n), as their shapes
+        say; u and vh None for values only. A = u[..., :k] diag(s) vh[..., :k, :]."""
+
+
 def _kernel_names(protocol: type) -> tuple[str, ...]:
     return tuple(
         name for name, value in vars(protocol).items() if callable(value) and not name[0] == "_"
@@ -222,6 +263,7 @@ def _kernel_names(protocol: type) -> tuple[str, ...]:
 
 
 OPTIONAL_KERNELS = _kernel_names(FusedKernels)
+LINALG_KERNELS = _kernel_names(LinalgKernels)
 
 REQUIRED_ATTRIBUTES = ("name", "dtypes", "is_host")
 REQUIRED_KERNELS = _kernel_names(Backend)
@@ -237,3 +279,8 @@ def missing_members(backend: object) -> list[str]:
 def optional_kernels_of(backend: object) -> list[str]:
     """The optional fused kernels `backend` implements (the core composes the others)."""
     return [name for name in OPTIONAL_KERNELS if callable(getattr(backend, name, None))]
+
+
+def linalg_kernels_of(backend: object) -> list[str]:
+    """The optional linear-algebra kernels `backend` implements (the host runs the others)."""
+    return [name for name in LINALG_KERNELS if callable(getattr(backend, name, None))]

@@ -25,7 +25,13 @@ import pluggy
 
 from .. import dtypes as _dtypes
 from . import hookspecs, isolation
-from .protocol import OPTIONAL_KERNELS, missing_members, optional_kernels_of
+from .protocol import (
+    LINALG_KERNELS,
+    OPTIONAL_KERNELS,
+    linalg_kernels_of,
+    missing_members,
+    optional_kernels_of,
+)
 
 ENTRY_POINT_GROUP = "plugrad.backends"
 NAMING_RULE = (
@@ -51,6 +57,7 @@ class PluginRecord:
     devices: list[str] = field(default_factory=list)
     dtypes: list[str] = field(default_factory=list)
     fused: list[str] = field(default_factory=list)  # the optional kernels it implements
+    linalg: list[str] = field(default_factory=list)  # its linear-algebra kernels (else host)
     note: str = ""  # how it runs, from the backends' `note` attribute ("emulated on the CPU")
 
     def as_dict(self) -> dict:
@@ -63,6 +70,7 @@ class PluginRecord:
             "devices": list(self.devices),
             "dtypes": list(self.dtypes),
             "fused_kernels": list(self.fused),
+            "linalg_kernels": list(self.linalg),
             "note": self.note,
         }
 
@@ -165,6 +173,7 @@ class _Facts:
     is_host: bool
     priority: int
     fused: list[str]
+    linalg: list[str]
     note: str  # shown by `plugrad backends`, e.g. "emulated on the CPU"
 
 
@@ -202,7 +211,10 @@ def _check(backend: object) -> _Facts:
     note = getattr(backend, "note", "") or ""
     if not isinstance(note, str):
         raise TypeError(f"backend {name!r}: note must be a string, got {note!r}")
-    return _Facts(name, sorted(set(dtypes)), is_host, priority, optional_kernels_of(backend), note)
+    return _Facts(
+        name, sorted(set(dtypes)), is_host, priority, optional_kernels_of(backend),
+        linalg_kernels_of(backend), note,
+    )  # fmt: skip
 
 
 def _add_device(backend: object, facts: _Facts) -> Device:
@@ -296,6 +308,7 @@ def _load_plugin(ep: metadata.EntryPoint, interrupts: isolation.InterruptWatch) 
             record.devices.append(_add_device(backend, f).name)
             record.dtypes = sorted(set(record.dtypes) | set(f.dtypes))
             record.fused = _merged(record.fused, f.fused)
+            record.linalg = _merged(record.linalg, f.linalg, LINALG_KERNELS)
             record.note = record.note or f.note
         record.available = True
     except BaseException as error:  # isolation: no plugin may break others, or end the program
@@ -311,9 +324,11 @@ def _returned(result: object) -> list:
     return list(result)
 
 
-def _merged(names: list[str], more: list[str]) -> list[str]:
+def _merged(
+    names: list[str], more: list[str], order: tuple[str, ...] = OPTIONAL_KERNELS
+) -> list[str]:
     """Optional kernel names of several backends of one plugin, in protocol order."""
-    return [name for name in OPTIONAL_KERNELS if name in names or name in more]
+    return [name for name in order if name in names or name in more]
 
 
 def register_backend(backend: object, distribution: str = "(in-process)") -> Device:
@@ -327,7 +342,7 @@ def register_backend(backend: object, distribution: str = "(in-process)") -> Dev
         device = _add_device(backend, facts)
         _state.records.append(
             PluginRecord(device.name, distribution, "", True, devices=[device.name],
-                         dtypes=facts.dtypes, fused=facts.fused)
+                         dtypes=facts.dtypes, fused=facts.fused, linalg=facts.linalg)
         )  # fmt: skip
         return device
 

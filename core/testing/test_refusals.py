@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 
-from plugrad.backend.protocol import OPTIONAL_KERNELS, Strided
+from plugrad.backend.protocol import LINALG_KERNELS, OPTIONAL_KERNELS, Strided
 from plugrad.testing.helpers import compact_out, read, read_flat, upload
 
 REFUSED = (IndexError, ValueError, TypeError)
@@ -85,6 +85,25 @@ CALLS = {
         "cross_entropy_backward", [upload(be, _f(2, 3)), _index(be, [0, 2], (2,)),
                                    _zero_d(be, 1.0), 1.0,
                                    compact_out(be, (2, 3), F32)]),
+    "linalg_cholesky": lambda be: ("linalg_cholesky", [upload(be, _f(1, 2, 2)),
+                                                       compact_out(be, (1, 2, 2), F32),
+                                                       compact_out(be, (1,), "int64")]),
+    "linalg_solve": lambda be: ("linalg_solve", [upload(be, _f(1, 2, 2)), upload(be, _f(1, 2, 1)),
+                                                 compact_out(be, (1, 2, 1), F32),
+                                                 compact_out(be, (1,), "int64")]),
+    "linalg_slogdet": lambda be: ("linalg_slogdet", [upload(be, _f(1, 2, 2)),
+                                                     compact_out(be, (1,), F32),
+                                                     compact_out(be, (1,), F32)]),
+    "linalg_qr": lambda be: ("linalg_qr", [upload(be, _f(1, 3, 2)),
+                                           compact_out(be, (1, 3, 2), F32),
+                                           compact_out(be, (1, 2, 2), F32)]),
+    "linalg_eigh": lambda be: ("linalg_eigh", [upload(be, _f(1, 2, 2)),
+                                               compact_out(be, (1, 2), F32),
+                                               compact_out(be, (1, 2, 2), F32)]),
+    "linalg_svd": lambda be: ("linalg_svd", [upload(be, _f(1, 3, 2)),
+                                             compact_out(be, (1, 3, 2), F32),
+                                             compact_out(be, (1, 2), F32),
+                                             compact_out(be, (1, 2, 2), F32)]),
 }  # fmt: skip
 
 
@@ -108,7 +127,7 @@ CASES = [(kernel, position) for kernel in CALLS for position in _operand_positio
 
 
 def _call(backend, kernel: str):
-    if kernel in OPTIONAL_KERNELS and getattr(backend, kernel, None) is None:
+    if kernel in OPTIONAL_KERNELS + LINALG_KERNELS and getattr(backend, kernel, None) is None:
         pytest.skip(f"{backend.name} has no optional kernel {kernel}")
     name, args = CALLS[kernel](backend)
     return getattr(backend, name), args

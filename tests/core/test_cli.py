@@ -29,6 +29,11 @@ def test_backends_json():
     assert names["c_cpu"]["fused_kernels"] == [
         "relu_backward", "axpy", "cross_entropy", "cross_entropy_backward"
     ]  # fmt: skip
+    # numpy_ref has every optional linalg kernel (NumPy's LAPACK); c_cpu uses the host fallback
+    linalg = ["linalg_cholesky", "linalg_solve", "linalg_slogdet", "linalg_qr", "linalg_eigh",
+              "linalg_svd"]  # fmt: skip
+    assert names["numpy_ref"]["linalg_kernels"] == linalg
+    assert names["c_cpu"]["linalg_kernels"] == []
 
 
 def test_backends_table_counts_the_fused_kernels():
@@ -36,6 +41,13 @@ def test_backends_table_counts_the_fused_kernels():
     assert "fused kernels" in lines[0]
     assert "4 of 4" in next(l for l in lines if l.startswith("c_cpu"))
     assert "0 of 4" in next(l for l in lines if l.startswith("numpy_ref"))
+
+
+def test_backends_table_counts_the_linalg_kernels_and_names_the_host_fallback():
+    lines = run("backends").stdout.splitlines()
+    assert "linalg kernels" in lines[0]
+    assert "6 of 6" in next(l for l in lines if l.startswith("numpy_ref"))
+    assert "0 of 6 (others on host)" in next(l for l in lines if l.startswith("c_cpu"))
 
 
 def test_backends_env_restriction():

@@ -15,6 +15,9 @@ from numpy.lib.stride_tricks import as_strided
 
 from plugrad import random_stream
 from plugrad.backend.validation import Validator, check_index_values
+from plugrad.backend.validation_linalg import LinalgValidator
+
+from .linalg import LinalgKernels
 
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
 
@@ -102,12 +105,15 @@ def _conv_args(geometry: tuple[int, ...]) -> tuple:
     return geometry[9:11], geometry[11:13], geometry[13:15], geometry[15]
 
 
-class NumpyRefBackend:
-    """The reference implementation of `plugrad.backend.protocol.Backend`."""
+class NumpyRefBackend(LinalgKernels):
+    """The reference implementation of `plugrad.backend.protocol.Backend`, with the optional
+    linear-algebra kernels (`LinalgKernels`, NumPy's LAPACK) and none of the fused ones."""
 
     name = "numpy_ref"
     dtypes = ("float32", "float64", "int64", "bool")
     is_host = True
+    _check = LinalgValidator(_VALID)
+    _np = staticmethod(_array)
 
     def __init__(self) -> None:
         self._allocated = 0
