@@ -9,4 +9,7 @@ from __future__ import annotations
 
 from .registry import FUNCTIONS, export
 
+# The families: importing a module registers its ops.
+from . import index, norms, order, reduce, scans, select  # noqa: E402,F401,I001
+
 __all__ = ["FUNCTIONS", "export"]
