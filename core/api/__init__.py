@@ -7,9 +7,8 @@ its family's module; nothing else needs editing.
 
 from __future__ import annotations
 
-from .registry import FUNCTIONS, export
-
 # The families: importing a module registers its ops.
 from . import index, norms, order, reduce, scans, select  # noqa: E402,F401,I001
+from .registry import FUNCTIONS, export
 
 __all__ = ["FUNCTIONS", "export"]

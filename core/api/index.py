@@ -192,4 +192,3 @@ def scatter_reduce(
     index = indices_of("scatter_reduce", "index", index, input)
     axis = axis_of("scatter_reduce", dim, input.ndim)
     return ScatterReduce(axis, reduce, bool(include_self))(input, index, src)
-

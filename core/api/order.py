@@ -52,7 +52,12 @@ def argsort(
 
 
 def _first(
-    fn: str, input: Tensor, k: Any, dim: Any, descending: bool, result_type: type  # noqa: A002
+    fn: str,
+    input: Tensor,
+    k: Any,
+    dim: Any,
+    descending: bool,
+    result_type: type,  # noqa: A002
 ) -> Any:
     """result_type(values, indices) of the first k of input sorted along dim."""
     axis = axis_of(fn, -1 if dim is None else dim, input.ndim)

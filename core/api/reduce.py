@@ -14,7 +14,7 @@ from ..autograd.tensor import Tensor, where
 from ..ndarray import NDArray
 from ..ops.gather import Gather
 from ..ops.sort import MedianAll, SortValues, sort_arrays
-from .common import axis_of, floating, from_last, tensor_of, to_last
+from .common import axis_of, floating, to_last
 from .registry import export
 
 INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")

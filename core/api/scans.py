@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import return_types
 from .. import dtypes as dt
+from .. import return_types
 from ..autograd.tensor import Tensor
 from ..ops.scan import CumExtreme, CumProd, CumSum, LogCumSumExp
 from .common import axis_of, floating
@@ -68,4 +68,3 @@ def logcumsumexp(input: Tensor, dim: Any) -> Tensor:  # noqa: A002
     """log(cumsum(exp(x))) along dim, without overflow. Floating only."""
     floating("logcumsumexp", input)
     return _along(LogCumSumExp, "logcumsumexp", input, dim)
-

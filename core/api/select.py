@@ -52,7 +52,7 @@ def unique(
             inverse = scatter_add_1d(order.size, order, groups).reshape(inverse_shape)
             extras.append(Tensor._wrap(inverse))
         if return_counts:
-            count = values.shape[0] if dim is not None else values.numel()
+            count = values.numel() if dim is None else values.shape[axis if input.ndim else 0]
             ones = NDArray.full((), 1, dt.int64, input.device).broadcast_to(groups.shape)
             extras.append(Tensor._wrap(scatter_add_1d(count, groups, ones)))
     return (values, *extras) if extras else values
@@ -252,4 +252,3 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
     chosen = true_positions(mask.array.broadcast_to(shape).compact().reshape(-1))
     flat = input.broadcast_to(shape).reshape(-1)
     return Gather(0, checked=True)(flat, Tensor._wrap(chosen))
-

@@ -63,4 +63,3 @@ class VectorNorm(Op):
             return scaled * g * norm ** (1 - p)
         scaled = x.sign() * x.abs() ** (p - 1) if p < 2 else x * x.abs() ** (p - 2)
         return scaled * where(norm == 0, 0.0, g / norm ** (p - 1))
-

@@ -56,7 +56,10 @@ def run_starts(sorted_keys: NDArray) -> NDArray:
     n = sorted_keys.size
     starts = NDArray.full((n,), True, dt.bool_, sorted_keys.device)
     if n > 1:
-        later, earlier = sorted_keys.slice_view((slice(1, n),)), sorted_keys.slice_view((slice(0, n - 1),))
+        later, earlier = (
+            sorted_keys.slice_view((slice(1, n),)),
+            sorted_keys.slice_view((slice(0, n - 1),)),
+        )
         starts.slice_view((slice(1, n),)).assign_(later.binary("ne", earlier))
     return starts
 
@@ -66,7 +69,10 @@ def run_ends(sorted_keys: NDArray) -> NDArray:
     n = sorted_keys.size
     ends = NDArray.full((n,), True, dt.bool_, sorted_keys.device)
     if n > 1:
-        earlier, later = sorted_keys.slice_view((slice(0, n - 1),)), sorted_keys.slice_view((slice(1, n),))
+        earlier, later = (
+            sorted_keys.slice_view((slice(0, n - 1),)),
+            sorted_keys.slice_view((slice(1, n),)),
+        )
         ends.slice_view((slice(0, n - 1),)).assign_(earlier.binary("ne", later))
     return ends
 
@@ -93,9 +99,7 @@ def winners(targets: NDArray, size: int) -> NDArray:
         return NDArray.full((size,), 0, dt.int64, targets.device)
     keys, order = sort_arrays(targets, 0)  # stable: writes to one position stay in order
     slot = NDArray.where(run_ends(keys), keys, size)
-    return scatter_add_1d(size + 1, slot, order.scalar_op("add", 1)).slice_view(
-        (slice(0, size),)
-    )
+    return scatter_add_1d(size + 1, slot, order.scalar_op("add", 1)).slice_view((slice(0, size),))
 
 
 def segment_reduce(op: str, targets: NDArray, values: NDArray, size: int, longest: int):

@@ -195,7 +195,8 @@ class NumpyRefBackend:
     def reduce(self, op, x, axes, out):
         axes = _VALID.reduce(op, x, axes, out)
         keep = len(out.shape) == len(x.shape)  # out may keep the reduced axes as 1
-        _array(out)[...] = _REDUCE[op](_array(x), axis=axes, keepdims=keep)
+        with np.errstate(all="ignore"):  # inf - inf is NaN, as every backend gives
+            _array(out)[...] = _REDUCE[op](_array(x), axis=axes, keepdims=keep)
 
     def arg_reduce(self, op, x, axis, out):
         axis = _VALID.arg_reduce(op, x, axis, out)
