@@ -1080,6 +1080,6 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     return gather_ops.Gather(dim)(x, index)
 
 
-def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    """x + zeros with src added at index along dim (out of place)."""
-    return x + gather_ops.ScatterAdd(dim, x.shape)(index, src)
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:  # noqa: A002
+    """input + zeros with src added at index along dim (out of place)."""
+    return input + gather_ops.ScatterAdd(dim, input.shape)(index, src)
