@@ -169,3 +169,19 @@ def test_scans_refuse_bad_dims_and_integer_logcumsumexp(device):
         x.cumsum(0.5)
     with pytest.raises(TypeError, match="floating"):
         plugrad.tensor([1, 2], device=device).logcumsumexp(0)
+
+
+def test_an_input_written_in_place_after_the_op_is_caught_where_the_gradient_reads_it(device):
+    """cumprod's gradient reads its input: a later in-place write makes backward refuse.
+    cumsum's and sort's read no values (sort keeps the positions): theirs stay right."""
+    x = plugrad.tensor([[1.0, 2.0, 3.0]], dtype=plugrad.float64, device=device, requires_grad=True)
+    y = x * 1.0
+    product = y.cumprod(1)
+    y.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        product.sum().backward()
+    z = x * 1.0
+    total = z.cumsum(1).sum() + (z.sort(1, descending=True).values * 2.0).sum()
+    z.add_(1.0)
+    total.backward()
+    assert x.grad.tolist() == [[5.0, 4.0, 3.0]]

@@ -5,8 +5,9 @@
    are split between threads.
 
    One definition per kind of scan (DEFINE_SCAN, DEFINE_SCAN_EXTREME), instantiated for each
-   element type by the X-macros below: adding a dtype is one line there and one case in the
-   table of pg_scan. */
+   element type by the X-macros below: adding a dtype is one line there and one entry in the
+   table of pg_scan. A type stored in a form that does not compute as itself (float16,
+   bfloat16 bits) names the type it loads into and stores back from (LOAD / STORE). */
 #include "pg.h"
 
 #define LANES 64
@@ -46,7 +47,7 @@ static void block_start(const scan_t *p, int64_t w, int64_t *xo, int64_t *oo, in
 }
 
 /* sums, products and log-sum-exps: acc = STEP(acc, x) in ACC, from INIT */
-#define DEFINE_SCAN(NAME, T, ACC, INIT, STEP)                                               \
+#define DEFINE_SCAN(NAME, T, ACC, LOAD, STORE, INIT, STEP)                                  \
     PG_CLONES static void NAME(const scan_t *p, const char *xb, char *ob, int64_t *ib,      \
                                int64_t w0, int64_t w1) {                                    \
         (void)ib;                                                                           \
@@ -62,15 +63,15 @@ static void block_start(const scan_t *p, int64_t w, int64_t *xo, int64_t *oo, in
                 const T *xp = x + xo + i * p->xa;                                           \
                 T *op = out + oo + i * p->oa;                                               \
                 for (int64_t l = 0; l < len; l++) {                                         \
-                    acc[l] = STEP(acc[l], (ACC)xp[l * xl]);                                 \
-                    op[l * ol] = (T)acc[l];                                                 \
+                    acc[l] = STEP(acc[l], (ACC)LOAD(xp[l * xl]));                           \
+                    op[l * ol] = STORE(acc[l]);                                             \
                 }                                                                           \
             }                                                                               \
         }                                                                                   \
     }
 
-/* running max (CMP >=) or min (CMP <=): the last of equal values and the latest NaN win */
-#define DEFINE_SCAN_EXTREME(NAME, T, ISNAN, CMP)                                            \
+/* running max (CMP >=) or min (CMP <=) in K: the last of equal values and the latest NaN win */
+#define DEFINE_SCAN_EXTREME(NAME, T, K, LOAD, STORE, ISNAN, CMP)                            \
     static void NAME(const scan_t *p, const char *xb, char *ob, int64_t *ib, int64_t w0,    \
                      int64_t w1) {                                                          \
         const T *x = (const T *)xb;                                                         \
@@ -79,22 +80,22 @@ static void block_start(const scan_t *p, int64_t w, int64_t *xo, int64_t *oo, in
         for (int64_t w = w0; w < w1; w++) {                                                 \
             int64_t xo, oo, len;                                                            \
             block_start(p, w, &xo, &oo, &len);                                              \
-            T best[LANES];                                                                  \
+            K best[LANES];                                                                  \
             int64_t at[LANES];                                                              \
             for (int64_t l = 0; l < len; l++) {                                             \
-                best[l] = x[xo + l * xl];                                                   \
+                best[l] = LOAD(x[xo + l * xl]);                                             \
                 at[l] = 0;                                                                  \
             }                                                                               \
             for (int64_t i = 0; i < p->n; i++) {                                            \
                 const T *xp = x + xo + i * p->xa;                                           \
                 T *op = out + oo + i * p->oa;                                               \
                 for (int64_t l = 0; l < len; l++) {                                         \
-                    T v = xp[l * xl];                                                       \
+                    K v = LOAD(xp[l * xl]);                                                 \
                     if (ISNAN(v) || v CMP best[l]) {                                        \
                         best[l] = v;                                                        \
                         at[l] = i;                                                          \
                     }                                                                       \
-                    op[l * ol] = best[l];                                                   \
+                    op[l * ol] = STORE(best[l]);                                            \
                 }                                                                           \
                 if (ib != NULL)                                                             \
                     for (int64_t l = 0; l < len; l++) ib[oo + i * p->oa + l * ol] = at[l];  \
@@ -102,27 +103,32 @@ static void block_start(const scan_t *p, int64_t w, int64_t *xo, int64_t *oo, in
         }                                                                                   \
     }
 
-/* (suffix, element type, accumulator): sums and products; int64 wraps (unsigned) */
-#define SCAN_ARITH_TYPES(X)      \
-    X(f32, float, double)        \
-    X(f64, double, double)       \
-    X(i64, uint64_t, uint64_t)
-/* (suffix, element type, NaN test): extremes; on bool, sum is max (or), prod min (and) */
-#define SCAN_EXTREME_TYPES(X)    \
-    X(f32, float, FNAN)          \
-    X(f64, double, FNAN)         \
-    X(i64, int64_t, NONAN)       \
-    X(u8, uint8_t, NONAN)
-/* (suffix, element type): log-sum-exp, floating types */
-#define SCAN_LSE_TYPES(X) X(f32, float) X(f64, double)
+#define SAME(v) (v)
+#define TO_F32(v) ((float)(v))
 
-#define ARITH(SUF, T, ACC)                                 \
-    DEFINE_SCAN(cumsum_##SUF, T, ACC, (ACC)0, PLUS)        \
-    DEFINE_SCAN(cumprod_##SUF, T, ACC, (ACC)1, TIMES)
-#define EXTREME(SUF, T, ISNAN)                             \
-    DEFINE_SCAN_EXTREME(cummax_##SUF, T, ISNAN, >=)        \
-    DEFINE_SCAN_EXTREME(cummin_##SUF, T, ISNAN, <=)
-#define LSE(SUF, T) DEFINE_SCAN(cumlse_##SUF, T, double, -INFINITY, LOGADDEXP)
+/* (suffix, stored type, accumulator, load, store): sums and products; int64 wraps (unsigned) */
+#define SCAN_ARITH_TYPES(X)                                 \
+    X(f32, float, double, SAME, TO_F32)                     \
+    X(f64, double, double, SAME, SAME)                      \
+    X(i64, uint64_t, uint64_t, SAME, SAME)
+/* (suffix, stored type, compared type, load, store, NaN test): extremes; on bool, sum is max
+   (or) and prod min (and) */
+#define SCAN_EXTREME_TYPES(X)                               \
+    X(f32, float, float, SAME, SAME, FNAN)                  \
+    X(f64, double, double, SAME, SAME, FNAN)                \
+    X(i64, int64_t, int64_t, SAME, SAME, NONAN)             \
+    X(u8, uint8_t, uint8_t, SAME, SAME, NONAN)
+/* (suffix, stored type, load, store): log-sum-exp (in double), floating types */
+#define SCAN_LSE_TYPES(X) X(f32, float, SAME, TO_F32) X(f64, double, SAME, SAME)
+
+#define ARITH(SUF, T, ACC, LOAD, STORE)                                     \
+    DEFINE_SCAN(cumsum_##SUF, T, ACC, LOAD, STORE, (ACC)0, PLUS)            \
+    DEFINE_SCAN(cumprod_##SUF, T, ACC, LOAD, STORE, (ACC)1, TIMES)
+#define EXTREME(SUF, T, K, LOAD, STORE, ISNAN)                              \
+    DEFINE_SCAN_EXTREME(cummax_##SUF, T, K, LOAD, STORE, ISNAN, >=)         \
+    DEFINE_SCAN_EXTREME(cummin_##SUF, T, K, LOAD, STORE, ISNAN, <=)
+#define LSE(SUF, T, LOAD, STORE) \
+    DEFINE_SCAN(cumlse_##SUF, T, double, LOAD, STORE, -INFINITY, LOGADDEXP)
 SCAN_ARITH_TYPES(ARITH)
 SCAN_EXTREME_TYPES(EXTREME)
 SCAN_LSE_TYPES(LSE)

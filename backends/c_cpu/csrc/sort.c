@@ -3,7 +3,9 @@
    with scratch of its own.
 
    One definition per order (DEFINE_SORT), instantiated for each element type by the X-macro
-   SORT_TYPES: adding a dtype is one line there and one case in pg_sort. */
+   SORT_TYPES: adding a dtype is one line there and one entry in pg_sort's tables. A type
+   stored in a form that does not compare as itself (float16, bfloat16 bits) names a key type
+   K it loads into and stores back from exactly (LOAD / STORE). */
 #include "pg.h"
 
 #ifndef _OPENMP
@@ -18,12 +20,14 @@ static inline int omp_get_num_threads(void) { return 1; }
 #define BEFORE_DESC(ISNAN, a, b) (ISNAN(a) ? !ISNAN(b) : (a) > (b))
 #define RUN 16 /* rows are insertion sorted in runs of this length, then merged */
 
-/* (suffix, element type, NaN test) */
-#define SORT_TYPES(X)           \
-    X(f32, float, FNAN)         \
-    X(f64, double, FNAN)        \
-    X(i64, int64_t, NONAN)      \
-    X(u8, uint8_t, NONAN)
+#define SAME(v) (v)
+
+/* (suffix, stored type, key type, load, store, NaN test of a key) */
+#define SORT_TYPES(X)                                   \
+    X(f32, float, float, SAME, SAME, FNAN)              \
+    X(f64, double, double, SAME, SAME, FNAN)            \
+    X(i64, int64_t, int64_t, SAME, SAME, NONAN)         \
+    X(u8, uint8_t, uint8_t, SAME, SAME, NONAN)
 
 typedef struct {
     int nk; /* the dims other than the axis */
@@ -85,13 +89,13 @@ typedef struct {
     }
 
 /* Sorts rows [r0, r1) of x into values and indices, with scratch for 2n keys and positions. */
-#define DEFINE_SORT(SUF, T, ISNAN)                                                          \
+#define DEFINE_SORT(SUF, TS, T, LOAD, STORE, ISNAN)                                         \
     DEFINE_SORT_ROW(sort_row_asc_##SUF, T, ISNAN, BEFORE_ASC)                               \
     DEFINE_SORT_ROW(sort_row_desc_##SUF, T, ISNAN, BEFORE_DESC)                             \
     static void sort_rows_##SUF(const rows_t *r, const char *xb, char *vb, int64_t *ib,     \
                                 int desc, char *scratch, int64_t r0, int64_t r1) {          \
-        const T *x = (const T *)xb;                                                         \
-        T *values = (T *)vb;                                                                \
+        const TS *x = (const TS *)xb;                                                       \
+        TS *values = (TS *)vb;                                                              \
         int64_t n = r->n;                                                                   \
         T *k = (T *)scratch, *tk = k + n;                                                   \
         int64_t *ix = (int64_t *)(scratch + ((2 * (size_t)n * sizeof(T) + 7) & ~(size_t)7)); \
@@ -105,7 +109,7 @@ typedef struct {
                 oo += i * r->kos[d];                                                        \
             }                                                                               \
             for (int64_t i = 0; i < n; i++) {                                               \
-                k[i] = x[xo + i * r->xa];                                                   \
+                k[i] = LOAD(x[xo + i * r->xa]);                                             \
                 ix[i] = i;                                                                  \
             }                                                                               \
             int in_scratch = desc ? sort_row_desc_##SUF(k, ix, tk, tix, n)                  \
@@ -113,7 +117,7 @@ typedef struct {
             const T *sk = in_scratch ? tk : k;                                              \
             const int64_t *si = in_scratch ? tix : ix;                                      \
             for (int64_t i = 0; i < n; i++) {                                               \
-                values[oo + i * r->oa] = sk[i];                                             \
+                values[oo + i * r->oa] = STORE(sk[i]);                                      \
                 ib[oo + i * r->oa] = si[i];                                                 \
             }                                                                               \
         }                                                                                   \
@@ -123,6 +127,8 @@ SORT_TYPES(DEFINE_SORT)
 
 typedef void (*sort_fn)(const rows_t *, const char *, char *, int64_t *, int, char *, int64_t,
                         int64_t);
+#define SORT_FUNCTION(SUF, TS, T, LOAD, STORE, ISNAN) sort_rows_##SUF,
+#define SORT_KEY_SIZE(SUF, TS, T, LOAD, STORE, ISNAN) sizeof(T),
 
 /* The rows of meta = [nd, shape, x strides, out strides] along `axis`; -1 if malformed. */
 static int load_rows(rows_t *r, const int64_t *meta, int64_t axis, int64_t *nrows) {
@@ -147,12 +153,14 @@ static int load_rows(rows_t *r, const int64_t *meta, int64_t axis, int64_t *nrow
 
 int pg_sort(int dt, int descending, char *values, char *indices, char *x, const int64_t *meta,
             int64_t axis) {
+    /* indexed by dtype code: SORT_TYPES lists the types in code order */
+    static const sort_fn table[] = {SORT_TYPES(SORT_FUNCTION)};
+    static const size_t item[] = {SORT_TYPES(SORT_KEY_SIZE)};
     rows_t r;
     int64_t nrows;
-    if (dt < 0 || dt > 3 || load_rows(&r, meta, axis, &nrows)) return -1;
+    if (dt < 0 || dt >= (int)(sizeof(table) / sizeof(table[0]))) return -1;
+    if (load_rows(&r, meta, axis, &nrows)) return -1;
     if (nrows == 0 || r.n == 0) return 0;
-    static const sort_fn table[4] = {sort_rows_f32, sort_rows_f64, sort_rows_i64, sort_rows_u8};
-    static const size_t item[4] = {sizeof(float), sizeof(double), sizeof(int64_t), 1};
     size_t bytes;
     if (__builtin_mul_overflow((size_t)r.n, 2 * (item[dt] + sizeof(int64_t)), &bytes))
         return -2;
