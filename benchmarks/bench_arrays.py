@@ -31,6 +31,19 @@ class Reductions(common.SlowBenchmark):
         self.run()
 
 
+class Order(common.SlowBenchmark):
+    """Stable sort of 1024x4096 float32 along each axis; cumsum of 4096x4096 along each."""
+
+    params = [DEVICES, ["sort_rows", "sort_axis0", "cumsum_axis0", "cumsum_axis1"]]
+    param_names = ["device", "case"]
+
+    def setup(self, device, case):
+        self.run = common.CASE_BY_KEY[case].build("plugrad", device)
+
+    def time_op(self, device, case):
+        self.run()
+
+
 class Matmul(common.SlowBenchmark):
     """Square float32 matmul."""
 

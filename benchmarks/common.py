@@ -26,6 +26,7 @@ Runner = Callable[[], object]
 # Sizes (issue 4's targets use these; keep them in step with the README table).
 ELEMENTWISE_N = 16 * 1024 * 1024  # 16M float32 elements, 64 MiB per array
 REDUCE_N = 4096  # 4096 x 4096 float32
+SORT_SHAPE = (1024, 4096)  # float32 rows to sort
 MATMUL_SIZES = (256, 1024, 2048)
 CONV_INPUT = (32, 64, 32, 32)  # N, C, H, W
 CONV_FILTERS = (128, 64, 3, 3)  # out channels, in channels, kH, kW; padding 1
@@ -156,6 +157,24 @@ def reduction(lib: str, device: str | None = None, axis: int | None = 0, n: int 
     if axis is None:
         return lambda: (x.sum(), sync())
     return lambda: (x.sum(axis=axis), sync())  # torch takes axis= as well as dim=
+
+
+def sort_rows(lib: str, device: str | None = None, axis: int = -1, shape=SORT_SHAPE):
+    """Stable sort of a float32 matrix along `axis` (values and positions)."""
+    (x,), sync = _inputs(lib, device, [_random(shape, _rng())])
+    if lib == "numpy":
+        return lambda: (np.argsort(x, axis=axis, kind="stable"), np.sort(x, axis, kind="stable"))
+    if lib == "torch":
+        return lambda: x.sort(dim=axis, stable=True)
+    return lambda: (x.sort(axis), sync())
+
+
+def cumulative_sum(lib: str, device: str | None = None, axis: int = 0, n: int = REDUCE_N):
+    """cumsum of an n x n float32 matrix along `axis`."""
+    (x,), sync = _inputs(lib, device, [_random((n, n), _rng())])
+    if lib == "numpy":
+        return lambda: np.cumsum(x, axis=axis)
+    return lambda: (x.cumsum(axis), sync())
 
 
 def matmul(lib: str, device: str | None = None, n: int = 1024):
@@ -460,6 +479,25 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "sum_all", "sum all, 4096x4096 float32", partial(reduction, axis=None), ("numpy", "torch")
+    ),
+    Case("sort_rows", "stable sort, 1024 rows of 4096 float32", sort_rows, ("numpy", "torch")),
+    Case(
+        "sort_axis0",
+        "stable sort along axis 0, 1024x4096 float32",
+        partial(sort_rows, axis=0),
+        ("numpy", "torch"),
+    ),
+    Case(
+        "cumsum_axis0",
+        "cumsum axis 0, 4096x4096 float32",
+        partial(cumulative_sum, axis=0),
+        ("numpy", "torch"),
+    ),
+    Case(
+        "cumsum_axis1",
+        "cumsum axis 1, 4096x4096 float32",
+        partial(cumulative_sum, axis=1),
+        ("numpy", "torch"),
     ),
     Case(
         "conv2d_fwd_bwd",

@@ -10,6 +10,7 @@ x.to("numpy_ref")          # move between installed devices
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from . import (
@@ -101,11 +102,16 @@ long = int64
 
 
 def _method(name: str) -> Any:
-    def function(x: Tensor, *args: Any, **kwargs: Any) -> Any:
-        return getattr(x, name)(*args, **kwargs)
+    def function(input: Tensor, *args: Any, **kwargs: Any) -> Any:  # noqa: A002 - torch's name
+        return getattr(input, name)(*args, **kwargs)
 
+    method = inspect.signature(getattr(Tensor, name))
+    first = inspect.Parameter("input", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    function.__signature__ = method.replace(  # type: ignore[attr-defined]
+        parameters=[first, *list(method.parameters.values())[1:]]
+    )
     function.__name__ = name
-    function.__doc__ = f"plugrad.{name}(x, ...) is x.{name}(...)"
+    function.__doc__ = f"plugrad.{name}(input, ...) is input.{name}(...)"
     return function
 
 

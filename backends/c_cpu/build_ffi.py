@@ -16,7 +16,17 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
-SOURCES = ["core.c", "reduce.c", "gemm.c", "index.c", "random.c", "vmath.c", "fused.c"]
+SOURCES = [
+    "core.c",
+    "reduce.c",
+    "gemm.c",
+    "index.c",
+    "random.c",
+    "vmath.c",
+    "fused.c",
+    "sort.c",
+    "scan.c",
+]
 
 
 def _flags() -> tuple[list[str], list[str]]:

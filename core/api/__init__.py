@@ -7,7 +7,19 @@ its family's module; nothing else needs editing.
 
 from __future__ import annotations
 
-from . import einsum, linalg_aliases, matrix, shape  # each registers its family on import
+# The families: importing a module registers its ops.
+from . import (
+    einsum,
+    index,
+    linalg_aliases,
+    matrix,
+    norms,
+    order,
+    reduce,
+    scans,
+    select,
+    shape,
+)
 from .registry import FUNCTIONS, export
 
 __all__ = ["FUNCTIONS", "export"]

@@ -491,7 +491,17 @@ class Tensor:
             raise TypeError("masked_fill needs a bool tensor as mask")
         if not isinstance(value, Tensor):
             value = Tensor._wrap(NDArray.full((), value, self.dtype, self.device))
-        return where(mask, value.astype(self.dtype), self)
+        elif value.ndim:
+            raise RuntimeError(
+                f"masked_fill takes a number or a 0-d tensor as value, got shape {value.shape}"
+            )
+        result = where(mask, value.astype(self.dtype), self)
+        if result.shape != self.shape:
+            raise RuntimeError(
+                f"masked_fill: mask of shape {mask.shape} does not broadcast to self's shape "
+                f"{self.shape}"
+            )
+        return result
 
     def index_add(self, dim: int, index: Tensor, source: Tensor, alpha: float = 1) -> Tensor:
         """self with source's slices added at `index` along dim (index: int64 of length
@@ -995,8 +1005,12 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return linalg.MatMul()(a, b)
 
 
-def where(condition: Tensor, a: Any, b: Any) -> Tensor:
-    """`a` where condition is true, else `b`; a and b may be tensors or Python numbers."""
+def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor:  # noqa: A002
+    """`input` where condition is true, else `other`; either may be a tensor or a Python
+    number. `where(condition)` alone is `nonzero(condition, as_tuple=True)`, as in torch."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    a, b = input, other
     like = next((x for x in (a, b) if isinstance(x, Tensor)), None)
     device = condition.device
     if like is None:
@@ -1085,6 +1099,6 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     return gather_ops.Gather(dim)(x, index)
 
 
-def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    """x + zeros with src added at index along dim (out of place)."""
-    return x + gather_ops.ScatterAdd(dim, x.shape)(index, src)
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:  # noqa: A002
+    """input + zeros with src added at index along dim (out of place)."""
+    return input + gather_ops.ScatterAdd(dim, input.shape)(index, src)

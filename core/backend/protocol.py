@@ -62,6 +62,13 @@ REDUCE_OPS = ("sum", "max", "min", "prod")
 ARG_REDUCE_OPS = ("argmax", "argmin")
 """`arg_reduce(op, x, axis, out)`: out is int64, the first index of the extreme value."""
 
+SCAN_OPS = ("sum", "prod", "max", "min", "logaddexp")
+"""`scan(op, x, axis, out, indices_out)`: cumulative sums, products, extremes and
+log-sum-exps (logaddexp: log(exp(a) + exp(b)), floating dtypes only)."""
+
+SCAN_INDEXED_OPS = ("max", "min")
+"""The scans that may also write the position of each running extreme (`indices_out`)."""
+
 
 @runtime_checkable
 class Backend(Protocol):
@@ -122,6 +129,27 @@ class Backend(Protocol):
         extent never reach a backend."""
 
     def arg_reduce(self, op: str, x: Strided, axis: int, out: Strided) -> None: ...
+
+    # --- order and scans -----------------------------------------------------------------
+    # Outputs are compact, of x's shape, in buffers other than x's. Rows along `axis` are
+    # independent: a backend may run them in parallel.
+    def sort(
+        self, x: Strided, axis: int, descending: bool, values_out: Strided, indices_out: Strided
+    ) -> None:
+        """Stable sort along `axis`: values_out (x's dtype) gets the sorted values and
+        indices_out (int64) the position along `axis` in x of each one. Equal elements keep
+        their order, descending too (0.0 and -0.0 are equal); NaN is the largest value (last
+        ascending, first descending), as in torch.sort(stable=True); False < True."""
+
+    def scan(
+        self, op: str, x: Strided, axis: int, out: Strided, indices_out: Strided | None
+    ) -> None:
+        """Inclusive cumulative `op` (SCAN_OPS) along `axis` into out (x's dtype):
+        out[..., i, ...] = x[..., 0, ...] op ... op x[..., i, ...]. On bool, sum is logical or
+        and prod logical and; int64 wraps; float32 may accumulate in float64. max and min
+        propagate NaN: from a NaN on, out is NaN. logaddexp of two -inf is -inf. indices_out
+        is None, or, for max and min only, int64: the position along `axis` of each running
+        extreme, the last of equal values and the latest NaN (torch's cummax / cummin)."""
 
     # --- linear algebra and convolution --------------------------------------------------
     def matmul(self, a: Strided, b: Strided, out: Strided) -> None:

@@ -44,6 +44,8 @@ from .protocol import (
     BINARY_OPS,
     COMPARISON_OPS,
     REDUCE_OPS,
+    SCAN_INDEXED_OPS,
+    SCAN_OPS,
     UNARY_OPS,
     Strided,
 )
@@ -379,6 +381,58 @@ class Validator:
         if shape[axis] == 0 and 0 not in kept:
             raise ValueError(f"{self.backend} {op}: empty axis {axis} in shape {shape}")
         return axis
+
+    # --- order and scans -----------------------------------------------------------------
+    def sort(self, x: Strided, axis: int, descending: object, values_out: Strided,
+             indices_out: Strided) -> tuple[int, int]:  # fmt: skip
+        """(axis, element count): outputs compact, of x's shape, in buffers other than x's."""
+        if not isinstance(descending, bool | np.bool_):
+            raise TypeError(f"{self.backend} sort: descending must be a bool, got {descending!r}")
+        n = self.view(x, "sort", None, "x")
+        self.view(values_out, "sort", x.dtype, "values_out")
+        self.view(indices_out, "sort", "int64", "indices_out")
+        return self._along_axis("sort", axis, x, (("values_out", values_out),
+                                                  ("indices_out", indices_out))), n  # fmt: skip
+
+    def scan(self, op: str, x: Strided, axis: int, out: Strided,
+             indices_out: Strided | None) -> tuple[int, int]:  # fmt: skip
+        """(axis, element count) of a cumulative op; indices_out only for max and min."""
+        if op not in SCAN_OPS:
+            raise ValueError(f"{self.backend}: unknown scan {op!r}; see protocol.SCAN_OPS")
+        what = f"scan {op}"
+        n = self.view(x, what, None, "x")
+        self.view(out, what, x.dtype, "out")
+        if op == "logaddexp":
+            self.floating(what, x.dtype)
+        outputs = [("out", out)]
+        if indices_out is not None:
+            if op not in SCAN_INDEXED_OPS:
+                raise ValueError(
+                    f"{self.backend} {what}: indices_out is for {' and '.join(SCAN_INDEXED_OPS)}"
+                    " only; pass None"
+                )
+            self.view(indices_out, what, "int64", "indices_out")
+            outputs.append(("indices_out", indices_out))
+        return self._along_axis(what, axis, x, outputs), n
+
+    def _along_axis(self, what: str, axis: object, x: Strided, outputs) -> int:
+        """The axis of a kernel along one axis of x, whose outputs are compact, of x's shape and
+        in buffers of their own (a row's values are read while others are written)."""
+        shape = tuple(x.shape)
+        buffers = [x.buffer]
+        for name, out in outputs:
+            if tuple(out.shape) != shape:
+                raise ValueError(
+                    f"{self.backend} {what}: {name} shape {tuple(out.shape)} is not x's {shape}"
+                )
+            self.compact(f"{what} {name}", out)
+            if any(out.buffer is b for b in buffers):
+                raise ValueError(
+                    f"{self.backend} {what}: {name} shares a buffer with another operand; "
+                    "give each output a buffer of its own"
+                )
+            buffers.append(out.buffer)
+        return _axis(self.backend, what, axis, len(shape), shape)
 
     # --- linear algebra and convolution --------------------------------------------------
     def matmul(self, a: Strided, b: Strided, out: Strided) -> tuple[int, int, int, int]:

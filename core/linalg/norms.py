@@ -182,8 +182,6 @@ def _cast(fn: str, x: Any, dtype: Any) -> Tensor:
 
 
 def _order(fn: str, ord: Any) -> float:  # noqa: A002
-    if isinstance(ord, bool) or not isinstance(ord, (int, float)):
-        if isinstance(ord, str):
-            raise ValueError(f"{fn}: ord must be a number for a vector norm, got {ord!r}")
-        raise TypeError(f"{fn}: ord must be a number, got {type(ord).__name__}")
+    if isinstance(ord, bool) or not isinstance(ord, (int, float)):  # TypeError, as torch
+        raise TypeError(f"{fn}: ord must be a number for a vector norm, got {ord!r}")
     return float(ord)

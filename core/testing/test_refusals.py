@@ -57,6 +57,10 @@ CALLS = {
                                      compact_out(be, (2,), F32)]),
     "arg_reduce": lambda be: ("arg_reduce", ["argmax", upload(be, _f(2, 3)), 1,
                                              compact_out(be, (2,), "int64")]),
+    "sort": lambda be: ("sort", [upload(be, _f(2, 3)), 1, False, compact_out(be, (2, 3), F32),
+                                 compact_out(be, (2, 3), "int64")]),
+    "scan": lambda be: ("scan", ["max", upload(be, _f(2, 3)), 0, compact_out(be, (2, 3), F32),
+                                 compact_out(be, (2, 3), "int64")]),
     "matmul": lambda be: ("matmul", [upload(be, _f(1, 2, 3)), upload(be, _f(1, 3, 2)),
                                      compact_out(be, (1, 2, 2), F32)]),
     "conv2d": lambda be: ("conv2d", [upload(be, _f(1, 1, 3, 3)), upload(be, _f(1, 1, 2, 2)),
@@ -205,6 +209,51 @@ def test_arg_reduce_gather_and_scatter_refuse_axes_out_of_range(backend):
             backend.scatter_add(
                 out, axis, _index(backend, [0, 0], (1, 2)), upload(backend, _f(1, 2))
             )
+
+
+def _sort_scan_calls(backend, x, axis, values, indices):
+    yield lambda: backend.sort(x, axis, False, values, indices)
+    yield lambda: backend.scan("max", x, axis, values, indices)
+
+
+def test_sort_and_scan_refuse_axes_outputs_and_dtypes_that_do_not_fit(backend):
+    """Axes outside [0, ndim) (0-d x has none), outputs that are not compact, not of x's
+    shape, of the wrong dtype or sharing a buffer: refused before anything is written."""
+    x = upload(backend, _f(2, 3))
+    values, indices = compact_out(backend, (2, 3), F32), compact_out(backend, (2, 3), "int64")
+    transposed = Strided(values.buffer, (2, 3), (1, 2), 0, F32)
+    bad = [
+        (x, 2, values, indices), (x, -1, values, indices),
+        (Strided(x.buffer, (), (), 0, F32), 0, values, indices),
+        (x, 0, transposed, indices),
+        (x, 0, compact_out(backend, (3, 2), F32), indices),
+        (x, 0, values, compact_out(backend, (2, 3), F32)),
+        (x, 0, compact_out(backend, (2, 3), "int64"), indices),
+        (x, 0, Strided(x.buffer, (2, 3), (3, 1), 0, F32), indices),
+    ]  # fmt: skip
+    before = read(backend, values), read(backend, indices)
+    for args in bad:
+        for call in _sort_scan_calls(backend, *args):
+            with pytest.raises(REFUSED):
+                call()
+    np.testing.assert_array_equal(read(backend, values), before[0])
+    np.testing.assert_array_equal(read(backend, indices), before[1])
+
+
+def test_scan_refuses_what_its_ops_do_not_take(backend):
+    x, out = upload(backend, _f(2, 3)), compact_out(backend, (2, 3), F32)
+    indices = compact_out(backend, (2, 3), "int64")
+    with pytest.raises(ValueError):
+        backend.scan("mean", x, 0, out, None)
+    for op in ("sum", "prod", "logaddexp"):  # positions only for the running max and min
+        with pytest.raises(ValueError):
+            backend.scan(op, x, 0, out, indices)
+    if "int64" in backend.dtypes:
+        ints = upload(backend, np.arange(6, dtype=np.int64).reshape(2, 3), "int64")
+        with pytest.raises(TypeError):
+            backend.scan("logaddexp", ints, 0, compact_out(backend, (2, 3), "int64"), None)
+    with pytest.raises(TypeError):
+        backend.sort(x, 0, "yes", out, indices)
 
 
 def test_scatter_add_refuses_a_src_smaller_than_index(backend):

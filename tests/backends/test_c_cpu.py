@@ -870,6 +870,8 @@ codes = {
     "arg_reduce": lib.pg_arg_reduce(0, 0, one, one, ffi.new("int64_t[]", [1, 2**62, 0, 0]), 4, 0),
     "gather": lib.pg_gather(0, one, one, one, meta4, 1, 0),
     "scatter_add": lib.pg_scatter_add(0, one, one, one, meta4, 1, 0, 1),
+    "sort": lib.pg_sort(0, 0, one, one, one, meta3, 0),
+    "scan": lib.pg_scan(0, 0, one, ffi.NULL, one, meta3, 0),
     "matmul": lib.pg_matmul(0, 2**40, 2**20, 2**20, 1, one, 0, 0, 0, one, 0, 0, 0, one),
     "negative": lib.pg_unary(0, 0, one, one, ffi.new("int64_t[]", [1, -3, 1, 1])),
     "conv2d": lib.pg_conv2d(0, one, one, one, ffi.new(

@@ -69,7 +69,7 @@ def test_norm_matches_torch(device, args):
     "call, error, words",
     [
         (lambda x: plugrad.linalg.vector_norm(x.long()), TypeError, "floating point"),
-        (lambda x: plugrad.linalg.vector_norm(x, "fro"), ValueError, "must be a number"),
+        (lambda x: plugrad.linalg.vector_norm(x, "fro"), TypeError, "must be a number"),
         (lambda x: plugrad.linalg.vector_norm(x[:0], math.inf), ValueError, "identity"),
         (lambda x: plugrad.linalg.matrix_norm(x, 3), ValueError, "order 3 not supported"),
         (lambda x: plugrad.linalg.matrix_norm(x[0]), ValueError, "at least 2 dimensions"),

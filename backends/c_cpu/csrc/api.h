@@ -28,6 +28,15 @@ int pg_reduce(int op, int dt, char *out, char *x, const int64_t *meta);
 int pg_arg_reduce(int op, int dt, char *out, char *x, const int64_t *meta, int64_t n,
                   int64_t stride);
 
+/* meta = [ndim, shape, x strides, out strides] (values and indices share the out strides).
+   Stable sort along axis: NaN largest; descending 0 or 1. -2 when scratch runs out. */
+int pg_sort(int dt, int descending, char *values, char *indices, char *x, const int64_t *meta,
+            int64_t axis);
+/* meta as pg_sort's. op 0 sum, 1 prod, 2 max, 3 min, 4 logaddexp (floating only); indices
+   (int64, the out strides) is NULL or, for max and min, the running extreme's position. */
+int pg_scan(int op, int dt, char *out, char *indices, char *x, const int64_t *meta,
+            int64_t axis);
+
 int pg_matmul(int dt, int64_t batch, int64_t m, int64_t n, int64_t k,
               char *a, int64_t sab, int64_t sam, int64_t sak,
               char *b, int64_t sbb, int64_t sbk, int64_t sbn, char *c);

@@ -40,6 +40,7 @@ _BINARY = {
 }  # fmt: skip
 _REDUCE = {"sum": 0, "max": 1, "min": 2, "prod": 3}
 _ARG_REDUCE = {"argmax": 0, "argmin": 1}
+_SCAN = {"sum": 0, "prod": 1, "max": 2, "min": 3, "logaddexp": 4}
 _MAXD = 32
 _PLANS: dict = {}
 _EMPTY_OUT = object()
@@ -419,6 +420,23 @@ class CCpuBackend:
             _ARG_REDUCE[op], _CODE[x.dtype], _ptr(out), _ptr(x), meta, n, x.strides[axis]
         )
         self._done(code, op)
+
+    # --- order and scans -------------------------------------------------------------------
+    def sort(self, x, axis, descending, values_out, indices_out):
+        axis, n = _VALID.sort(x, axis, descending, values_out, indices_out)
+        if n:
+            meta = _meta(x.shape, x.strides, values_out.strides)
+            code = lib.pg_sort(_CODE[x.dtype], int(bool(descending)), _ptr(values_out),
+                               _ptr(indices_out), _ptr(x), meta, axis)  # fmt: skip
+            self._done(code, f"sort {x.shape} along {axis}")
+
+    def scan(self, op, x, axis, out, indices_out):
+        axis, n = _VALID.scan(op, x, axis, out, indices_out)
+        if n:
+            meta = _meta(x.shape, x.strides, out.strides)
+            indices = ffi.NULL if indices_out is None else _ptr(indices_out)
+            code = lib.pg_scan(_SCAN[op], _CODE[x.dtype], _ptr(out), indices, _ptr(x), meta, axis)
+            self._done(code, f"scan {op} {x.shape} along {axis}")
 
     # --- linear algebra and convolution ----------------------------------------------------
     def _scratch(self, like) -> _View:

@@ -59,6 +59,13 @@ _BINARY = {
 
 _REDUCE = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}
 _ARG_REDUCE = {"argmax": np.argmax, "argmin": np.argmin}
+_SCAN = {
+    "sum": np.cumsum,
+    "prod": np.cumprod,
+    "max": np.maximum.accumulate,  # np.maximum propagates NaN
+    "min": np.minimum.accumulate,
+    "logaddexp": np.logaddexp.accumulate,
+}
 
 _erf_vec = np.vectorize(math.erf, otypes=[np.float64])
 
@@ -194,12 +201,44 @@ class NumpyRefBackend(LinalgKernels):
     def reduce(self, op, x, axes, out):
         axes = _VALID.reduce(op, x, axes, out)
         keep = len(out.shape) == len(x.shape)  # out may keep the reduced axes as 1
-        _array(out)[...] = _REDUCE[op](_array(x), axis=axes, keepdims=keep)
+        with np.errstate(all="ignore"):  # inf - inf is NaN, as every backend gives
+            _array(out)[...] = _REDUCE[op](_array(x), axis=axes, keepdims=keep)
 
     def arg_reduce(self, op, x, axis, out):
         axis = _VALID.arg_reduce(op, x, axis, out)
         keep = len(out.shape) == len(x.shape)
         _array(out)[...] = _ARG_REDUCE[op](_array(x), axis=axis, keepdims=keep)
+
+    # --- order and scans -----------------------------------------------------------------
+    def sort(self, x, axis, descending, values_out, indices_out):
+        axis, _ = _VALID.sort(x, axis, descending, values_out, indices_out)
+        xv = _array(x)
+        if descending:  # stable descending: sort the reversed row, reverse the result
+            last = xv.shape[axis] - 1
+            flipped = np.flip(np.argsort(np.flip(xv, axis), axis=axis, kind="stable"), axis)
+            order = last - flipped
+        else:
+            order = np.argsort(xv, axis=axis, kind="stable")  # NaN last, as torch
+        _array(indices_out)[...] = order
+        _array(values_out)[...] = np.take_along_axis(xv, order, axis)
+
+    def scan(self, op, x, axis, out, indices_out):
+        axis, _ = _VALID.scan(op, x, axis, out, indices_out)
+        xv = _array(x)
+        if xv.dtype == np.bool_ and op in ("sum", "prod"):
+            op = "max" if op == "sum" else "min"  # logical or / and
+        wide = xv.astype(np.float64) if xv.dtype == np.float32 else xv
+        with np.errstate(all="ignore"):
+            _array(out)[...] = _SCAN[op](wide, axis=axis)
+        if indices_out is not None:
+            running = _array(out)
+            hits = (xv == running) | (xv != xv)  # x attains the running extreme (or is NaN)
+            shape = [1] * xv.ndim
+            shape[axis] = xv.shape[axis]
+            positions = np.arange(xv.shape[axis], dtype=np.int64).reshape(shape)
+            _array(indices_out)[...] = np.maximum.accumulate(
+                np.where(hits, positions, 0), axis=axis
+            )
 
     # --- linear algebra and convolution --------------------------------------------------
     def matmul(self, a, b, out):
