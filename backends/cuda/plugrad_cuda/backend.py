@@ -8,11 +8,18 @@ from .dlpack import DLPackMixin
 from .fused import FusedKernelsMixin
 from .indexing import IndexKernels
 from .linalg import LinalgKernels
+from .order import OrderKernels
 from .reductions import ReductionKernels
 
 
 class CudaBackend(
-    DLPackMixin, FusedKernelsMixin, IndexKernels, LinalgKernels, ReductionKernels, BaseKernels
+    DLPackMixin,
+    FusedKernelsMixin,
+    IndexKernels,
+    LinalgKernels,
+    OrderKernels,
+    ReductionKernels,
+    BaseKernels,
 ):
     """The CUDA implementation of `plugrad.backend.protocol.Backend`."""
 

@@ -2,13 +2,15 @@
 dtypes, shapes, and that every view's lowest and highest element lie inside its buffer, so no
 argument can make a kernel touch memory outside its buffers.
 
-When the core's shared validation module (plugrad.backend.validation) lands, these functions
-become thin calls into it with the CUDA buffer type.
+The layout arithmetic (element count, extent, int64 overflow) is the core's shared
+plugrad.backend.validation.layout, so every native backend refuses the same layouts.
 """
 
 from __future__ import annotations
 
 import operator
+
+from plugrad.backend import validation
 
 from . import dtypes
 from .buffer import CudaBuffer
@@ -25,22 +27,9 @@ def extent(shape, strides, what: str) -> tuple[int, int, int]:
         return _EXTENTS[shape, strides]
     except (KeyError, TypeError):
         pass
-    if len(shape) != len(strides):
-        raise ValueError(f"cuda {what}: shape {shape} and strides {strides} differ in length")
     if len(shape) > MAX_DIMS:
         raise ValueError(f"cuda {what}: {len(shape)} dimensions, at most {MAX_DIMS} supported")
-    lo = hi = 0
-    n = 1
-    for s, st in zip(shape, strides):
-        s, st = operator.index(s), operator.index(st)
-        if s < 0:
-            raise ValueError(f"cuda {what}: negative extent in shape {shape}")
-        n *= s
-        if st > 0:
-            hi += (s - 1) * st
-        else:
-            lo += (s - 1) * st
-    result = (n, lo, hi) if n else (0, 0, 0)
+    result = validation.layout(shape, strides, f"cuda {what}")
     try:
         if len(_EXTENTS) >= _CACHE_MAX:
             _EXTENTS.clear()

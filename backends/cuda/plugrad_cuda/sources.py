@@ -31,6 +31,13 @@ FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
         "pg_reduce": dtypes.NAMES,
         "pg_arg_reduce": dtypes.NAMES,
     },
+    "order.cu": {
+        "pg_sort_rows": dtypes.NAMES,
+        "pg_sort_load": dtypes.NAMES,
+        "pg_sort_stage": dtypes.NAMES,
+        "pg_sort_store": dtypes.NAMES,
+        "pg_scan": dtypes.NAMES,
+    },
     "gemm.cu": {"pg_gemm": dtypes.FLOATS},
     "conv.cu": {"pg_im2col": dtypes.FLOATS, "pg_col2im": dtypes.FLOATS},
     "index.cu": {"pg_gather": dtypes.NAMES, "pg_scatter_add": dtypes.NAMES},

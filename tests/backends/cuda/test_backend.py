@@ -188,3 +188,41 @@ def test_long_rows_arg_reduce_by_block_with_the_first_index_winning(backend_cuda
     expected = getattr(np, op)(host, axis=1)
     np.testing.assert_array_equal(backend_cuda.to_numpy(Strided(out, (3,), (1,), 0, "int64")),
                                   expected)  # fmt: skip
+
+
+def _compact(backend, shape, dtype) -> Strided:
+    strides = tuple(int(np.prod(shape[d + 1 :])) for d in range(len(shape)))
+    return Strided(backend.allocate(int(np.prod(shape)), dtype), shape, strides, 0, dtype)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize(("shape", "axis"), [((3, 700), 1), ((2, 5000), 1), ((3000, 2), 0)])
+def test_sort_is_stable_in_shared_memory_and_in_global_stages(backend_cuda, shape, axis,
+                                                              descending):  # fmt: skip
+    """Rows up to 2048 sort in one block's shared memory; longer rows run one launch per stage
+    of the bitonic network. Many ties check stability; NaN sorts as the largest value."""
+    rng = np.random.default_rng(shape[axis])
+    host = rng.integers(-4, 5, size=shape).astype(np.float32)
+    host.flat[::97] = np.nan
+    x = backend_cuda.from_numpy(host.reshape(-1))
+    view = Strided(x, shape, (shape[1], 1), 0, "float32")
+    values, indices = _compact(backend_cuda, shape, "float32"), _compact(backend_cuda, shape,
+                                                                       "int64")  # fmt: skip
+    backend_cuda.sort(view, axis, descending, values, indices)
+    key = np.where(np.isnan(host), np.inf, host)
+    key = np.where(np.isnan(host), -np.inf, -host) if descending else key
+    expected = np.argsort(key, axis=axis, kind="stable")
+    np.testing.assert_array_equal(backend_cuda.to_numpy(indices), expected)
+    np.testing.assert_array_equal(
+        backend_cuda.to_numpy(values), np.take_along_axis(host, expected, axis)
+    )
+
+
+@pytest.mark.parametrize("op", ["sum", "max"])
+def test_long_rows_scan_carries_across_chunks(backend_cuda, op):
+    host = np.random.default_rng(9).integers(-3, 4, size=(2, 3000)).astype(np.int64)
+    x = backend_cuda.from_numpy(host.reshape(-1))
+    out = _compact(backend_cuda, (2, 3000), "int64")
+    backend_cuda.scan(op, Strided(x, (2, 3000), (3000, 1), 0, "int64"), 1, out, None)
+    expected = np.cumsum(host, axis=1) if op == "sum" else np.maximum.accumulate(host, axis=1)
+    np.testing.assert_array_equal(backend_cuda.to_numpy(out), expected)
