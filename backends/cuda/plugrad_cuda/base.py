@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import ctypes
 import math
-import operator
 
 import numpy as np
 
 from . import checks, dtypes, layout
 from .allocator import CachingAllocator
 from .buffer import CudaBuffer
+from .checks import VALID
 from .launch import Geometry, Params, i64, ptr
-from .ops import BINARY_CODES, COMPARISONS, SCALAR_LEFT, SCALAR_NONE, SCALAR_RIGHT, UNARY_CODES
+from .ops import BINARY_CODES, SCALAR_LEFT, SCALAR_NONE, SCALAR_RIGHT, UNARY_CODES
 
 THREADS = 256  # PG_BLOCK
 MAX_BLOCKS = 1 << 20
@@ -88,29 +88,15 @@ class BaseKernels:
 
     # --- buffers -------------------------------------------------------------------------
     def allocate(self, size, dtype):
-        if dtype not in dtypes.CODE:
-            raise TypeError(
-                f"cuda cannot store dtype {dtype!r}; supported: {', '.join(self.dtypes)}"
-            )
-        try:
-            size = operator.index(size)
-        except TypeError:
-            raise TypeError(f"cuda allocate: size must be an integer, got {size!r}") from None
-        if size < 0:
-            raise ValueError(f"cuda allocate: negative size {size}")
+        size = VALID.allocation(size, dtype)
         if size > _MAX_ELEMS:
             raise MemoryError(f"cuda cannot allocate {size} elements of {dtype}")
         return CudaBuffer(self.allocator, size, dtype, self.index)
 
     def from_numpy(self, array, copy=True):
-        array = np.asarray(array)
-        name = dtypes.FROM_NUMPY.get(array.dtype)
-        if name is None:
-            raise TypeError(
-                f"cuda cannot store NumPy dtype {array.dtype}; supported: {', '.join(self.dtypes)}"
-            )
-        host = np.ascontiguousarray(array.reshape(-1))
-        buf = self.allocate(host.size, name)
+        host, _ = VALID.host_array(array, copy)  # device memory is always a copy
+        host = np.ascontiguousarray(host)
+        buf = self.allocate(host.size, dtypes.FROM_NUMPY[host.dtype])
         if host.size:
             self.runtime.upload(buf.address, host)
         return buf
@@ -129,7 +115,7 @@ class BaseKernels:
         return host
 
     def fill(self, out, value):
-        n = checks.check(out, "fill")
+        n = VALID.fill(out, value)
         if not n:
             return
         size = dtypes.BY_NAME[out.dtype].itemsize
@@ -144,9 +130,7 @@ class BaseKernels:
         self._copy(x, out, "assign")
 
     def _copy(self, x, out, what):
-        checks.same_shape(what, x, out)
-        n = checks.check(x, what)
-        checks.check(out, what, x.dtype)
+        n = VALID.copy(what, x, out)
         if not n:
             return
         size = dtypes.BY_NAME[x.dtype].itemsize
@@ -159,22 +143,15 @@ class BaseKernels:
 
     # --- elementwise ---------------------------------------------------------------------
     def unary(self, op, x, out):
-        code = UNARY_CODES.get(op)
-        if code is None:
-            raise ValueError(f"cuda: unknown unary op {op!r}")
-        checks.same_shape(f"unary {op}", x, out)
-        n = checks.check(x, op)
-        checks.check(out, op, x.dtype)
+        n = VALID.unary(op, x, out)
+        code = UNARY_CODES[op]
         if n:
             lay = layout.make(out.shape, out.strides, x.strides)
             self.launch_elements(f"pg_unary_{x.dtype}", n, i64(code), self.ptr(out), self.ptr(x),
                                  lay, i64(n))  # fmt: skip
 
-    def _binary(self, op, out, a, a_strides, b, b_strides, scalar, side):
-        code = BINARY_CODES.get(op)
-        if code is None:
-            raise ValueError(f"cuda: unknown binary op {op!r}")
-        n = checks.check(out, f"{op} out", "bool" if op in COMPARISONS else a.dtype)
+    def _binary(self, n, op, out, a, a_strides, b, b_strides, scalar, side):
+        code = BINARY_CODES[op]
         if n:
             lay = layout.make(out.shape, out.strides, a_strides, b_strides)
             # the contiguous array-array path of pg_binary takes BINARY_UNROLL elements a pass
@@ -184,36 +161,25 @@ class BaseKernels:
                                  per_thread=unroll)  # fmt: skip
 
     def binary(self, op, a, b, out):
-        checks.same_shape(op, a, b, out)
-        checks.check(a, op)
-        checks.check(b, op, a.dtype)
+        n = VALID.binary(op, a, b, out)
         zero = scalar_param(0, a.dtype)
-        self._binary(op, out, a, a.strides, b, b.strides, zero, SCALAR_NONE)
+        self._binary(n, op, out, a, a.strides, b, b.strides, zero, SCALAR_NONE)
 
     def scalar(self, op, a, value, out, reflected):
-        checks.same_shape(op, a, out)
-        checks.check(a, op)
+        n = VALID.scalar(op, a, value, out)
         side = SCALAR_LEFT if reflected else SCALAR_RIGHT
         value = scalar_param(value, a.dtype)
-        self._binary(op, out, a, a.strides, a, a.strides, value, side)
+        self._binary(n, op, out, a, a.strides, a, a.strides, value, side)
 
     def where(self, cond, a, b, out):
-        checks.same_shape("where", cond, a, b, out)
-        n = checks.check(cond, "where cond", "bool")
-        checks.check(a, "where a", out.dtype)
-        checks.check(b, "where b", out.dtype)
-        checks.check(out, "where out")
+        n = VALID.where(cond, a, b, out)
         if n:
             lay = layout.make(out.shape, out.strides, cond.strides, a.strides, b.strides)
             self.launch_elements(f"pg_where_{out.dtype}", n, self.ptr(out), self.ptr(cond),
                                  self.ptr(a), self.ptr(b), lay, i64(n))  # fmt: skip
 
     def cast(self, x, out):
-        checks.same_shape("cast", x, out)
-        n = checks.check(x, "cast")
-        checks.check(out, "cast out")
-        if out.dtype not in dtypes.CODE:
-            raise TypeError(f"cuda cast: unsupported dtype {out.dtype}")
+        n = VALID.cast(x, out)
         if n:
             lay = layout.make(out.shape, out.strides, x.strides)
             self.launch_elements(f"pg_cast_{x.dtype}", n, i64(dtypes.CODE[out.dtype]),

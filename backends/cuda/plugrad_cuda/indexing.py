@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-from plugrad.backend.validation import check_random
+import math
 
-from . import checks, layout
+import numpy as np
+
+from . import layout
+from .checks import VALID
 from .launch import f64, i64, u64
 from .ops import RANDOM_CODES
 
 
 class IndexKernels:
-    def gather(self, x, axis, index, out):
-        checks.check(x, "gather x")
-        n = checks.check(index, "gather index", "int64")
-        checks.check(out, "gather out", x.dtype)
-        checks.same_shape("gather (index, out)", index, out)
-        axis = checks.index_axis("gather", index, x, axis, "x")
-        for d, (i, s) in enumerate(zip(index.shape, x.shape)):
-            if d != axis and i > s:
-                raise ValueError(f"cuda gather: index {index.shape} exceeds x {x.shape} on dim {d}")
+    def check_index(self, what: str, index, bound: int) -> None:
+        """IndexError unless every value of the int64 view `index` lies in [0, bound), before
+        any kernel writes (one launch and an 8-byte read-back, which waits for the device)."""
+        n = math.prod(index.shape)
         if not n:
             return
-        if x.shape[axis] == 0:
-            raise IndexError(f"cuda gather: axis {axis} of x {x.shape} is empty")
+        flag = self.scratch((1,), "int64")
+        self.fill(flag, 0)
+        lay = layout.make(tuple(index.shape), tuple(index.strides))
+        self.launch_elements("pg_check_index", n, self.ptr(index), lay, i64(n), i64(bound),
+                             self.ptr(flag))  # fmt: skip
+        host = np.empty(1, dtype=np.int64)
+        self.runtime.download(host, flag.buffer.address)
+        if host[0]:
+            raise IndexError(f"cuda {what}: a value lies outside [0, {bound}) (the size indexed)")
+
+    def gather(self, x, axis, index, out):
+        axis, n = VALID.gather(x, axis, index, out)
+        if not n:
+            return
+        self.check_index("gather index", index, x.shape[axis])
         xs = tuple(0 if d == axis else s for d, s in enumerate(x.strides))
         lay = layout.make(index.shape, out.strides, index.strides, xs)
         self.launch_elements(f"pg_gather_{x.dtype}", n, self.ptr(out), self.ptr(x),
@@ -30,21 +41,10 @@ class IndexKernels:
                              i64(n))  # fmt: skip
 
     def scatter_add(self, out, axis, index, src):
-        checks.check(out, "scatter_add out")
-        n = checks.check(index, "scatter_add index", "int64")
-        checks.check(src, "scatter_add src", out.dtype)
-        axis = checks.index_axis("scatter_add", index, out, axis, "out")
-        checks.index_axis("scatter_add", index, src, axis, "src")
-        for d, i in enumerate(index.shape):
-            if i > src.shape[d] or (d != axis and i > out.shape[d]):
-                raise ValueError(
-                    f"cuda scatter_add: index {index.shape} exceeds src {src.shape} or out "
-                    f"{out.shape} on dim {d}"
-                )
+        axis, n = VALID.scatter_add(out, axis, index, src)
         if not n:
             return
-        if out.shape[axis] == 0:
-            raise IndexError(f"cuda scatter_add: axis {axis} of out {out.shape} is empty")
+        self.check_index("scatter_add index", index, out.shape[axis])
         os_ = tuple(0 if d == axis else s for d, s in enumerate(out.strides))
         lay = layout.make(index.shape, os_, index.strides, src.strides)
         self.launch_elements(f"pg_scatter_add_{out.dtype}", n, self.ptr(out), self.ptr(index),
@@ -53,8 +53,7 @@ class IndexKernels:
 
     # --- random numbers --------------------------------------------------------------------
     def _random(self, kind, out, a, b, seed, what):
-        n = checks.check(out, what)
-        check_random("cuda", kind, out.dtype, seed)
+        n = VALID.random(kind, out, seed)
         if not n:
             return
         lay = layout.make(out.shape, out.strides)

@@ -8,6 +8,7 @@ import math
 
 from . import checks, dtypes
 from .base import View
+from .checks import VALID
 from .launch import Geometry, i64
 
 # PG_GEMM_TILES: the (BM, BN) tile of each dtype's GEMM kernel
@@ -34,12 +35,6 @@ class ConvShape(ctypes.Structure):
         for name in ("n", "c", "h", "w", "o", "kh", "kw", "oh", "ow", "sh", "sw", "ph", "pw",
                      "dh", "dw", "groups")
     ]  # fmt: skip
-
-
-def _conv_shape(what, x_shape, w_shape, o_shape, dtype, stride, padding, dilation, groups):
-    geometry = checks.conv_geometry(what, x_shape, w_shape, o_shape, dtype, stride, padding,
-                                    dilation, groups)  # fmt: skip
-    return ConvShape(*geometry)
 
 
 class LinalgKernels:
@@ -77,19 +72,8 @@ class LinalgKernels:
 
     def matmul(self, a, b, out):
         dt = a.dtype
-        for v, name in ((a, "a"), (b, "b"), (out, "out")):
-            if len(v.shape) != 3:
-                raise ValueError(f"cuda matmul: {name} must be 3-D (B, M, K), got {v.shape}")
-        checks.floating("matmul", dt, dtypes.FLOATS)
-        checks.check(a, "matmul a")
-        checks.check(b, "matmul b", dt)
-        checks.check(out, "matmul out", dt)
-        (ba, m, k), (bb, k2, n) = a.shape, b.shape
-        batch = max(ba, bb)
-        if k2 != k or ba not in (1, batch) or bb not in (1, batch) or out.shape != (batch, m, n):
-            raise ValueError(
-                f"cuda matmul: shapes {a.shape} @ {b.shape} -> {out.shape} do not match"
-            )
+        batch, m, n, k = VALID.matmul(a, b, out)
+        ba, bb = a.shape[0], b.shape[0]
         sa = (a.strides[0] if ba > 1 else 0, 0, a.strides[1], a.strides[2])
         sb = (b.strides[0] if bb > 1 else 0, 0, b.strides[1], b.strides[2])
         sc = (out.strides[0], 0, out.strides[1], out.strides[2])
@@ -98,10 +82,7 @@ class LinalgKernels:
 
     # --- convolutions --------------------------------------------------------------------
     def _conv_operands(self, what, first, second, out):
-        """Check the views; returns compact (first, second) and the compact target for out."""
-        checks.check(first, f"{what} input")
-        checks.check(second, f"{what} input", first.dtype)
-        checks.check(out, f"{what} out", first.dtype)
+        """Compact (first, second) and the compact target for out (views already checked)."""
         first, second = (v if checks.has_compact_strides(v) else self._compacted(v)
                          for v in (first, second))  # fmt: skip
         target = out if checks.has_compact_strides(out) else self.scratch(out.shape, out.dtype)
@@ -127,8 +108,7 @@ class LinalgKernels:
                              i64(count))  # fmt: skip
 
     def conv2d(self, x, w, out, stride, padding, dilation, groups):
-        s = _conv_shape("conv2d", x.shape, w.shape, out.shape, x.dtype, stride, padding,
-                             dilation, groups)  # fmt: skip
+        s = ConvShape(*VALID.conv2d(x, w, out, stride, padding, dilation, groups))
         x, w, target = self._conv_operands("conv2d", x, w, out)
         if math.prod(out.shape) == 0:
             return
@@ -148,8 +128,8 @@ class LinalgKernels:
         self._finish(target, out)
 
     def conv2d_backward_input(self, grad_out, w, grad_x, stride, padding, dilation, groups):
-        s = _conv_shape("conv2d_backward_input", grad_x.shape, w.shape, grad_out.shape,
-                             grad_out.dtype, stride, padding, dilation, groups)  # fmt: skip
+        s = ConvShape(*VALID.conv2d_backward_input(grad_out, w, grad_x, stride, padding,
+                                                   dilation, groups))  # fmt: skip
         grad_out, w, target = self._conv_operands("conv2d_backward_input", grad_out, w, grad_x)
         if math.prod(grad_x.shape) == 0:
             return
@@ -175,8 +155,8 @@ class LinalgKernels:
         self._finish(target, grad_x)
 
     def conv2d_backward_weight(self, x, grad_out, grad_w, stride, padding, dilation, groups):
-        s = _conv_shape("conv2d_backward_weight", x.shape, grad_w.shape, grad_out.shape,
-                             x.dtype, stride, padding, dilation, groups)  # fmt: skip
+        s = ConvShape(*VALID.conv2d_backward_weight(x, grad_out, grad_w, stride, padding,
+                                                    dilation, groups))  # fmt: skip
         x, grad_out, target = self._conv_operands("conv2d_backward_weight", x, grad_out, grad_w)
         if math.prod(grad_w.shape) == 0:
             return

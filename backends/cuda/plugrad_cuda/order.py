@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import math
 
-from plugrad.backend.validation import Validator
-
-from . import checks, dtypes, layout
+from . import dtypes, layout
 from .base import MAX_BLOCKS, THREADS
-from .buffer import CudaBuffer
+from .checks import VALID
 from .launch import Geometry, i64
 
 SORT_BLOCK_MAX = 2048  # rows up to this long are sorted in shared memory by one block
 SCAN_CODES = {"sum": 0, "prod": 1, "max": 2, "min": 3, "logaddexp": 4}
-_VALID = Validator("cuda", CudaBuffer, dtypes.NAMES, max_dims=checks.MAX_DIMS)
 
 
 def _rows(x, axis: int, out) -> tuple[int, object]:
@@ -36,7 +33,7 @@ class OrderKernels:
         return Geometry((blocks, 1, 1), (THREADS, 1, 1), shared)
 
     def sort(self, x, axis, descending, values_out, indices_out):
-        axis, count = _VALID.sort(x, axis, descending, values_out, indices_out)
+        axis, count = VALID.sort(x, axis, descending, values_out, indices_out)
         if not count:
             return
         n = x.shape[axis]
@@ -67,7 +64,7 @@ class OrderKernels:
                              i64(n_rows), i64(n), os_, i64(p))  # fmt: skip
 
     def scan(self, op, x, axis, out, indices_out):
-        axis, count = _VALID.scan(op, x, axis, out, indices_out)
+        axis, count = VALID.scan(op, x, axis, out, indices_out)
         if not count:
             return
         if x.dtype == "bool" and op in ("sum", "prod"):

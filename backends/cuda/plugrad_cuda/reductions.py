@@ -7,6 +7,7 @@ import math
 
 from . import checks, layout
 from .base import MAX_BLOCKS, THREADS, View
+from .checks import VALID
 from .launch import Geometry, i64
 from .ops import ARG_REDUCE_CODES, REDUCE_CODES
 
@@ -23,26 +24,16 @@ def _grid(n_rows: int, per_block: int) -> Geometry:
 
 class ReductionKernels:
     def reduce(self, op, x, axes, out):
-        code = REDUCE_CODES.get(op)
-        if code is None:
-            raise ValueError(f"cuda: unknown reduction {op!r}")
-        checks.check(x, op)
-        checks.check(out, op, x.dtype)
+        axes = VALID.reduce(op, x, axes, out)
+        code = REDUCE_CODES[op]
         nd = len(x.shape)
-        axes = tuple(sorted({int(a) % nd if nd else int(a) for a in axes}))
-        if any(a < 0 or a >= nd for a in axes):
-            raise ValueError(f"cuda reduce {op}: axes {axes} out of range for shape {x.shape}")
-        ostrides = checks.reduced_out_strides(f"reduce {op}", x, axes, out)
+        ostrides = checks.reduced_out_strides(x, axes, out)
         kept = [d for d in range(nd) if d not in axes]
         n_out = math.prod(x.shape[d] for d in kept)
         n_red = math.prod(x.shape[d] for d in axes)
         if n_out == 0:
             return
-        if any(s > 1 and st == 0 for s, st in zip(out.shape, out.strides)):
-            raise ValueError(f"cuda reduce {op}: out may not broadcast (strides {out.strides})")
         if n_red == 0:
-            if op in ("max", "min"):
-                raise ValueError(f"cuda reduce {op}: empty extent in shape {x.shape}")
             self.fill(out, 0 if op == "sum" else 1)
             return
         outer = layout.make(
@@ -68,24 +59,15 @@ class ReductionKernels:
                     inner, i64(n_out), i64(n_red), i64(per_block), i64(1))  # fmt: skip
 
     def arg_reduce(self, op, x, axis, out):
-        code = ARG_REDUCE_CODES.get(op)
-        if code is None:
-            raise ValueError(f"cuda: unknown arg reduction {op!r}")
-        checks.check(x, op)
-        checks.check(out, f"{op} out", "int64")
+        axis = VALID.arg_reduce(op, x, axis, out)
+        code = ARG_REDUCE_CODES[op]
         nd = len(x.shape)
-        axis = int(axis)
-        if nd == 0 or not -nd <= axis < nd:
-            raise ValueError(f"cuda {op}: axis {axis} out of range for shape {tuple(x.shape)}")
-        axis %= nd
-        ostrides = checks.reduced_out_strides(op, x, (axis,), out)
+        ostrides = checks.reduced_out_strides(x, (axis,), out)
         kept = [d for d in range(nd) if d != axis]
         n_out = math.prod(x.shape[d] for d in kept)
         if n_out == 0:
             return
         n = x.shape[axis]
-        if n == 0:
-            raise ValueError(f"cuda {op}: empty axis {axis} in shape {tuple(x.shape)}")
         outer = layout.make(
             tuple(x.shape[d] for d in kept),
             tuple(ostrides[d] for d in kept),

@@ -50,7 +50,7 @@ FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
         "pg_cross_entropy_backward": dtypes.FLOATS,
     },
 }
-SINGLE_KERNELS = {"fused.cu": ("pg_check_targets",)}  # kernels not instantiated per dtype
+SINGLE_KERNELS = {"index.cu": ("pg_check_index",)}  # kernels not instantiated per dtype
 
 HEADERS = ("pg_common.cuh",)
 

@@ -1,7 +1,7 @@
 /* The optional fused kernels (plugrad.backend.protocol.FusedKernels): relu_backward and axpy
    over strided layouts, and softmax cross-entropy by rows (a warp a row, or a block for long
-   rows, as in reduce.cu) with its backward. Targets are checked by pg_check_targets first, so
-   the host raises IndexError before anything is written. */
+   rows, as in reduce.cu) with its backward. Targets are checked by pg_check_index (index.cu)
+   first, so the host raises IndexError before anything is written. */
 #include "pg_common.cuh"
 
 namespace pg {
@@ -93,16 +93,6 @@ __device__ void cross_entropy_backward(const T *log_probs, const pg_i64 *target,
 }
 
 }  // namespace pg
-
-/* bad[0] becomes 1 when a target lies outside [0, classes) */
-extern "C" __global__ void pg_check_targets(const pg_i64 *target, pg_i64 ts, pg_i64 rows,
-                                            pg_i64 classes, int *bad) {
-    for (pg_i64 i = pg::global_thread(); i < rows; i += pg::grid_threads()) {
-        pg_i64 t = target[i * ts];
-        if (t < 0 || t >= classes) atomicOr(bad, 1);
-    }
-}
-PG_REGISTER_KERNEL_NO_SYNC(pg_check_targets)
 
 #define PG_FUSED_KERNELS(name, T)                                                          \
     extern "C" __global__ void pg_relu_backward_##name(T *out, const T *grad, const T *y,  \

@@ -1,7 +1,8 @@
 /* gather and scatter_add (torch semantics) over strided views. The host lays index, out and
    the source over the index's shape, with a stride of 0 on `axis` for the operand the index
    points into; the index value times that operand's axis stride is added. Values outside
-   [0, axis_size) are never dereferenced (the core checks them before calling). */
+   [0, axis_size) are never dereferenced: pg_check_index runs first and the host raises
+   IndexError before anything is written. */
 #include "pg_common.cuh"
 
 namespace pg {
@@ -40,6 +41,19 @@ __device__ void scatter_add(T *out, const pg_i64 *index, const T *src, const Lay
 }
 
 }  // namespace pg
+
+/* bad[0] becomes 1 when an index value (a strided view of n elements) lies outside
+   [0, bound): gather, scatter_add and the cross-entropy targets. */
+extern "C" __global__ void pg_check_index(const pg_i64 *index, pg::Layout<1> L, pg_i64 n,
+                                          pg_i64 bound, pg_i64 *bad) {
+    for (pg_i64 e = pg::global_thread(); e < n; e += pg::grid_threads()) {
+        pg_i64 off[1];
+        pg::offsets(L, e, off);
+        pg_i64 j = index[off[0]];
+        if (j < 0 || j >= bound) *bad = 1; /* every writer writes the same value */
+    }
+}
+PG_REGISTER_KERNEL_NO_SYNC(pg_check_index)
 
 #define PG_INDEX_KERNELS(name, T)                                                          \
     extern "C" __global__ void pg_gather_##name(T *out, const T *x, const pg_i64 *index,   \
