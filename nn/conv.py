@@ -89,10 +89,12 @@ class Conv1d(Module):
         dilation: int | tuple[int] = 1,
         groups: int = 1,
         bias: bool = True,
+        padding_mode: str = "zeros",
         device: object = None,
         dtype: object = None,
     ) -> None:
         super().__init__()
+        _check_padding_mode("Conv1d", padding_mode)
         (k,) = arguments.int_tuple("Conv1d", "kernel_size", kernel_size, 1, 1)
         self.stride = arguments.int_tuple("Conv1d", "stride", stride, 1, 1)
         self.dilation = arguments.int_tuple("Conv1d", "dilation", dilation, 1, 1)
@@ -137,11 +139,13 @@ class ConvTranspose2d(Module):
         groups: int = 1,
         bias: bool = True,
         dilation: int | tuple[int, int] = 1,
+        padding_mode: str = "zeros",
         device: object = None,
         dtype: object = None,
     ) -> None:
         super().__init__()
         fn = "ConvTranspose2d"
+        _check_padding_mode(fn, padding_mode)
         self.kernel_size = arguments.int_tuple(fn, "kernel_size", kernel_size, 2, 1)
         self.stride = arguments.int_tuple(fn, "stride", stride, 2, 1)
         self.padding = arguments.int_tuple(fn, "padding", padding, 2, 0)
@@ -178,4 +182,12 @@ def _check_groups(fn: str, in_channels: int, out_channels: int, groups: int) -> 
         raise ValueError(
             f"{fn}: in_channels ({in_channels}) and out_channels ({out_channels}) must both "
             f"divide by groups ({groups})"
+        )
+
+
+def _check_padding_mode(fn: str, padding_mode: str) -> None:
+    if padding_mode != "zeros":
+        raise ValueError(
+            f"{fn}: padding_mode {padding_mode!r} is not available; only 'zeros' is (pad the "
+            "input with F.pad beforehand for other modes)"
         )

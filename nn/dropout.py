@@ -34,5 +34,11 @@ class Dropout2d(Dropout):
     """Zero whole channels of (N, C, H, W) with probability p while training (one draw per
     channel), scaling the rest by 1/(1-p)."""
 
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, *, generator: Generator | None = None
+    ) -> None:
+        super().__init__(p, generator=generator)
+        self.inplace = inplace
+
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.dropout2d(input, self.p, self.training, generator=self.generator)
+        return F.dropout2d(input, self.p, self.training, self.inplace, generator=self.generator)

@@ -17,6 +17,7 @@ from plugrad import dtypes as dt
 from plugrad.autograd.grad_mode import no_grad
 from plugrad.autograd.tensor import Tensor, conv2d, one_hot, pad, where
 from plugrad.factory import bernoulli
+from plugrad.factory import zeros as plugrad_zeros
 from plugrad.ops.gather import Gather
 from plugrad.ops.linalg import Linear as LinearOp
 from plugrad.ops.loss import CrossEntropy
@@ -172,6 +173,7 @@ def dropout2d(
     input: Tensor,  # noqa: A002
     p: float = 0.5,
     training: bool = True,
+    inplace: bool = False,
     generator: Generator | None = None,
 ) -> Tensor:
     """Zero whole channels of (N, C, H, W) (or (C, H, W)) with probability p, scale the rest by
@@ -182,11 +184,15 @@ def dropout2d(
         raise ValueError(f"dropout2d expects (N, C, H, W) or (C, H, W) input, got {input.shape}")
     if not training or p == 0.0:
         return input
-    if p == 1.0:
-        return input * 0.0
     shape = input.shape[: input.ndim - 2] + (1, 1)
-    keep = bernoulli(1.0 - p, shape, dtype=input.dtype, device=input.device, generator=generator)
-    return input * (keep * (1.0 / (1.0 - p)))
+    if p == 1.0:
+        scale = plugrad_zeros(shape, dtype=input.dtype, device=input.device)
+    else:
+        keep = bernoulli(
+            1.0 - p, shape, dtype=input.dtype, device=input.device, generator=generator
+        )
+        scale = keep * (1.0 / (1.0 - p))
+    return input.mul_(scale) if inplace else input * scale
 
 
 def group_norm(

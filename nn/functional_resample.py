@@ -40,10 +40,20 @@ def _matrix(size: int, out: int, scale: float | None, mode: str, align_corners: 
     return m
 
 
-def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,  # noqa: A002
-                mode: str = "nearest", align_corners: bool | None = None) -> Tensor:  # fmt: skip
+def interpolate(
+    input: Tensor,
+    size: Any = None,
+    scale_factor: Any = None,  # noqa: A002
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+) -> Tensor:
     """Resize (N, C, L) with 'nearest'/'linear' or (N, C, H, W) with 'nearest'/'bilinear'
-    to `size` or by `scale_factor`, as torch.nn.functional.interpolate."""
+    to `size` or by `scale_factor`, as torch.nn.functional.interpolate. recompute_scale_factor
+    maps coordinates by the computed size rather than the given factor; no antialias."""
+    if antialias:
+        raise ValueError("interpolate(): antialias=True is not available; use antialias=False")
     if mode not in _MODES:
         raise ValueError(f"interpolate(): mode must be one of {_MODES}, got {mode!r}")
     spatial = input.ndim - 2
@@ -67,6 +77,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,  # no
     else:
         scales = [float(v) for v in as_list(scale_factor)]
         outs = [int(math.floor(n * f)) for n, f in zip(in_sizes, scales)]
+        if recompute_scale_factor:
+            scales = [None] * spatial
     if len(outs) != spatial or min(outs) < 1:
         raise ValueError(f"interpolate(): output size {outs} must give {spatial} sizes >= 1")
     mats = [

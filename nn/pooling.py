@@ -82,13 +82,16 @@ class Upsample(Module):
     """F.interpolate as a layer: to `size` or by `scale_factor`, nearest or (bi)linear."""
 
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
-                 align_corners: bool | None = None) -> None:  # fmt: skip
+                 align_corners: bool | None = None,
+                 recompute_scale_factor: bool | None = None) -> None:  # fmt: skip
         super().__init__()
+        self.recompute_scale_factor = recompute_scale_factor
         self.size, self.scale_factor = size, scale_factor
         self.mode, self.align_corners = mode, align_corners
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners)
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                             self.recompute_scale_factor)  # fmt: skip
 
     def extra_repr(self) -> str:
         return f"size={self.size}, scale_factor={self.scale_factor}, mode={self.mode!r}"

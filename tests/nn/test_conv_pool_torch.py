@@ -125,8 +125,9 @@ def test_avg_pool2d(device, kwargs):
 @pytest.mark.parametrize("size", [(1, 1), (3, 5), (4, None), 2])
 def test_adaptive_pools(device, size):
     x = make((2, 3, 7, 8), device, F64)
-    compare_fn(lambda t: F.adaptive_max_pool2d(t, size, return_indices=True),
-               lambda t: tf.adaptive_max_pool2d(t, size, return_indices=True), [x], device)  # fmt: skip
+    ours = lambda t: F.adaptive_max_pool2d(t, size, return_indices=True)  # noqa: E731
+    theirs = lambda t: tf.adaptive_max_pool2d(t, size, return_indices=True)  # noqa: E731
+    compare_fn(ours, theirs, [x], device)
     compare_module(nn.AdaptiveAvgPool2d(size), torch.nn.AdaptiveAvgPool2d(size), [x], device, F64)
 
 
@@ -158,8 +159,16 @@ def test_unfold_and_fold(device, kwargs):
         dict(scale_factor=(1.5, 2.5), mode="bilinear", align_corners=False),
         dict(size=(9, 4), mode="bilinear", align_corners=True),
         dict(size=(2, 3), mode="bilinear"),
+        dict(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True),
     ],
-    ids=["nearest-size", "nearest-scale", "bilinear-scale", "bilinear-corners", "down"],
+    ids=[
+        "nearest-size",
+        "nearest-scale",
+        "bilinear-scale",
+        "bilinear-corners",
+        "down",
+        "recompute",
+    ],
 )
 def test_interpolate(device, kwargs):
     x = make((2, 3, 4, 6), device, F64)
@@ -180,6 +189,7 @@ def test_batchnorm2d(device, training):
 
 @pytest.mark.parametrize("groups,affine", [(1, True), (2, True), (6, False)])
 def test_group_norm(device, groups, affine):
+    assert nn.GroupNorm(2, 6, bias=False).bias is None
     ours = nn.GroupNorm(groups, 6, affine=affine, device=device, dtype=F64)
     if affine:
         with plugrad.no_grad():
@@ -197,6 +207,10 @@ def test_dropout2d_zeroes_whole_channels(device):
     assert np.all(per_channel.min(-1) == per_channel.max(-1))  # one value per channel
     assert set(np.unique(out)) <= {0.0, 1.0 / 0.75}
     assert 0 < (per_channel[..., 0] == 0).sum() < 128
+    y = x.clone()
+    plugrad.manual_seed(0)
+    assert F.dropout2d(y, 0.25, inplace=True) is y
+    np.testing.assert_array_equal(y.numpy(), out)  # the same stream, the same mask
     layer = nn.Dropout2d(0.25)
     layer.eval()
     assert layer(x) is x
