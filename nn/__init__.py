@@ -30,7 +30,7 @@ from .container import ModuleDict, ModuleList, Residual, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import Dropout, Dropout2d
-from .flatten import Flatten
+from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
 from .loss import (
     BCELoss,
@@ -61,6 +61,7 @@ __all__ = [
     "Dropout2d",
     "GroupNorm",
     "MaxPool2d",
+    "Unflatten",
     "Upsample",
     "BCELoss",
     "BCEWithLogitsLoss",
