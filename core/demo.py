@@ -1,6 +1,6 @@
 """`plugrad demo`: train an MLP on the digits, check it, save it, reload it on another device.
 
-plugrad demo [--device NAME] [--epochs N] [--model mlp|mlp-bn|linear] [--checkpoint PATH]
+plugrad demo [--device NAME] [--epochs N] [--model mlp|mlp-bn|linear|cnn] [--checkpoint PATH]
              [--distributed N]
 
 With --distributed N it starts itself on N MPI ranks (`plugrad run`), trains the same model with
@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-MODELS = ("mlp", "mlp-bn", "linear")
+MODELS = ("mlp", "mlp-bn", "linear", "cnn")
 
 
 def build_model(kind: str, device: object = None):  # noqa: ANN201 - returns an nn.Module
@@ -32,6 +32,13 @@ def build_model(kind: str, device: object = None):  # noqa: ANN201 - returns an 
         )
     elif kind == "linear":
         model = nn.Sequential(nn.Linear(64, 10))
+    elif kind == "cnn":  # the pixels as a 1 x 8 x 8 image: two conv blocks, 8 -> 4 -> 2
+        model = nn.Sequential(
+            nn.Unflatten(1, (1, 8, 8)),
+            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Dropout(0.1), nn.Linear(64 * 2 * 2, 10),
+        )  # fmt: skip
     else:
         raise ValueError(f"unknown model {kind!r}; choose one of {', '.join(MODELS)}")
     return model.to(device) if device is not None else model

@@ -27,10 +27,10 @@ from .activation import (
     Tanh,
 )
 from .container import ModuleDict, ModuleList, Residual, Sequential
-from .conv import Conv2d
+from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .distance import CosineSimilarity, PairwiseDistance
-from .dropout import Dropout
-from .flatten import Flatten
+from .dropout import Dropout, Dropout2d
+from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
 from .loss import (
     BCELoss,
@@ -46,11 +46,23 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import IncompatibleKeys, Module
-from .normalization import BatchNorm1d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .parameter import Parameter
+from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d, Upsample
 from .sync_batchnorm import SyncBatchNorm
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool2d",
+    "BatchNorm2d",
+    "Conv1d",
+    "ConvTranspose2d",
+    "Dropout2d",
+    "GroupNorm",
+    "MaxPool2d",
+    "Unflatten",
+    "Upsample",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",

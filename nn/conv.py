@@ -1,4 +1,5 @@
-"""Conv2d: a learned cross-correlation over NCHW images, lowered by the backend to GEMM."""
+"""Conv1d, Conv2d and ConvTranspose2d: learned cross-correlations (and their adjoint), on
+the backend's conv2d kernels."""
 
 from __future__ import annotations
 
@@ -73,3 +74,120 @@ class Conv2d(Module):
         if self.groups != 1:
             text += f", groups={self.groups}"
         return text + ("" if self.bias is not None else ", bias=False")
+
+
+class Conv1d(Module):
+    """(N, in_channels, L) -> (N, out_channels, OL); weight (out, in / groups, K)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int],
+        stride: int | tuple[int] = 1,
+        padding: int | tuple[int] | str = 0,
+        dilation: int | tuple[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: object = None,
+        dtype: object = None,
+    ) -> None:
+        super().__init__()
+        _check_padding_mode("Conv1d", padding_mode)
+        (k,) = arguments.int_tuple("Conv1d", "kernel_size", kernel_size, 1, 1)
+        self.stride = arguments.int_tuple("Conv1d", "stride", stride, 1, 1)
+        self.dilation = arguments.int_tuple("Conv1d", "dilation", dilation, 1, 1)
+        self.padding = padding if isinstance(padding, str) else arguments.int_tuple(
+            "Conv1d", "padding", padding, 1, 0, "'same', 'valid', ")  # fmt: skip
+        _check_groups("Conv1d", in_channels, out_channels, groups)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = (k,)
+        self.weight = Parameter(empty(out_channels, in_channels // groups, k, dtype=dtype,
+                                      device=device))  # fmt: skip
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        init._default_layer_init(self.weight, self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        from . import functional as F
+
+        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+
+
+class ConvTranspose2d(Module):
+    """(N, in_channels, H, W) -> (N, out_channels, OH, OW), the adjoint of Conv2d; weight is
+    (in_channels, out_channels / groups, KH, KW), as torch (fan_in from weight.shape[1:])."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        output_padding: int | tuple[int, int] = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | tuple[int, int] = 1,
+        padding_mode: str = "zeros",
+        device: object = None,
+        dtype: object = None,
+    ) -> None:
+        super().__init__()
+        fn = "ConvTranspose2d"
+        _check_padding_mode(fn, padding_mode)
+        self.kernel_size = arguments.int_tuple(fn, "kernel_size", kernel_size, 2, 1)
+        self.stride = arguments.int_tuple(fn, "stride", stride, 2, 1)
+        self.padding = arguments.int_tuple(fn, "padding", padding, 2, 0)
+        self.output_padding = arguments.int_tuple(fn, "output_padding", output_padding, 2, 0)
+        self.dilation = arguments.int_tuple(fn, "dilation", dilation, 2, 1)
+        _check_groups(fn, in_channels, out_channels, groups)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        shape = (in_channels, out_channels // groups, *self.kernel_size)
+        self.weight = Parameter(empty(*shape, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        init._default_layer_init(self.weight, self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        from . import functional as F
+
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+
+
+def _check_groups(fn: str, in_channels: int, out_channels: int, groups: int) -> None:
+    arguments.integer(fn, "in_channels", in_channels, minimum=1)
+    arguments.integer(fn, "out_channels", out_channels, minimum=1)
+    groups = arguments.integer(fn, "groups", groups, minimum=1)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"{fn}: in_channels ({in_channels}) and out_channels ({out_channels}) must both "
+            f"divide by groups ({groups})"
+        )
+
+
+def _check_padding_mode(fn: str, padding_mode: str) -> None:
+    if padding_mode != "zeros":
+        raise ValueError(
+            f"{fn}: padding_mode {padding_mode!r} is not available; only 'zeros' is (pad the "
+            "input with F.pad beforehand for other modes)"
+        )

@@ -1,4 +1,4 @@
-"""Dropout: random zeroing during training, the identity in eval mode."""
+"""Dropout and Dropout2d (whole channels): random zeroing in training, the identity in eval."""
 
 from __future__ import annotations
 
@@ -28,3 +28,17 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels of (N, C, H, W) with probability p while training (one draw per
+    channel), scaling the rest by 1/(1-p)."""
+
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, *, generator: Generator | None = None
+    ) -> None:
+        super().__init__(p, generator=generator)
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.dropout2d(input, self.p, self.training, self.inplace, generator=self.generator)

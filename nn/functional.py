@@ -17,6 +17,7 @@ from plugrad import dtypes as dt
 from plugrad.autograd.grad_mode import no_grad
 from plugrad.autograd.tensor import Tensor, conv2d, one_hot, pad, where
 from plugrad.factory import bernoulli
+from plugrad.factory import zeros as plugrad_zeros
 from plugrad.ops.gather import Gather
 from plugrad.ops.linalg import Linear as LinearOp
 from plugrad.ops.loss import CrossEntropy
@@ -37,6 +38,7 @@ from .functional_activation import (
     silu,
     softplus,
 )
+from .functional_conv import conv1d, conv_transpose2d, fold, unfold
 from .functional_distance import cosine_similarity, normalize, pairwise_distance
 from .functional_loss import (
     binary_cross_entropy,
@@ -46,8 +48,26 @@ from .functional_loss import (
     margin_ranking_loss,
     smooth_l1_loss,
 )
+from .functional_pool import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    max_pool2d,
+)
+from .functional_resample import interpolate
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool2d",
+    "conv1d",
+    "conv_transpose2d",
+    "dropout2d",
+    "fold",
+    "group_norm",
+    "interpolate",
+    "max_pool2d",
+    "unfold",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -147,6 +167,60 @@ def dropout(
         1.0 - p, input.shape, dtype=input.dtype, device=input.device, generator=generator
     )
     return input * (keep * (1.0 / (1.0 - p)))
+
+
+def dropout2d(
+    input: Tensor,  # noqa: A002
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    generator: Generator | None = None,
+) -> Tensor:
+    """Zero whole channels of (N, C, H, W) (or (C, H, W)) with probability p, scale the rest by
+    1/(1-p) (training only): one draw per channel, broadcast over H and W."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d probability must lie in [0, 1], got {p}")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d expects (N, C, H, W) or (C, H, W) input, got {input.shape}")
+    if not training or p == 0.0:
+        return input
+    shape = input.shape[: input.ndim - 2] + (1, 1)
+    if p == 1.0:
+        scale = plugrad_zeros(shape, dtype=input.dtype, device=input.device)
+    else:
+        keep = bernoulli(
+            1.0 - p, shape, dtype=input.dtype, device=input.device, generator=generator
+        )
+        scale = keep * (1.0 / (1.0 - p))
+    return input.mul_(scale) if inplace else input * scale
+
+
+def group_norm(
+    input: Tensor,  # noqa: A002
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize (N, C, *) over each of num_groups groups of C / num_groups channels (and all
+    of *), then scale and shift per channel."""
+    if input.ndim < 2 or num_groups < 1 or input.shape[1] % num_groups:
+        raise ValueError(
+            f"group_norm: input {input.shape} must be (N, C, *) with C divisible by num_groups "
+            f"({num_groups})"
+        )
+    n, c = input.shape[:2]
+    grouped = input.reshape(n, num_groups, -1)
+    mean = grouped.mean(-1, keepdim=True)
+    centered = grouped - mean
+    var = (centered * centered).mean(-1, keepdim=True)
+    out = (centered * (var + eps).rsqrt()).reshape(input.shape)
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
 
 
 def batch_norm(

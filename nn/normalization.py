@@ -91,6 +91,69 @@ class BatchNorm1d(Module):
         )
 
 
+class BatchNorm2d(BatchNorm1d):
+    """BatchNorm1d's statistics per channel C of (N, C, H, W) images."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: object = None,
+        dtype: object = None,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        if affine and not bias:
+            self.register_parameter("bias", None)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        if input.ndim != 4 or input.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm2d({self.num_features}) expects input of shape (N, "
+                f"{self.num_features}, H, W), got {input.shape}"
+            )
+        return self._normalize(input)
+
+
+class GroupNorm(Module):
+    """Normalize (N, C, *) over groups of C / num_groups channels; per-channel affine."""
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: object = None,
+        dtype: object = None,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must divide by num_groups ({num_groups})"
+            )
+        self.num_groups, self.num_channels, self.eps, self.affine = (
+            num_groups, num_channels, eps, affine
+        )  # fmt: skip
+        if affine:
+            self.weight = Parameter(ones(num_channels, dtype=dtype, device=device))
+            shift = Parameter(zeros(num_channels, dtype=dtype, device=device)) if bias else None
+            self.register_parameter("bias", shift)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
 class LayerNorm(Module):
     """Normalize over the trailing `normalized_shape` dimensions of (*, *normalized_shape),
     then apply an elementwise weight and bias of that shape."""

@@ -91,6 +91,12 @@ SECTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "init": (HERE, "nn.init", ("trunc_normal_", "orthogonal_")),
     "data loading": (OTHER, "data", ("ConcatDataset", "WeightedRandomSampler", "Sampler",
                                      "BatchSampler")),
+    "convolution family (issue 13)": (HERE, "nn", (
+        "Conv1d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+        "AdaptiveMaxPool2d", "BatchNorm2d", "GroupNorm", "Dropout2d", "Upsample")),
+    "convolution functions (issue 13)": (HERE, "nn.functional", (
+        "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+        "adaptive_max_pool2d", "group_norm", "dropout2d", "interpolate", "unfold", "fold")),
 }  # fmt: skip
 
 # Parameters plugrad leaves out: out=, torch's memory layout and device pinning, and what torch
