@@ -30,6 +30,7 @@ from .container import ModuleDict, ModuleList, Residual, Sequential
 from .conv import Conv2d
 from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import Dropout
+from .embedding import Embedding
 from .flatten import Flatten
 from .linear import Identity, Linear
 from .loss import (
@@ -48,9 +49,19 @@ from .loss import (
 from .module import IncompatibleKeys, Module
 from .normalization import BatchNorm1d, LayerNorm
 from .parameter import Parameter
+from .rnn import GRU, LSTM, RNN, RNNBase
+from .rnn_cell import GRUCell, LSTMCell, RNNCell
 from .sync_batchnorm import SyncBatchNorm
 
 __all__ = [
+    "Embedding",
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
