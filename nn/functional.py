@@ -26,6 +26,7 @@ from plugrad.random import Generator
 from ._reduction import check_reduction as _check_reduction
 from ._reduction import reduce as _reduce
 from ._reduction import warn_if_shapes_differ as _check_same_shape
+from .embedding import embedding
 from .functional_activation import (
     elu,
     hardswish,
@@ -68,6 +69,7 @@ __all__ = [
     "interpolate",
     "max_pool2d",
     "unfold",
+    "embedding",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",

@@ -89,6 +89,10 @@ SECTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "pairwise_distance",
     )),
     "init": (HERE, "nn.init", ("trunc_normal_", "orthogonal_")),
+    "sequences (issue 13)": (HERE, "nn", (
+        "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase",
+    )),
+    "embedding (issue 13)": (HERE, "nn.functional", ("embedding",)),
     "data loading": (OTHER, "data", ("ConcatDataset", "WeightedRandomSampler", "Sampler",
                                      "BatchSampler")),
     "convolution family (issue 13)": (HERE, "nn", (
@@ -167,7 +171,8 @@ def _names_from_signature(obj: Any) -> list[str] | None:
     except (TypeError, ValueError):
         return None
     kinds = {p.kind for p in signature.parameters.values()}
-    if inspect.Parameter.VAR_POSITIONAL in kinds and len(signature.parameters) <= 2:
+    named = [name for name in signature.parameters if name != "self"]
+    if inspect.Parameter.VAR_POSITIONAL in kinds and len(named) <= 2:
         return None  # (*args, **kwargs): a wrapper whose docstring has the real signature
     return [p.name for p in signature.parameters.values()]
 
