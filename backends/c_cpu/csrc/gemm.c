@@ -195,6 +195,16 @@ static void ensure_cfg(void) {
                 const T *s = base + (i0 + ir + i) * A->rs;                                  \
                 if (A->kdiv == 0) {                                                         \
                     int64_t cs = A->cs_lo;                                                  \
+                    if (cs == 1 && mr == MR && MR <= 16) {                                  \
+                        /* rows of A contiguous: walk k across the MR rows at once, so the  \
+                           stores are contiguous and each row is one sequential stream */   \
+                        const T *rows[16];                                                  \
+                        for (int64_t r = 0; r < MR; r++)                                    \
+                            rows[r] = base + (i0 + ir + r) * A->rs + p0;                    \
+                        for (int64_t p = 0; p < kc; p++)                                    \
+                            for (int64_t r = 0; r < MR; r++) d[p * MR + r] = rows[r][p];    \
+                        break;                                                              \
+                    }                                                                       \
                     if (cs == 1)                                                            \
                         for (int64_t p = 0; p < kc; p++) d[p * MR + i] = s[p0 + p];         \
                     else                                                                    \
@@ -221,6 +231,12 @@ static void ensure_cfg(void) {
             if (B->cs == 1) {                                                               \
                 for (int64_t p = 0; p < kc; p++) {                                          \
                     const T *s = base + (p0 + p) * B->rs + j0 + jr;                         \
+                    /* the panel is a column strip, one row apart per p: prefetchers miss   \
+                       that stride, so ask for the rows a few steps ahead */                \
+                    if (p + 8 < kc) {                                                       \
+                        __builtin_prefetch(s + 8 * B->rs);                                  \
+                        __builtin_prefetch(s + 8 * B->rs + NR - 1);                         \
+                    }                                                                       \
                     for (int64_t j = 0; j < nr; j++) d[p * NR + j] = s[j];                  \
                     for (int64_t j = nr; j < NR; j++) d[p * NR + j] = 0;                    \
                 }                                                                           \
