@@ -34,18 +34,20 @@ IN_PROGRESS = "in progress in another branch"
 # Tensor.<name>_ where torch has it), "tensor_only", "operator" (Tensor dunders), "linalg",
 # "nn", "nn.functional", "nn.init", "optim", "optim.lr_scheduler", "data".
 SECTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "arithmetic and math": (OTHER, "tensor", (
+    "arithmetic and math": (HERE, "tensor", (
         "add", "sub", "mul", "div", "pow", "matmul", "floor_divide", "remainder", "fmod",
         "log1p", "expm1", "log2", "log10", "exp2", "rsqrt", "reciprocal", "square", "round",
         "trunc", "frac", "sign", "atan", "atan2", "asin", "acos", "sinh", "cosh", "asinh",
         "acosh", "atanh", "hypot", "logaddexp", "lerp", "addcmul", "addcdiv", "nan_to_num",
         "isnan", "isinf", "isfinite", "isclose", "allclose", "equal", "clamp_min", "clamp_max",
     )),
-    "arithmetic operators": (OTHER, "operator", (
-        "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__and__", "__or__", "__xor__",
-        "__invert__", "__lshift__", "__rshift__",
+    "arithmetic operators": (HERE, "operator", (
+        "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__",
     )),
-    "softplus": (OTHER, "nn.functional", ("softplus",)),
+    "bitwise operators": (OTHER, "operator", (
+        "__and__", "__or__", "__xor__", "__invert__", "__lshift__", "__rshift__",
+    )),
+    "softplus": (HERE, "nn.functional", ("softplus",)),
     "reductions and scans": (HERE, "tensor", (
         "all", "any", "count_nonzero", "std_mean", "var_mean", "aminmax", "median", "quantile",
         "nansum", "nanmean", "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp", "norm",

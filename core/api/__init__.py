@@ -9,6 +9,7 @@ from __future__ import annotations
 
 # The families: importing a module registers its ops.
 from . import (
+    arith,
     einsum,
     index,
     linalg_aliases,

@@ -619,9 +619,6 @@ class Tensor:
     def equal(self, other: Tensor) -> bool:
         return self.shape == other.shape and bool((self == other).all())
 
-    def allclose(self, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-        return bool(np.allclose(self.detach().numpy(), np.asarray(other), rtol=rtol, atol=atol))
-
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         dims = _dims("any", dim, None, self.ndim)
         return Tensor._wrap(self.array.astype(dt.bool_).reduce("max", dims, keepdim))
@@ -999,10 +996,11 @@ def _coerce_grad(gradient: Any, like: Tensor) -> Tensor:
 
 
 # --- functions over several tensors ----------------------------------------------------
-def matmul(a: Tensor, b: Tensor) -> Tensor:
-    if not isinstance(b, Tensor):
-        b = Tensor(b, device=a.device)
-    return linalg.MatMul()(a, b)
+def matmul(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - torch's name
+    """The matrix product, NumPy's rules (1-D operands promoted, batch dims broadcast)."""
+    if not isinstance(other, Tensor):
+        other = Tensor(other, device=input.device)
+    return linalg.MatMul()(input, other)
 
 
 def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor:  # noqa: A002
