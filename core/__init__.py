@@ -81,6 +81,7 @@ from .factory import (
     zeros,
     zeros_like,
 )
+from .printing import set_printoptions
 from .random import (
     Generator,
     default_generator,

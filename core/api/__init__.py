@@ -10,6 +10,7 @@ from __future__ import annotations
 # The families: importing a module registers its ops.
 from . import (
     arith,
+    convenience,
     einsum,
     index,
     linalg_aliases,

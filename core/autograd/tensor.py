@@ -21,6 +21,7 @@ from ..ops import gather as gather_ops
 from ..ops import shape as shape_ops
 from ..ops.base import Op
 from ..ops.conv import conv2d as conv2d  # plugrad.conv2d, F.conv2d
+from ..printing import array_to_string
 from ..shapes import normalize_axis
 from . import hooks, inplace, views
 from .engine import run_backward
@@ -137,7 +138,7 @@ class Tensor:
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(self.array.numpy(), separator=", ", prefix="tensor(")
+        body = array_to_string(self.array.numpy(), prefix="tensor(")
         extras = []
         if (
             self.dtype is not dt.float32
@@ -360,7 +361,8 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self if self.array.is_compact() else self.clone()
 
-    def clone(self) -> Tensor:
+    def clone(self, *, memory_format: Any = None) -> Tensor:
+        """A copy in the graph (memory_format is accepted and ignored: one layout)."""
         return _Clone()(self)
 
     # --- in-place updates (recorded in the graph by autograd/inplace.py) ------------------
