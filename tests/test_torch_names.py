@@ -73,7 +73,7 @@ SECTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "is_contiguous", "stride", "storage_offset", "element_size", "nbytes", "t", "clone",
         "set_printoptions",
     )),
-    "random": (OTHER, "tensor", (
+    "random": (HERE, "tensor", (
         "multinomial", "normal", "uniform_", "normal_", "bernoulli_", "exponential_",
     )),
     "optimizers": (HERE, "optim", ("RMSprop", "Adagrad", "NAdam", "RAdam", "Adamax", "LBFGS")),
@@ -102,7 +102,10 @@ SECTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 LEFT_OUT = {"out", "self", "layout", "pin_memory", "memory_format", "size_average", "reduce",
             "min_value", "max_value"}  # fmt: skip
 # torch's method docstrings name some parameters differently from the keywords it accepts.
-METHOD_PARAMETERS = {"where": ["condition", "other"]}
+METHOD_PARAMETERS = {
+    "where": ["condition", "other"],
+    "uniform_": ["from_", "to", "generator"],
+}  # `from` is a Python keyword
 DATALOADER_PARAMETERS = ("num_workers", "persistent_workers", "prefetch_factor",
                          "worker_init_fn", "pin_memory")  # fmt: skip
 

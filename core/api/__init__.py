@@ -18,6 +18,7 @@ from . import (
     norms,
     order,
     reduce,
+    sampling,
     scans,
     select,
     shape,
