@@ -81,6 +81,7 @@ from .factory import (
     zeros,
     zeros_like,
 )
+from .printing import set_printoptions
 from .random import (
     Generator,
     default_generator,
@@ -121,7 +122,7 @@ for _name in (
     "floor", "ceil", "neg", "clamp", "clip", "maximum", "minimum", "sum", "mean", "var", "std",
     "max", "min", "amax", "amin", "argmax", "argmin", "prod", "logsumexp", "softmax",
     "log_softmax", "reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "flip",
-    "broadcast_to", "square", "all", "any", "allclose", "equal", "logical_not", "rsqrt",
+    "broadcast_to", "square", "all", "any", "equal", "logical_not", "rsqrt",
 ):  # fmt: skip
     globals()[_name] = _method(_name)
 del _name

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 # The families: importing a module registers its ops.
 from . import (
+    arith,
+    convenience,
     einsum,
     index,
     linalg_aliases,
@@ -16,6 +18,7 @@ from . import (
     norms,
     order,
     reduce,
+    sampling,
     scans,
     select,
     shape,

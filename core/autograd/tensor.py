@@ -21,6 +21,7 @@ from ..ops import gather as gather_ops
 from ..ops import shape as shape_ops
 from ..ops.base import Op
 from ..ops.conv import conv2d as conv2d  # plugrad.conv2d, F.conv2d
+from ..printing import array_to_string
 from ..shapes import normalize_axis
 from . import hooks, inplace, views
 from .engine import run_backward
@@ -137,7 +138,7 @@ class Tensor:
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(self.array.numpy(), separator=", ", prefix="tensor(")
+        body = array_to_string(self.array.numpy(), prefix="tensor(")
         extras = []
         if (
             self.dtype is not dt.float32
@@ -360,7 +361,8 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self if self.array.is_compact() else self.clone()
 
-    def clone(self) -> Tensor:
+    def clone(self, *, memory_format: Any = None) -> Tensor:
+        """A copy in the graph (memory_format is accepted and ignored: one layout)."""
         return _Clone()(self)
 
     # --- in-place updates (recorded in the graph by autograd/inplace.py) ------------------
@@ -618,9 +620,6 @@ class Tensor:
 
     def equal(self, other: Tensor) -> bool:
         return self.shape == other.shape and bool((self == other).all())
-
-    def allclose(self, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-        return bool(np.allclose(self.detach().numpy(), np.asarray(other), rtol=rtol, atol=atol))
 
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         dims = _dims("any", dim, None, self.ndim)
@@ -999,10 +998,11 @@ def _coerce_grad(gradient: Any, like: Tensor) -> Tensor:
 
 
 # --- functions over several tensors ----------------------------------------------------
-def matmul(a: Tensor, b: Tensor) -> Tensor:
-    if not isinstance(b, Tensor):
-        b = Tensor(b, device=a.device)
-    return linalg.MatMul()(a, b)
+def matmul(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - torch's name
+    """The matrix product, NumPy's rules (1-D operands promoted, batch dims broadcast)."""
+    if not isinstance(other, Tensor):
+        other = Tensor(other, device=input.device)
+    return linalg.MatMul()(input, other)
 
 
 def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor:  # noqa: A002
