@@ -109,18 +109,35 @@ def t(input: Tensor) -> Tensor:  # noqa: A002
     return input.transpose(0, 1) if input.ndim == 2 else input
 
 
-def _t_(self: Tensor) -> Tensor:
-    """In-place t(): this tensor becomes its transpose (a change of strides, no copy)."""
+def _restrided_in_place(self: Tensor, name: str, view: Tensor) -> Tensor:
+    """self takes the strides of `view` (a view of self): t_(), swapaxes_(), transpose_()."""
     if self.requires_grad or self._base is not None:
         raise RuntimeError(
-            "t_() changes a tensor's strides in place, which autograd and views do not track "
-            "here; use .t() instead"
+            f"{name}() changes a tensor's strides in place, which autograd and views do not "
+            f"track here; use .{name[:-1]}() instead"
         )
-    self.array = t(self).array
+    self.array = view.array
     return self
 
 
+def _t_(self: Tensor) -> Tensor:
+    """In-place t(): this tensor becomes its transpose (a change of strides, no copy)."""
+    return _restrided_in_place(self, "t_", t(self))
+
+
+def _swapaxes_(self: Tensor, axis0: int, axis1: int) -> Tensor:
+    """In-place swapaxes(axis0, axis1): a change of strides, no copy."""
+    return _restrided_in_place(self, "swapaxes_", self.transpose(axis0, axis1))
+
+
+def _transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    """In-place transpose(dim0, dim1): a change of strides, no copy."""
+    return _restrided_in_place(self, "transpose_", self.transpose(dim0, dim1))
+
+
 Tensor.t_ = _t_  # type: ignore[attr-defined]
+Tensor.swapaxes_ = _swapaxes_  # type: ignore[attr-defined]
+Tensor.transpose_ = _transpose_  # type: ignore[attr-defined]
 
 
 @export(method=False)

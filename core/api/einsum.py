@@ -26,9 +26,10 @@ Label = int  # a letter's code point; ellipsis dimensions are -1, -2, ... (right
 
 
 @export(method=False)
-def einsum(*args: Any) -> Tensor:
-    """torch.einsum(equation, *operands), or the sublist format."""
-    equation, operands = _arguments(args)
+def einsum(equation: Any, *operands: Any) -> Tensor:
+    """torch.einsum: einsum("ij,jk->ik", a, b), or the sublist format einsum(a, [0, 1], b,
+    [1, 2], [0, 2]) (then `equation` is the first operand)."""
+    equation, operands = _arguments((equation, *operands))
     terms, output = _parse(equation, operands)
     sizes = _label_sizes(terms, operands)
     keep_final = set(output)

@@ -80,6 +80,12 @@ def test_t_type_as_and_clone(device):
     np.testing.assert_array_equal(z.numpy(), a.T)
     with pytest.raises(RuntimeError, match="use .t"):
         x.t_()
+    b = np.arange(24.0).reshape(2, 3, 4)
+    w = plugrad.tensor(b, device=device)
+    assert w.swapaxes_(0, 2) is w and w.shape == (4, 3, 2)
+    np.testing.assert_array_equal(w.numpy(), b.swapaxes(0, 2))
+    assert w.transpose_(1, 2) is w
+    np.testing.assert_array_equal(w.numpy(), b.swapaxes(0, 2).swapaxes(1, 2))
     y = plugrad.clone(x, memory_format=None)
     assert y.requires_grad and y.array.buffer is not x.array.buffer
     assert x.clone(memory_format="contiguous").grad_fn is not None
