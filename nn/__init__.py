@@ -26,6 +26,7 @@ from .activation import (
     Softplus,
     Tanh,
 )
+from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, Residual, Sequential
 from .conv import Conv2d
 from .distance import CosineSimilarity, PairwiseDistance
@@ -52,8 +53,19 @@ from .parameter import Parameter
 from .rnn import GRU, LSTM, RNN, RNNBase
 from .rnn_cell import GRUCell, LSTMCell, RNNCell
 from .sync_batchnorm import SyncBatchNorm
+from .transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
+    "MultiheadAttention",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Embedding",
     "GRU",
     "GRUCell",
