@@ -70,6 +70,7 @@ __all__ = [
     "max_pool2d",
     "unfold",
     "embedding",
+    "scaled_dot_product_attention",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -512,3 +513,7 @@ def binary_cross_entropy_with_logits(
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+# Attention is built on linear, softmax and dropout above, so it is imported after them.
+from .functional_attention import scaled_dot_product_attention  # noqa: E402

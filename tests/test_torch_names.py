@@ -97,6 +97,11 @@ SECTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase",
     )),
     "embedding (issue 13)": (HERE, "nn.functional", ("embedding",)),
+    "attention (issue 13)": (HERE, "nn", (
+        "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+        "TransformerDecoderLayer", "TransformerDecoder",
+    )),
+    "attention functional (issue 13)": (HERE, "nn.functional", ("scaled_dot_product_attention",)),
     "data loading": (HERE, "data", ("ConcatDataset", "WeightedRandomSampler", "Sampler",
                                      "BatchSampler")),
     "convolution family (issue 13)": (HERE, "nn", (
