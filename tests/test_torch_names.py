@@ -59,7 +59,7 @@ SECTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "index_add", "index_copy", "take", "take_along_dim", "scatter", "scatter_add",
         "scatter_reduce", "where",
     )),
-    "shape": (HERE, "tensor", (
+    "shape": (OTHER, "tensor", (
         "repeat", "tile", "repeat_interleave", "roll", "unbind", "movedim", "moveaxis",
         "swapaxes", "narrow", "unflatten", "expand_as", "view_as", "reshape_as", "tril", "triu",
         "diag", "diagonal", "trace", "outer", "meshgrid", "einsum", "tensordot", "kron",

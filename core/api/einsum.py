@@ -26,10 +26,10 @@ Label = int  # a letter's code point; ellipsis dimensions are -1, -2, ... (right
 
 
 @export(method=False)
-def einsum(equation: Any, *operands: Any) -> Tensor:
-    """torch.einsum: einsum("ij,jk->ik", a, b), or the sublist format einsum(a, [0, 1], b,
-    [1, 2], [0, 2]) (then `equation` is the first operand)."""
-    equation, operands = _arguments((equation, *operands))
+def einsum(*args: Any) -> Tensor:
+    """torch.einsum(*args), as torch's own signature: einsum("ij,jk->ik", a, b), or the
+    sublist format einsum(a, [0, 1], b, [1, 2], [0, 2])."""
+    equation, operands = _arguments(args)
     terms, output = _parse(equation, operands)
     sizes = _label_sizes(terms, operands)
     keep_final = set(output)
