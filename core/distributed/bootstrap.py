@@ -14,13 +14,11 @@ import runpy
 import sys
 import traceback
 
-from .mpi import import_mpi
+from .mpi import abort_job, import_mpi
 
 
 def _abort(MPI: object, code: int) -> None:  # noqa: N803 - the module's name
-    sys.stdout.flush()
-    sys.stderr.flush()
-    MPI.COMM_WORLD.Abort(code)
+    abort_job(MPI.COMM_WORLD, code)
 
 
 def main(argv: list[str]) -> int:

@@ -12,6 +12,8 @@ datatype, as mpi4py types NumPy buffers), so a new plugrad dtype needs no change
 from __future__ import annotations
 
 import os
+import sys
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -163,7 +165,21 @@ class MPIProcessGroup(ProcessGroup):
         return self._work(self.comm.Ibarrier(), what, ())
 
     def abort(self, code: int) -> None:
-        self.comm.Abort(code)
+        abort_job(self.comm, code)
+
+
+# MPI_Abort makes the launcher kill every rank at once; output still travelling to it from this
+# rank (the traceback just printed) can be dropped on a loaded machine. A short pause after
+# flushing lets it arrive first.
+_ABORT_GRACE_S = 0.5
+
+
+def abort_job(comm: object, code: int) -> None:
+    """Flush this rank's output, give the launcher a moment to forward it, end the job."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(_ABORT_GRACE_S)
+    comm.Abort(code)
 
 
 def _check_launcher_agrees(size: int) -> None:

@@ -89,8 +89,6 @@ def _abort_on_uncaught(
     print(f"plugrad.distributed: rank {group.rank} of {group.size} raised; aborting the job",
           file=sys.stderr)  # fmt: skip
     previous(kind, error, traceback)
-    sys.stdout.flush()
-    sys.stderr.flush()
     group.abort(1)
 
 
