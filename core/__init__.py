@@ -55,7 +55,21 @@ from .backend import (
     unregister_backend,
 )
 from .backend.registry import iter_devices
-from .dtypes import DType, bool_, float32, float64, int64
+from .dtypes import (
+    DType,
+    bfloat16,
+    bool_,
+    finfo,
+    float16,
+    float32,
+    float64,
+    iinfo,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+)
 from .factory import (
     arange,
     as_tensor,
@@ -100,6 +114,9 @@ bool = bool_  # noqa: A001 - torch's spelling: plugrad.bool
 float = float32  # noqa: A001
 double = float64
 long = int64
+half = float16
+int = int32  # noqa: A001 - torch's spelling: plugrad.int is int32
+short = int16
 
 
 def _method(name: str) -> Any:

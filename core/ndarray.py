@@ -81,10 +81,7 @@ class NDArray:
         """A new compact, uninitialised array."""
         backend = device.backend
         if dtype.name not in backend.dtypes:
-            raise TypeError(
-                f"device {device.name!r} does not support dtype {dtype.name} "
-                f"(it supports {', '.join(backend.dtypes)}); use .astype() or another device"
-            )
+            raise _unsupported(device, dtype)
         buffer = backend.allocate(prod(shape), dtype.name)
         return NDArray(device, buffer, shape, compact_strides(shape), 0, dtype)
 
@@ -100,7 +97,7 @@ class NDArray:
         dtype = dtype or dt.from_numpy_dtype(array.dtype)
         host = dt.to_host(np.asarray(array), dtype)  # keeps 0-d shape; refuses wrapping values
         if dtype.name not in device.backend.dtypes:
-            raise TypeError(f"device {device.name!r} does not support dtype {dtype.name}")
+            raise _unsupported(device, dtype)
         buffer = device.backend.from_numpy(host.reshape(-1), copy=True)
         return NDArray(device, buffer, host.shape, compact_strides(host.shape), 0, dtype)
 
@@ -113,6 +110,8 @@ class NDArray:
                 f"cannot share the memory of a {array.dtype} array: plugrad stores "
                 f"{', '.join(dt.ALL)}; copy-convert with plugrad.tensor(array) instead"
             )
+        if dtype.name not in device.backend.dtypes:
+            raise _unsupported(device, dtype)
         if dtype is dt.bool_ and dt.canonical_bools(array) is not array:
             warnings.warn(_NOT_CANONICAL, RuntimeWarning, stacklevel=3)
             return NDArray.from_numpy(array, device)
@@ -377,7 +376,9 @@ class NDArray:
         if other.dtype is not dtype or not dtype.is_floating:
             if op == "sub" and dt.bool_ in (dtype, other.dtype):
                 raise RuntimeError(_BOOL_SUB)
-            dtype = _operand_dtype(op, dt.promote(dtype, other.dtype))
+            dtype = _operand_dtype(
+                op, dt.promote_arrays(dtype, self.ndim == 0, other.dtype, other.ndim == 0)
+            )
         a, b = self, other
         if a.shape != b.shape:
             shape = broadcast_shapes(a.shape, b.shape)
@@ -423,7 +424,7 @@ class NDArray:
         for x in arrays:
             cond._same_device(x)
         if len(arrays) == 2:
-            dtype = dt.promote(a.dtype, b.dtype)  # type: ignore[union-attr]
+            dtype = dt.promote_arrays(a.dtype, a.ndim == 0, b.dtype, b.ndim == 0)  # type: ignore
         elif arrays:
             other = b if arrays[0] is a else a
             dtype = dt.promote_scalar(arrays[0].dtype, other)
@@ -445,9 +446,14 @@ class NDArray:
     def reduce(self, op: str, axes: object = None, keepdims: bool = False) -> NDArray:
         """sum / max / min / prod over `axes` (None: all)."""
         axes = normalize_axes(axes, self.ndim)
-        source = self
-        if op in ("sum", "prod") and self.dtype is dt.bool_:
-            source = self.astype(dt.int64)
+        source, result = self, self.dtype
+        if op in ("sum", "prod") and not self.dtype.is_floating:
+            source, result = (
+                self.astype(dt.int64),
+                dt.int64,
+            )  # as torch: bool and small ints sum to int64
+        elif op in ("sum", "prod") and self.dtype.itemsize < 4:
+            source = self.astype(dt.float32)  # float16/bfloat16 accumulate in float32, as torch
         if op in ("max", "min") and any(self.shape[a] == 0 for a in axes):
             raise ValueError(
                 f"{op}() of an empty extent: axes {axes} of shape {self.shape} include a 0-sized "
@@ -459,6 +465,8 @@ class NDArray:
             self.backend.reduce(op, source.strided(), axes, out.strided())
         else:
             self.backend.compact(source.strided(), out.strided())
+        if out.dtype is not result:
+            out = out.astype(result)
         if keepdims:
             return out.reshape(tuple(1 if i in axes else d for i, d in enumerate(self.shape)))
         return out
@@ -557,6 +565,14 @@ def _output(out: NDArray | None, shape: tuple, dtype: dt.DType, device: Device) 
     if not out.is_compact():
         raise ValueError("out must be compact (row-major, offset 0)")
     return out
+
+
+def _unsupported(device: Device, dtype: dt.DType) -> TypeError:
+    """The core's refusal of a dtype a device's backend does not declare."""
+    return TypeError(
+        f"device {device.name!r} does not support dtype {dtype.name} "
+        f"(it supports {', '.join(device.backend.dtypes)}); use .astype() or another device"
+    )
 
 
 def _operand_dtype(op: str, dtype: dt.DType) -> dt.DType:
@@ -658,4 +674,6 @@ def _flat_span(array: np.ndarray, low: int, high: int) -> np.ndarray:
     """A 1-D contiguous array over the memory a strided array spans, elements low..high
     relative to its first element (low <= 0 with negative strides)."""
     address = array.__array_interface__["data"][0] + low * array.itemsize
-    return np.asarray(_SpanOwner(array, address, high - low + 1))
+    span = np.asarray(_SpanOwner(array, address, high - low + 1))
+    # The array interface spells bfloat16 (an ml_dtypes dtype) as raw bytes: view it back.
+    return span if span.dtype == array.dtype else span.view(array.dtype)

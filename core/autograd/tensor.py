@@ -323,7 +323,9 @@ class Tensor:
         if kwargs:
             raise TypeError(f"unexpected arguments to Tensor.to: {', '.join(kwargs)}")
         for arg in args:
-            if isinstance(arg, (dt.DType, type)) or (isinstance(arg, str) and arg in dt.ALL):
+            if isinstance(arg, (dt.DType, type, np.dtype)) or (
+                isinstance(arg, str) and (arg in dt.ALL or arg in dt.ALIASES)
+            ):
                 dtype = arg
             else:
                 device = arg
@@ -357,6 +359,30 @@ class Tensor:
 
     def bool(self) -> Tensor:
         return self.astype(dt.bool_)
+
+    def half(self) -> Tensor:
+        return self.astype(dt.float16)
+
+    def bfloat16(self) -> Tensor:
+        return self.astype(dt.bfloat16)
+
+    def int(self) -> Tensor:
+        """int32, as torch's `.int()`."""
+        return self.astype(dt.int32)
+
+    def short(self) -> Tensor:
+        return self.astype(dt.int16)
+
+    def char(self) -> Tensor:
+        """int8, as torch's `.char()`."""
+        return self.astype(dt.int8)
+
+    def byte(self) -> Tensor:
+        """uint8, as torch's `.byte()`."""
+        return self.astype(dt.uint8)
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating
 
     def contiguous(self) -> Tensor:
         return self if self.array.is_compact() else self.clone()
@@ -961,7 +987,11 @@ def _to_ndarray(data: Any, dtype: object, device: object) -> NDArray:
         if host.dtype.kind == "f" and isinstance(data, (float, list, tuple)):
             want = dt.float32  # Python floats become float32, as torch's default dtype
         else:
-            want = dt.from_numpy_dtype(host.dtype) if host.dtype.kind in "biuf" else None
+            want = (
+                dt.from_numpy_dtype(host.dtype)
+                if host.dtype.kind in "biuf" or host.dtype == dt.bfloat16.numpy
+                else None
+            )
         if want is None:
             raise TypeError(
                 f"cannot make a tensor from {type(data).__name__} of dtype {host.dtype}"

@@ -13,13 +13,15 @@ import weakref
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from plugrad import dtypes as _dt
 from plugrad import random_stream
 from plugrad.backend.validation import Validator, check_index_values
 from plugrad.backend.validation_linalg import LinalgValidator
 
 from .linalg import LinalgKernels
 
-_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
+_DTYPES = {name: d.numpy for name, d in _dt.ALL.items()}  # every plugrad dtype
+_HALF = frozenset(d.numpy for d in _dt.FLOATING if d.itemsize < 4)  # float16, bfloat16
 
 _UNARY = {
     "neg": np.negative,
@@ -80,6 +82,12 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _wide(x: np.ndarray) -> np.ndarray:
+    """float16/bfloat16 values as float32 (they are computed in float32 and rounded once when
+    stored, as on every backend); other arrays as they are."""
+    return x.astype(np.float32) if x.dtype in _HALF else x
+
+
 def _erf(x: np.ndarray) -> np.ndarray:
     return _erf_vec(x).astype(x.dtype, copy=False) if x.size else x.copy()
 
@@ -117,7 +125,7 @@ class NumpyRefBackend(LinalgKernels):
     linear-algebra kernels (`LinalgKernels`, NumPy's LAPACK) and none of the fused ones."""
 
     name = "numpy_ref"
-    dtypes = ("float32", "float64", "int64", "bool")
+    dtypes = tuple(_DTYPES)
     is_host = True
     _check = LinalgValidator(_VALID)
     _np = staticmethod(_array)
@@ -162,23 +170,23 @@ class NumpyRefBackend(LinalgKernels):
     def unary(self, op, x, out):
         _VALID.unary(op, x, out)
         with np.errstate(all="ignore"):
-            _array(out)[...] = _UNARY[op](_array(x))
+            _array(out)[...] = _UNARY[op](_wide(_array(x)))
 
     def binary(self, op, a, b, out):
         _VALID.binary(op, a, b, out)
         with np.errstate(all="ignore"):
-            _array(out)[...] = self._binary(op, _array(a), _array(b))
+            _array(out)[...] = self._binary(op, _wide(_array(a)), _wide(_array(b)))
 
     def scalar(self, op, a, value, out, reflected):
         _VALID.scalar(op, a, value, out)
-        av = _array(a)
+        av = _wide(_array(a))
         sv = np.asarray(value, dtype=av.dtype)
         with np.errstate(all="ignore"):
             _array(out)[...] = self._binary(op, sv, av) if reflected else self._binary(op, av, sv)
 
     @staticmethod
     def _binary(op, a, b):
-        if op == "pow" and a.dtype == np.int64:
+        if op == "pow" and a.dtype.kind == "i":
             # NumPy refuses negative integer powers; torch gives 0 (or +-1); match torch.
             b = np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape))
             neg = b < 0
@@ -202,17 +210,17 @@ class NumpyRefBackend(LinalgKernels):
         axes = _VALID.reduce(op, x, axes, out)
         keep = len(out.shape) == len(x.shape)  # out may keep the reduced axes as 1
         with np.errstate(all="ignore"):  # inf - inf is NaN, as every backend gives
-            _array(out)[...] = _REDUCE[op](_array(x), axis=axes, keepdims=keep)
+            _array(out)[...] = _REDUCE[op](_wide(_array(x)), axis=axes, keepdims=keep)
 
     def arg_reduce(self, op, x, axis, out):
         axis = _VALID.arg_reduce(op, x, axis, out)
         keep = len(out.shape) == len(x.shape)
-        _array(out)[...] = _ARG_REDUCE[op](_array(x), axis=axis, keepdims=keep)
+        _array(out)[...] = _ARG_REDUCE[op](_wide(_array(x)), axis=axis, keepdims=keep)
 
     # --- order and scans -----------------------------------------------------------------
     def sort(self, x, axis, descending, values_out, indices_out):
         axis, _ = _VALID.sort(x, axis, descending, values_out, indices_out)
-        xv = _array(x)
+        xv = _wide(_array(x))
         if descending:  # stable descending: sort the reversed row, reverse the result
             last = xv.shape[axis] - 1
             flipped = np.flip(np.argsort(np.flip(xv, axis), axis=axis, kind="stable"), axis)
@@ -224,7 +232,7 @@ class NumpyRefBackend(LinalgKernels):
 
     def scan(self, op, x, axis, out, indices_out):
         axis, _ = _VALID.scan(op, x, axis, out, indices_out)
-        xv = _array(x)
+        xv = _wide(_array(x))
         if xv.dtype == np.bool_ and op in ("sum", "prod"):
             op = "max" if op == "sum" else "min"  # logical or / and
         wide = xv.astype(np.float64) if xv.dtype == np.float32 else xv
@@ -243,7 +251,10 @@ class NumpyRefBackend(LinalgKernels):
     # --- linear algebra and convolution --------------------------------------------------
     def matmul(self, a, b, out):
         _VALID.matmul(a, b, out)
-        np.matmul(_array(a), _array(b), out=_array(out))
+        if a.dtype in ("float16", "bfloat16"):  # accumulate in float32, round once
+            _array(out)[...] = np.matmul(_wide(_array(a)), _wide(_array(b)))
+        else:
+            np.matmul(_array(a), _array(b), out=_array(out))
 
     @staticmethod
     def _windows(x, w_shape, out_shape, stride, padding, dilation):
@@ -265,7 +276,7 @@ class NumpyRefBackend(LinalgKernels):
     def conv2d(self, x, w, out, stride, padding, dilation, groups):
         geometry = _VALID.conv2d(x, w, out, stride, padding, dilation, groups)
         stride, padding, dilation, groups = _conv_args(geometry)
-        xv, wv, ov = _array(x), _array(w), _array(out)
+        xv, wv, ov = _wide(_array(x)), _wide(_array(w)), _array(out)
         o, cg = wv.shape[:2]
         cols = self._windows(xv, wv.shape, ov.shape, stride, padding, dilation)
         og = o // groups
@@ -279,13 +290,13 @@ class NumpyRefBackend(LinalgKernels):
             grad_out, w, grad_x, stride, padding, dilation, groups
         )
         stride, padding, dilation, groups = _conv_args(geometry)
-        gv, wv, gx = _array(grad_out), _array(w), _array(grad_x)
+        gv, wv, gx = _wide(_array(grad_out)), _wide(_array(w)), _array(grad_x)
         n, c, h, wd = gx.shape
         o, cg, kh, kw = wv.shape
         _, _, oh, ow = gv.shape
         ph, pw = padding
         og = o // groups
-        padded = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=gx.dtype)
+        padded = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=gv.dtype)
         for g in range(groups):
             # contribution[n, c, p, q, i, j] = sum_o grad[n, o, p, q] * w[o, c, i, j]
             contrib = np.einsum(
@@ -306,7 +317,7 @@ class NumpyRefBackend(LinalgKernels):
             x, grad_out, grad_w, stride, padding, dilation, groups
         )
         stride, padding, dilation, groups = _conv_args(geometry)
-        xv, gv, gw = _array(x), _array(grad_out), _array(grad_w)
+        xv, gv, gw = _wide(_array(x)), _wide(_array(grad_out)), _array(grad_w)
         o, cg = gw.shape[:2]
         cols = self._windows(xv, gw.shape, gv.shape, stride, padding, dilation)
         og = o // groups
