@@ -10,6 +10,7 @@ x.to("numpy_ref")          # move between installed devices
 
 from __future__ import annotations
 
+import builtins
 import inspect
 from typing import Any
 
@@ -147,7 +148,8 @@ del _name
 
 def set_num_threads(n: int) -> None:
     """Threads for every loaded backend that uses them (also PLUGRAD_NUM_THREADS)."""
-    if not isinstance(n, int) or n < 1:
+    # plugrad.int is the int32 dtype here (torch's spelling), so the builtin is named in full
+    if not isinstance(n, builtins.int) or isinstance(n, builtins.bool) or n < 1:
         raise ValueError(f"number of threads must be a positive integer, got {n!r}")
     for dev in iter_devices():
         setter = getattr(dev.backend, "set_num_threads", None)

@@ -34,19 +34,20 @@ _MAX_HEADER = 100_000_000  # bytes; the safetensors reference implementation's l
 _MAX_NDIM = 64  # NumPy's limit, far beyond any tensor plugrad makes
 _MAX_BYTES = 2**63 - 1  # what a byte count (and an element count) must fit: int64
 
-# safetensors dtype -> (NumPy dtype of the stored bytes, plugrad dtype it loads as)
+# safetensors dtype -> (NumPy dtype of the stored bytes, plugrad dtype it loads as); uint16
+# and uint32, which plugrad lacks, load as int64 (every value fits)
 LOADABLE: dict[str, tuple[np.dtype, dt.DType]] = {
     "F64": (np.dtype("<f8"), dt.float64),
     "F32": (np.dtype("<f4"), dt.float32),
-    "F16": (np.dtype("<f2"), dt.float32),
-    "BF16": (np.dtype("<u2"), dt.float32),
+    "F16": (np.dtype("<f2"), dt.float16),
+    "BF16": (np.dtype("<u2"), dt.bfloat16),
     "I64": (np.dtype("<i8"), dt.int64),
-    "I32": (np.dtype("<i4"), dt.int64),
-    "I16": (np.dtype("<i2"), dt.int64),
-    "I8": (np.dtype("i1"), dt.int64),
+    "I32": (np.dtype("<i4"), dt.int32),
+    "I16": (np.dtype("<i2"), dt.int16),
+    "I8": (np.dtype("i1"), dt.int8),
     "U32": (np.dtype("<u4"), dt.int64),
     "U16": (np.dtype("<u2"), dt.int64),
-    "U8": (np.dtype("u1"), dt.int64),
+    "U8": (np.dtype("u1"), dt.uint8),
     "BOOL": (np.dtype("u1"), dt.bool_),  # bytes; any nonzero byte is True
 }
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from . import dtypes as dt
 from .autograd.tensor import Tensor
 from .backend.registry import Device, get_device
 from .checkpoint_format import (
@@ -147,10 +148,27 @@ def save(obj: Mapping[str, Any], path: str | os.PathLike) -> None:
 
 
 # --- loading -----------------------------------------------------------------------------
+def _loaded_dtype(dtype: dt.DType, device: Device) -> dt.DType:
+    """`dtype`, or where the device lacks it the narrowest wider dtype of its kind the device
+    has (float16 loads as float32 on a backend without float16, int8 as int64): values are
+    kept exactly."""
+    supported = device.backend.dtypes
+    if dtype.name in supported:
+        return dtype
+    kind = dt.FLOATING if dtype.is_floating else dt.INTEGER
+    wider = [d for d in kind if d.name in supported and d.itemsize > dtype.itemsize]
+    if not wider:
+        raise TypeError(
+            f"device {device.name!r} supports no dtype that holds {dtype.name} "
+            f"(it supports {', '.join(supported)}); load onto another device"
+        )
+    return min(wider, key=lambda d: d.itemsize)
+
+
 def _to_tensor(array: np.ndarray, kind: str, device: Device) -> Tensor:
-    target_dtype = LOADABLE[kind][1]
+    target_dtype = _loaded_dtype(LOADABLE[kind][1], device)
     if kind == "BF16":
-        array = (array.astype(np.uint32) << 16).view(np.float32)
+        array = array.view(dt.bfloat16.numpy)
     elif kind == "BOOL":
         array = array != 0  # a byte other than 0 or 1 is True, stored as 1
     host = np.asarray(array, dtype=target_dtype.numpy, order="C")

@@ -8,8 +8,11 @@ broadcast to `out.shape` by the core; for in-place updates `out` of `unary`, `bi
 `scalar` may be the very memory of an operand with the same strides (element i is read before
 element i is written).
 
-dtypes are the names "float32", "float64", "int64" and "bool" (stored one byte per element,
-0 or 1: bytes coming in through `from_numpy` are normalised). Element counts fit int64. Axes
+dtypes are names from `plugrad.dtypes.ALL`: "bool" (stored one byte per element, 0 or 1:
+bytes coming in through `from_numpy` are normalised), "uint8", "int8", "int16", "int32",
+"int64", "float16", "bfloat16" (16 bits, ml_dtypes' layout), "float32", "float64". A backend
+declares the subset it implements in `dtypes`; the core refuses the others before any kernel
+runs. Element counts fit int64. Axes
 are non-negative and below the operand's ndim (the core normalises negative ones). Scalars are
 real numbers that the operand's dtype holds.
 

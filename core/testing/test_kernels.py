@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import plugrad
 from plugrad.backend.protocol import (
     ARG_REDUCE_OPS,
     BINARY_OPS,
@@ -64,7 +65,7 @@ def f64(array: np.ndarray) -> np.ndarray:
 def test_protocol_members(backend):
     assert missing_members(backend) == []
     assert isinstance(backend.name, str) and backend.name
-    assert set(backend.dtypes) <= set(DTYPES), backend.dtypes
+    assert set(backend.dtypes) <= set(plugrad.dtypes.ALL), backend.dtypes
     assert "float32" in backend.dtypes
     assert isinstance(backend.is_host, bool)
 
