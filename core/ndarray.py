@@ -85,8 +85,10 @@ class NDArray:
                 f"device {device.name!r} does not support dtype {dtype.name} "
                 f"(it supports {', '.join(backend.dtypes)}); use .astype() or another device"
             )
-        buffer = backend.allocate(prod(shape), dtype.name)
-        return NDArray(device, buffer, shape, compact_strides(shape), 0, dtype)
+        size = prod(shape)
+        buffer = backend.allocate(size, dtype.name)
+        version = device.memory.track(buffer, size * dtype.itemsize)
+        return NDArray(device, buffer, shape, compact_strides(shape), 0, dtype, version)
 
     @staticmethod
     def full(shape: tuple[int, ...], value: object, dtype: dt.DType, device: Device) -> NDArray:
@@ -102,7 +104,9 @@ class NDArray:
         if dtype.name not in device.backend.dtypes:
             raise TypeError(f"device {device.name!r} does not support dtype {dtype.name}")
         buffer = device.backend.from_numpy(host.reshape(-1), copy=True)
-        return NDArray(device, buffer, host.shape, compact_strides(host.shape), 0, dtype)
+        version = device.memory.track(buffer, host.size * dtype.itemsize)
+        shape = host.shape
+        return NDArray(device, buffer, shape, compact_strides(shape), 0, dtype, version)
 
     @staticmethod
     def share_numpy(array: np.ndarray, device: Device) -> NDArray:
