@@ -167,4 +167,4 @@ from . import api  # noqa: E402 - the method families register themselves on imp
 
 globals().update(api.FUNCTIONS)
 
-from . import data, nn, optim  # noqa: E402 - subpackages, as torch.nn / torch.optim
+from . import data, nn, optim, utils  # noqa: E402 - subpackages, as torch.nn / torch.optim / torch.utils
