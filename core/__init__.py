@@ -49,9 +49,17 @@ from .backend import (
     Device,
     available_devices,
     device,
+    empty_cache,
     get_default_device,
+    max_memory_allocated,
+    max_memory_reserved,
     memory_allocated,
+    memory_reserved,
+    memory_stats,
     register_backend,
+    reset_accumulated_memory_stats,
+    reset_max_memory_allocated,
+    reset_peak_memory_stats,
     set_default_device,
     unregister_backend,
 )
@@ -178,4 +186,4 @@ from . import api  # noqa: E402 - the method families register themselves on imp
 
 globals().update(api.FUNCTIONS)
 
-from . import data, nn, optim  # noqa: E402 - subpackages, as torch.nn / torch.optim
+from . import data, nn, optim, utils  # noqa: E402 - subpackages, as torch.nn / torch.optim / torch.utils

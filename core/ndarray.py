@@ -82,8 +82,10 @@ class NDArray:
         backend = device.backend
         if dtype.name not in backend.dtypes:
             raise _unsupported(device, dtype)
-        buffer = backend.allocate(prod(shape), dtype.name)
-        return NDArray(device, buffer, shape, compact_strides(shape), 0, dtype)
+        size = prod(shape)
+        buffer = backend.allocate(size, dtype.name)
+        version = device.memory.track(buffer, size * dtype.itemsize)
+        return NDArray(device, buffer, shape, compact_strides(shape), 0, dtype, version)
 
     @staticmethod
     def full(shape: tuple[int, ...], value: object, dtype: dt.DType, device: Device) -> NDArray:
@@ -99,7 +101,9 @@ class NDArray:
         if dtype.name not in device.backend.dtypes:
             raise _unsupported(device, dtype)
         buffer = device.backend.from_numpy(host.reshape(-1), copy=True)
-        return NDArray(device, buffer, host.shape, compact_strides(host.shape), 0, dtype)
+        version = device.memory.track(buffer, host.size * dtype.itemsize)
+        shape = host.shape
+        return NDArray(device, buffer, shape, compact_strides(shape), 0, dtype, version)
 
     @staticmethod
     def share_numpy(array: np.ndarray, device: Device) -> NDArray:

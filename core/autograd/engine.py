@@ -6,6 +6,7 @@ be differentiated again (higher-order gradients).
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -101,55 +102,93 @@ def run_backward(
     for root, grad in zip(roots, root_grads):
         grads[id(root)] = grads[id(root)] + grad if id(root) in grads else grad
         handed.note(grad, 2)  # the caller holds a root gradient
+    # The pass holds the roots and their gradients only through `order` and `grads`, so each
+    # goes as soon as it has been processed.
+    del roots, root_grads, root, grad
     wanted = {id(t) for t in inputs} if inputs is not None else None
     results: dict[int, Tensor] = {}
     mode = enable_grad() if create_graph else no_grad()
-    with mode:
-        for node in reversed(order):
-            grad = grads.pop(id(node), None)
-            if grad is None:
-                continue
-            meta = node._meta
-            if meta is not None and meta.hooks:
-                hooked = run_tensor_hooks(meta.hooks, grad)
-                if hooked is not grad:
-                    handed.release(grad)
-                    handed.note(hooked, 2)  # the hook's caller may hold it
-                    grad = hooked
-            if wanted is not None and id(node) in wanted:
-                results[id(node)] = grad
-            if node._op is None:
-                if node._graph_freed:
-                    raise RuntimeError(
-                        "trying to backward through the graph a second time (or to reach "
-                        "tensors already freed); pass retain_graph=True to the first backward"
-                    )
-                if wanted is None and node.requires_grad:
-                    node._accumulate_grad(grad, create_graph, handed.owned(grad))
-                    if meta is not None and meta.post_hooks:
-                        for fn in list(meta.post_hooks.values()):
-                            fn(node)
-                continue
-            if node._retains_grad and wanted is None:
-                node._accumulate_grad(grad, create_graph, owned=False)
-            check_saved_versions(node)
-            input_grads = node._op.gradient_as_tuple(grad, node)
-            weight = 2 if node._op.user_defined else 1
-            for child, child_grad in zip(node._inputs, input_grads):
-                if child_grad is None or not child.requires_grad:
-                    continue
-                key = id(child)
-                if key in grads:
-                    previous = grads[key]
-                    grads[key] = previous + child_grad
-                    handed.release(previous)
-                    handed.note(grads[key], 1)
-                else:
-                    grads[key] = child_grad
-                    handed.note(child_grad, weight)
-            handed.release(grad)  # this node is done with its gradient
-            if not retain_graph:
-                node._free_graph()
+    partial = _pass.partial
+    _pass.partial = inputs is not None
+    try:
+        with mode:
+            _propagate(order, grads, handed, wanted, results, retain_graph, create_graph)
+    finally:
+        _pass.partial = partial
     if inputs is None:
         return None
     return [results.get(id(t)) for t in inputs]
+
+
+class _Pass(threading.local):
+    partial = False  # the backward pass running in this thread is autograd.grad's
+
+
+_pass = _Pass()
+
+
+def in_partial_backward() -> bool:
+    """True inside a backward pass that returns gradients (autograd.grad) instead of
+    accumulating them into leaves (plugrad.utils.checkpoint refuses those)."""
+    return _pass.partial
+
+
+def _propagate(
+    order: list[Tensor],
+    grads: dict[int, Tensor],
+    handed: _HandedBuffers,
+    wanted: set[int] | None,
+    results: dict[int, Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+) -> None:
+    # Nodes leave `order` as they are processed, so once a node and the nodes that read it
+    # are done (and their graph is freed), nothing holds its array: activations go back to
+    # the device during backward instead of at its end.
+    while order:
+        node = order.pop()
+        grad = grads.pop(id(node), None)
+        if grad is None:
+            continue
+        meta = node._meta
+        if meta is not None and meta.hooks:
+            hooked = run_tensor_hooks(meta.hooks, grad)
+            if hooked is not grad:
+                handed.release(grad)
+                handed.note(hooked, 2)  # the hook's caller may hold it
+                grad = hooked
+        if wanted is not None and id(node) in wanted:
+            results[id(node)] = grad
+        if node._op is None:
+            if node._graph_freed:
+                raise RuntimeError(
+                    "trying to backward through the graph a second time (or to reach "
+                    "tensors already freed); pass retain_graph=True to the first backward"
+                )
+            if wanted is None and node.requires_grad:
+                node._accumulate_grad(grad, create_graph, handed.owned(grad))
+                if meta is not None and meta.post_hooks:
+                    for fn in list(meta.post_hooks.values()):
+                        fn(node)
+            continue
+        if node._retains_grad and wanted is None:
+            node._accumulate_grad(grad, create_graph, owned=False)
+        check_saved_versions(node)
+        input_grads = node._op.gradient_as_tuple(grad, node)
+        weight = 2 if node._op.user_defined else 1
+        for child, child_grad in zip(node._inputs, input_grads):
+            if child_grad is None or not child.requires_grad:
+                continue
+            key = id(child)
+            if key in grads:
+                previous = grads[key]
+                grads[key] = previous + child_grad
+                handed.release(previous)
+                handed.note(grads[key], 1)
+                del previous  # a stale local would keep the addend alive
+            else:
+                grads[key] = child_grad
+                handed.note(child_grad, weight)
+        handed.release(grad)  # this node is done with its gradient
+        if not retain_graph:
+            node._free_graph()

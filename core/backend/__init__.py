@@ -2,6 +2,17 @@
 
 from . import validation
 from .hookspecs import hookimpl, hookspec
+from .memory import (
+    empty_cache,
+    max_memory_allocated,
+    max_memory_reserved,
+    memory_allocated,
+    memory_reserved,
+    memory_stats,
+    reset_accumulated_memory_stats,
+    reset_max_memory_allocated,
+    reset_peak_memory_stats,
+)
 from .protocol import Backend, Strided
 from .registry import (
     BackendUnavailable,
@@ -11,7 +22,6 @@ from .registry import (
     device,
     get_default_device,
     get_device,
-    memory_allocated,
     register_backend,
     set_default_device,
     unregister_backend,
@@ -29,7 +39,15 @@ __all__ = [
     "get_device",
     "hookimpl",
     "hookspec",
+    "empty_cache",
+    "max_memory_allocated",
+    "max_memory_reserved",
     "memory_allocated",
+    "memory_reserved",
+    "memory_stats",
+    "reset_accumulated_memory_stats",
+    "reset_max_memory_allocated",
+    "reset_peak_memory_stats",
     "register_backend",
     "set_default_device",
     "unregister_backend",

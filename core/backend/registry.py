@@ -25,6 +25,7 @@ import pluggy
 
 from .. import dtypes as _dtypes
 from . import hookspecs, isolation
+from .memory import MemoryStats
 from .protocol import (
     LINALG_KERNELS,
     OPTIONAL_KERNELS,
@@ -80,7 +81,7 @@ class Device:
     itself the default device for the current thread: `with plugrad.device("c_cpu"): ...`.
     `is_host` and `priority` are the backend's, read once when it registered."""
 
-    __slots__ = ("name", "backend", "type", "index", "is_host", "priority")
+    __slots__ = ("name", "backend", "type", "index", "is_host", "priority", "memory")
 
     def __init__(self, name: str, backend: object, is_host: bool = False, priority: int = 0):
         self.name = name
@@ -89,6 +90,7 @@ class Device:
         self.index = int(index) if index else 0
         self.is_host = is_host
         self.priority = priority
+        self.memory = MemoryStats()  # what the core allocated here (plugrad.memory_stats)
 
     def __repr__(self) -> str:
         return f"device('{self.name}')"
@@ -441,11 +443,6 @@ def set_default_device(spec: object) -> None:
     """Make `spec` the device that factories use when given none, in every thread (as
     torch.set_default_device); a `with plugrad.device(...)` block still wins in its thread."""
     _state.default = get_device(spec)
-
-
-def memory_allocated(device: object = None) -> int:
-    """Bytes held by live buffers on `device` (the default device when None)."""
-    return get_device(device).backend.allocated_bytes()
 
 
 def iter_devices() -> Iterator[Device]:
