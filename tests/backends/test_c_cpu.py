@@ -911,6 +911,9 @@ codes = {
     "relu_backward": lib.pg_relu_backward(0, one, one, one, meta3),
     "axpy": lib.pg_axpy(0, one, one, 1.0, meta2),
     "cross_entropy": lib.pg_cross_entropy(0, one, 2**62, 4, 0, 0, one, 0, 1.0, one, one),
+    "softmax": lib.pg_softmax(0, 0, one, 2**62, 4, one),
+    "softmax_backward": lib.pg_softmax_backward(1, 1, one, one, 2**62, 4, one),
+    "softmax_negative": lib.pg_softmax(0, 1, one, -1, 4, one),
 }
 print(" ".join(f"{k}={v}" for k, v in codes.items()))
 """
