@@ -246,6 +246,26 @@ class FusedKernels(Protocol):
         `cross_entropy` wrote it; grad is the loss's 0-d gradient. Raises IndexError, before
         writing, when a target lies outside [0, C)."""
 
+    def softmax(self, x: Strided, out: Strided) -> None:
+        """Softmax over the last axis, numerically stable (shifted by the row's max): x and
+        out compact, of one shape (ndim >= 1) and dtype; rows of length 0 or no rows write
+        nothing. A row holding +inf or NaN, or only -inf, gives NaN (as in torch); -inf
+        elsewhere gives 0 (a mask)."""
+
+    def softmax_backward(self, y: Strided, grad: Strided, out: Strided) -> None:
+        """The gradient of `softmax` with respect to its input, by rows of the last axis:
+        `out = y * (grad - sum(grad * y))`, y softmax's output. y, grad and out compact, of
+        one shape and dtype."""
+
+    def log_softmax(self, x: Strided, out: Strided) -> None:
+        """log_softmax over the last axis: `(x - max) - log(sum(exp(x - max)))` by rows, x and
+        out compact as for `softmax` (the same NaN rules; -inf stays -inf)."""
+
+    def log_softmax_backward(self, y: Strided, grad: Strided, out: Strided) -> None:
+        """The gradient of `log_softmax`, by rows of the last axis:
+        `out = grad - exp(y) * sum(grad)`, y log_softmax's output; operands as for
+        `softmax_backward`."""
+
 
 class LinalgKernels(Protocol):
     """Optional matrix decompositions (`plugrad.linalg`). A backend may implement any of them;

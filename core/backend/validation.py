@@ -569,6 +569,30 @@ class Validator:
         self.view(out, what, out.dtype, "out")
         return shape
 
+    def softmax(self, what: str, x: Strided, out: Strided) -> tuple[int, int]:
+        """softmax / log_softmax: (rows, row length) of compact x and out (ndim >= 1)."""
+        return self._rows(what, (x, out), ("x", "out"))
+
+    def softmax_backward(self, what: str, y: Strided, grad: Strided, out: Strided):
+        """softmax_backward / log_softmax_backward: (rows, row length) of y, grad and out."""
+        return self._rows(what, (y, grad, out), ("y", "grad", "out"))
+
+    def _rows(self, what: str, views: tuple, names: tuple) -> tuple[int, int]:
+        first = views[0]
+        self.floating(what, first.dtype)
+        self.same_shape(f"{what} ({', '.join(names)})", *views)
+        shape = tuple(first.shape)
+        if not shape:
+            raise ValueError(f"{self.backend} {what}: expected at least one dimension, got ()")
+        for view, name in zip(views, names):
+            self.compact(f"{what} {name}", view)
+            self.view(view, what, first.dtype, name)
+        c = shape[-1]
+        n = 1
+        for d in shape[:-1]:
+            n *= d
+        return (n, c) if n and c else (0, 0)
+
     def _cross_entropy_shapes(self, what, rows, target, compact, zero_d, scale):
         self.floating(what, rows.dtype)
         shape = tuple(rows.shape)

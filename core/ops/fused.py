@@ -2,7 +2,8 @@
 has one, else the same result composed from the required kernels.
 
 They serve the hot paths of training (ReLU's backward, optimizer updates, softmax
-cross-entropy), where one pass replaces several kernel calls and their temporary buffers.
+cross-entropy, the softmax of attention), where one pass replaces several kernel calls and
+their temporary buffers.
 """
 
 from __future__ import annotations
@@ -77,6 +78,78 @@ def cross_entropy_backward(
     out.backend.scatter_add(out.strided(), 1, index.strided(), minus_one.strided())
     factor = grad.scalar_op("mul", float(scale))
     return out.binary("mul", factor._broadcast_view((n, c)), out=out)
+
+
+def softmax(x: NDArray, axis: int, log: bool) -> NDArray:
+    """softmax (or log_softmax) of floating x over `axis` (non-negative, below x.ndim; 0 for
+    a 0-d x),
+    shifted by the max so that exp never overflows. A row of infinities (or NaN, or only
+    -inf) gives NaN, as in torch.
+
+    With the backend's kernel the axis is moved last and the operand compacted (a copy only
+    when it is not already row-major in that order); the result is then a view of the
+    kernel's compact output with `axis` put back, which `softmax_backward` reads without a
+    copy."""
+    name = "log_softmax" if log else "softmax"
+    kernel = getattr(x.backend, name, None)
+    if kernel is None or x.size == 0 or x.ndim == 0 or not x.dtype.is_floating:
+        return _softmax_composite(x, axis, log)
+    order, inverse = _axis_last(x.ndim, axis)
+    rows = x.permute(order).compact() if order else x.compact()
+    out = NDArray.empty(rows.shape, x.dtype, x.device)
+    kernel(rows.strided(), out.strided())
+    return out.permute(inverse) if order else out
+
+
+def softmax_backward(y: NDArray, grad: NDArray, axis: int, log: bool) -> NDArray:
+    """The gradient of `softmax(x, axis, log)` with respect to x, from its output y and the
+    output's gradient: `y * (grad - sum(grad * y))` (softmax) or `grad - exp(y) * sum(grad)`
+    (log_softmax), sums over `axis` kept."""
+    if grad.dtype is not y.dtype:  # e.g. a float64 gradient into a float32 softmax
+        grad = grad.astype(y.dtype)  # the kernels take one dtype
+    name = "log_softmax_backward" if log else "softmax_backward"
+    kernel = getattr(y.backend, name, None)
+    if kernel is None or y.size == 0 or y.ndim == 0 or not y.dtype.is_floating:
+        return _softmax_backward_composite(y, grad, axis, log)
+    order, inverse = _axis_last(y.ndim, axis)
+    if order:
+        y, grad = y.permute(order), grad.permute(order)
+    y, grad = y.compact(), grad.compact()
+    out = NDArray.empty(y.shape, y.dtype, y.device)
+    kernel(y.strided(), grad.strided(), out.strided())
+    return out.permute(inverse) if order else out
+
+
+def _axis_last(ndim: int, axis: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(the permutation moving `axis` last, its inverse); both () when it already is."""
+    if axis == ndim - 1:
+        return (), ()
+    order = tuple(d for d in range(ndim) if d != axis) + (axis,)
+    inverse = tuple(order.index(d) for d in range(ndim))
+    return order, inverse
+
+
+def _softmax_composite(x: NDArray, axis: int, log: bool) -> NDArray:
+    if x.size == 0:
+        return x.copy()
+    axes = (axis,) if x.ndim else ()
+    # Shift by the max so exp never overflows. A row of infinities gives NaN, as in torch.
+    shifted = x.binary("sub", x.reduce("max", axes, True) if axes else x)
+    exp = shifted.unary("exp")
+    total = exp.reduce("sum", axes, True)
+    if log:
+        return shifted.binary("sub", total.unary("log"))
+    return exp.binary("div", total)
+
+
+def _softmax_backward_composite(y: NDArray, grad: NDArray, axis: int, log: bool) -> NDArray:
+    axes = (axis,) if y.ndim else ()
+    if log:
+        total = grad.reduce("sum", axes, True) if axes else grad
+        return grad.binary("sub", y.unary("exp").binary("mul", total))
+    product = grad.binary("mul", y)
+    total = product.reduce("sum", axes, True) if axes else product
+    return y.binary("mul", grad.binary("sub", total))
 
 
 def _check_targets(target: NDArray, classes: int) -> None:

@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING
 
 from .. import arguments
 from .. import dtypes as dt
+from ..autograd.grad_mode import is_grad_enabled
 from ..ndarray import NDArray
 from ..shapes import normalize_axes, normalize_axis
+from . import fused
 from .base import Op
 from .gather import Gather
 
@@ -122,22 +124,18 @@ class Softmax(Op):
         return "log_softmax" if self.log else "softmax"
 
     def compute(self, x: NDArray) -> NDArray:
-        axes = normalize_axes(self.axis, x.ndim)
-        if x.size == 0:
-            return x.copy()
-        # Shift by the max so exp never overflows. A row of infinities gives NaN, as in torch.
-        shifted = x.binary("sub", x.reduce("max", axes, True) if axes else x)
-        exp = shifted.unary("exp")
-        total = exp.reduce("sum", axes, True)
-        if self.log:
-            return shifted.binary("sub", total.unary("log"))
-        return exp.binary("div", total)
+        axes = normalize_axes(self.axis, x.ndim)  # () for a 0-d x
+        return fused.softmax(x, axes[0] if axes else 0, self.log)
 
     def gradient(self, g: Tensor, node: Tensor) -> Tensor:
         axis = self.axis
-        if self.log:
-            return g - node.exp() * g.sum(axis=axis, keepdim=True)
-        return node * (g - (g * node).sum(axis=axis, keepdim=True))
+        if is_grad_enabled():  # create_graph: stay differentiable (second derivatives)
+            if self.log:
+                return g - node.exp() * g.sum(axis=axis, keepdim=True)
+            return node * (g - (g * node).sum(axis=axis, keepdim=True))
+        axes = normalize_axes(axis, node.ndim)
+        grad = fused.softmax_backward(node.array, g.array, axes[0] if axes else 0, self.log)
+        return node._wrap(grad)
 
 
 def _finite_max(x: NDArray, axes: tuple[int, ...]) -> NDArray:

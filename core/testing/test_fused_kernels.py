@@ -17,7 +17,12 @@ from plugrad.backend.protocol import OPTIONAL_KERNELS, Strided
 from plugrad.testing.helpers import EPS, SENTINEL, assert_close, compact_out, read, upload
 from plugrad.testing.strategies import FLOAT_DTYPES, NUMPY_DTYPES, kit_settings, shapes, views
 
-FUSED_CHECKED = ("relu_backward", "axpy", "cross_entropy", "cross_entropy_backward")
+FUSED_CHECKED = (
+    "relu_backward", "axpy", "cross_entropy", "cross_entropy_backward", "softmax",
+    "softmax_backward", "log_softmax", "log_softmax_backward",
+)  # fmt: skip
+SOFTMAX_KERNELS = ("softmax", "log_softmax")
+SOFTMAX_BACKWARDS = ("softmax_backward", "log_softmax_backward")
 
 
 def optional_kernel(backend, name: str):
@@ -362,6 +367,163 @@ def test_fused_cross_entropy_backward_rejects_targets_out_of_range(backend, dtyp
         backward(log_probs, target, scalar_at(backend, 1.0, dtype), 1.0, out)
 
 
+# --- softmax / log_softmax and their backwards ---------------------------------------------
+
+
+def softmax_oracle(x: np.ndarray, log: bool) -> np.ndarray:
+    """softmax / log_softmax over the last axis in float64 (NumPy oracle); rows of only -inf
+    (or holding +inf or NaN) give NaN, as in torch."""
+    x = f64(x)
+    if x.size == 0:
+        return x.copy()
+    with np.errstate(invalid="ignore", over="ignore"):
+        shifted = x - x.max(axis=-1, keepdims=True)
+        total = np.exp(shifted).sum(axis=-1, keepdims=True)
+        return shifted - np.log(total) if log else np.exp(shifted) / total
+
+
+def softmax_backward_oracle(y: np.ndarray, grad: np.ndarray, log: bool) -> np.ndarray:
+    y, grad = f64(y), f64(grad)
+    if log:
+        return grad - np.exp(y) * grad.sum(axis=-1, keepdims=True)
+    return y * (grad - (grad * y).sum(axis=-1, keepdims=True))
+
+
+def check_softmax(backend, name: str, x: np.ndarray, dtype: str, msg: str = "") -> np.ndarray:
+    """Run softmax kernel `name` on compact x; check against the oracle; return the result."""
+    kernel = optional_kernel(backend, name)
+    x = x.astype(NUMPY_DTYPES[dtype])
+    out = compact_out(backend, x.shape, dtype)
+    kernel(upload(backend, x, dtype), out)
+    got = read(backend, out)
+    c = x.shape[-1] if x.ndim else 1
+    assert_close(got, softmax_oracle(x, name == "log_softmax"), dtype, k=c, msg=msg)
+    return got
+
+
+@pytest.mark.parametrize("name", SOFTMAX_KERNELS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@kit_settings()
+@given(data=st.data())
+def test_fused_softmax(backend, name, dtype, data):
+    optional_kernel(backend, name)
+    shape = data.draw(shapes(min_dims=1), label="shape")
+    if data.draw(st.booleans(), label="long rows"):
+        shape = shape[:-1] + (data.draw(st.sampled_from([255, 256, 257, 2049]), label="C"),)
+    magnitude = data.draw(st.sampled_from([1.0, 30.0, 1000.0]), label="magnitude")
+    rng = seed_rng(data)
+    x = rng.uniform(-1, 1, shape) * magnitude
+    if x.size and data.draw(st.booleans(), label="mask"):  # -inf where attention masks
+        x[rng.random(shape) < 0.3] = -np.inf
+        x[..., 0] = rng.uniform(-1, 1, shape[:-1])  # a finite entry in every row
+    got = check_softmax(backend, name, x, dtype, f"shape {shape} magnitude {magnitude}")
+    if x.size and name == "softmax":
+        np.testing.assert_allclose(got.sum(-1), 1.0, atol=20 * shape[-1] * EPS[dtype])
+
+
+@pytest.mark.parametrize("name", SOFTMAX_KERNELS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize(("n", "c"), BIG_CASES + [(1, 1), (5, 1), (1, 33)], ids=str)
+def test_fused_softmax_many_or_long_rows(backend, name, dtype, n, c):
+    x = np.random.default_rng(n + c).uniform(-8, 8, (n, c))
+    check_softmax(backend, name, x, dtype, f"({n}, {c})")
+
+
+@pytest.mark.parametrize("name", SOFTMAX_KERNELS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_fused_softmax_stability_masks_and_nan_rows(backend, name, dtype):
+    """+-1000 do not overflow; -inf entries give 0 (log: -inf); a row of only -inf, or one
+    holding +inf or NaN, gives NaN throughout (torch's results)."""
+    inf, nan = np.inf, np.nan
+    x = np.array(
+        [[1000.0, 0.0, -1000.0, 999.0], [1000.0, 1000.0, 1000.0, 1000.0],
+         [-1000.0, -1001.0, -1000.0, -1003.0], [5.0, -inf, -inf, 0.5],
+         [-inf, 2.0, -inf, -inf], [-inf, -inf, -inf, -inf], [1.0, inf, 0.0, 2.0],
+         [1.0, nan, 0.0, 2.0]],
+    )  # fmt: skip
+    got = check_softmax(backend, name, x, dtype)
+    assert np.isfinite(got[:3]).all(), got
+    assert np.isnan(got[5:]).all(), got
+    masked = got[3:5][np.isneginf(x[3:5])]
+    np.testing.assert_array_equal(masked, -inf if name == "log_softmax" else 0.0)
+
+
+@pytest.mark.parametrize("name", SOFTMAX_BACKWARDS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@kit_settings()
+@given(data=st.data())
+def test_fused_softmax_backward(backend, name, dtype, data):
+    kernel = optional_kernel(backend, name)
+    log = name == "log_softmax_backward"
+    shape = data.draw(shapes(min_dims=1), label="shape")
+    if data.draw(st.booleans(), label="long rows"):
+        shape = shape[:-1] + (data.draw(st.sampled_from([255, 257, 2049]), label="C"),)
+    rng = seed_rng(data)
+    x = rng.uniform(-4, 4, shape)
+    if x.size and data.draw(st.booleans(), label="mask"):
+        x[rng.random(shape) < 0.3] = -np.inf
+        x[..., 0] = 0.0
+    y = softmax_oracle(x, log).astype(NUMPY_DTYPES[dtype])
+    grad = rng.uniform(-2, 2, shape).astype(NUMPY_DTYPES[dtype])
+    out = compact_out(backend, shape, dtype)
+    kernel(upload(backend, y, dtype), upload(backend, grad, dtype), out)
+    c = shape[-1] if shape else 1
+    assert_close(read(backend, out), softmax_backward_oracle(y, grad, log), dtype, k=c,
+                 scale=2.0, msg=f"shape {shape}")  # fmt: skip
+
+
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize(("n", "c"), [(3, 7), (700, 3), (2, 5000)], ids=str)
+def test_fused_softmax_backward_of_forward(backend, log, dtype, n, c):
+    """The backward kernel on the forward kernel's output: the Jacobian-vector product of
+    the softmax of x, checked against finite differences of the oracle in float64."""
+    forward = optional_kernel(backend, "log_softmax" if log else "softmax")
+    backward = optional_kernel(backend, "log_softmax_backward" if log else "softmax_backward")
+    rng = np.random.default_rng(n * c)
+    x, grad = rng.uniform(-5, 5, (n, c)), rng.uniform(-1, 1, (n, c))
+    y = compact_out(backend, (n, c), dtype)
+    forward(upload(backend, x, dtype), y)
+    out = compact_out(backend, (n, c), dtype)
+    backward(y, upload(backend, grad, dtype), out)
+    # d/dx of sum(grad * softmax(x)) by central differences along one random direction
+    v = rng.uniform(-1, 1, (n, c))
+    h = 1e-6
+    fd = ((grad * softmax_oracle(x + h * v, log)).sum(-1)
+          - (grad * softmax_oracle(x - h * v, log)).sum(-1)) / (2 * h)  # fmt: skip
+    got = (f64(read(backend, out)) * v).sum(-1)
+    fd_tol = 1e-6 if dtype == "float64" else 1e-4  # central differences carry about h^2
+    np.testing.assert_allclose(got, fd, rtol=fd_tol, atol=fd_tol * max(1.0, c / 100))
+    if log:  # the gradient of log_softmax sums to sum(grad) - sum(grad) * 1 = 0 by rows
+        np.testing.assert_allclose(read(backend, out).sum(-1), 0.0, atol=40 * c * EPS[dtype])
+
+
+@pytest.mark.parametrize("name", SOFTMAX_KERNELS + SOFTMAX_BACKWARDS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_fused_softmax_kernels_refuse_views_and_write_nothing_when_empty(backend, name, dtype):
+    """The softmax kernels take compact operands only (the core compacts); an empty operand
+    writes nothing."""
+    kernel = optional_kernel(backend, name)
+    operands = 1 if name in SOFTMAX_KERNELS else 2
+    wide = upload(backend, np.ones((2, 6)), dtype)
+    strided = Strided(wide.buffer, (2, 3), (6, 2), 0, dtype)
+    args = [upload(backend, np.ones((2, 3)), dtype) for _ in range(operands)]
+    for position in range(operands):
+        bad = list(args)
+        bad[position] = strided
+        with pytest.raises(ValueError, match="compact"):
+            kernel(*bad, compact_out(backend, (2, 3), dtype))
+    with pytest.raises(ValueError):
+        kernel(*[scalar_at(backend, 1.0, dtype) for _ in range(operands)],
+               compact_out(backend, (), dtype))  # fmt: skip
+    other = "float64" if dtype == "float32" else "float32"
+    with pytest.raises(TypeError):  # operands of two dtypes
+        kernel(*args, compact_out(backend, (2, 3), other))
+    for shape in ((0, 3), (3, 0)):
+        kernel(*[compact_out(backend, shape, dtype) for _ in range(operands)],
+               compact_out(backend, shape, dtype))  # fmt: skip
+
+
 # --- argument checks ------------------------------------------------------------------------
 
 
@@ -379,6 +541,11 @@ def _int64_call(backend, name: str):
     if name == "cross_entropy":
         return lambda k: k(upload(backend, data), target, 1.0, compact_out(backend, (2, 3), i64),
                            compact_out(backend, (), i64))  # fmt: skip
+    if name in SOFTMAX_KERNELS:
+        return lambda k: k(upload(backend, data), compact_out(backend, (2, 3), i64))
+    if name in SOFTMAX_BACKWARDS:
+        return lambda k: k(upload(backend, data), upload(backend, data),
+                           compact_out(backend, (2, 3), i64))  # fmt: skip
     return lambda k: k(upload(backend, data), target, scalar_at(backend, 1, "int64"), 1.0,
                        compact_out(backend, (2, 3), i64))  # fmt: skip
 
@@ -402,6 +569,11 @@ def _mismatched_calls(backend, name: str, dtype: str):
         ]
     if name == "axpy":
         return [lambda k: k(1.0, a, b), lambda k: k(1.0, upload(backend, np.ones(3), dtype), a)]
+    if name in SOFTMAX_KERNELS:
+        return [lambda k: k(a, compact_out(backend, (3, 2), dtype))]
+    if name in SOFTMAX_BACKWARDS:
+        out = compact_out(backend, (2, 3), dtype)
+        return [lambda k: k(a, b, out), lambda k: k(a, a, compact_out(backend, (6,), dtype))]
     t2 = upload(backend, np.array([0, 1]), "int64")
     t3 = upload(backend, np.array([0, 1, 1]), "int64")
     out23 = compact_out(backend, (2, 3), dtype)

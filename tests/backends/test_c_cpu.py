@@ -756,6 +756,38 @@ def test_float32_transcendentals_correctly_rounded(op):
         assert (np.signbit(got) == np.signbit(want))[~np.isnan(want)].all()
 
 
+def test_float32_erf_within_1e_7():
+    """The vectorised float32 erf (a rational approximation, not libm) against math.erf in
+    float64: a dense grid over [-6, 6], random bit patterns of every magnitude, and the
+    specials (0 and -0 keep their sign, +-inf give +-1, NaN stays NaN), contiguous and
+    strided (the vector tails too)."""
+    rng = np.random.default_rng(_seed("erf"))
+    bits = rng.integers(0, 2**32, size=100_003, dtype=np.uint64).astype(np.uint32)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1e-30, 3.9999,
+                         4.0, 4.0001, -4.0, 3.4028235e38, -3.4028235e38], np.float32)  # fmt: skip
+    x = np.concatenate([np.linspace(-6, 6, 1_200_001, dtype=np.float32), specials,
+                        bits.view(np.float32)])  # fmt: skip
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    finite = ~np.isnan(x)
+    want = np.full(x.shape, np.nan)
+    want[finite] = erf(x[finite].astype(np.float64))
+    for layout in ("compact", "step-T-flip-offset"):
+        out = empty_out(be, x.shape, "float32")
+        be.unary("erf", view_of(be, x, layout), out)
+        got = be.to_numpy(out)
+        assert np.isnan(got[~finite]).all()
+        error = np.abs(got[finite].astype(np.float64) - want[finite])
+        assert error.max() < 1e-6, (layout, x[finite][np.argmax(error)], error.max())
+        assert error.max() < 1.5e-7  # what it achieves (about one float32 ulp near 1)
+        assert (np.abs(got[finite]) <= 1).all()
+        np.testing.assert_array_equal(got[-(len(bits) + 14) :][:4], [0.0, -0.0, 1.0, -1.0])
+        assert np.signbit(got[-(len(bits) + 13)])  # erf(-0) = -0
+    tiny = np.array([1e-37, 1e-30, 1e-10, -1e-20], np.float32)  # relative accuracy near 0
+    out = empty_out(be, tiny.shape, "float32")
+    be.unary("erf", view_of(be, tiny), out)
+    np.testing.assert_allclose(be.to_numpy(out), erf(tiny.astype(np.float64)), rtol=1e-6)
+
+
 @pytest.mark.skipif(
     bool(os.environ.get("PLUGRAD_C_CPU_EXPECT_ASAN")),
     reason="the sanitized build frees every block, so that AddressSanitizer sees misuse",
@@ -879,6 +911,9 @@ codes = {
     "relu_backward": lib.pg_relu_backward(0, one, one, one, meta3),
     "axpy": lib.pg_axpy(0, one, one, 1.0, meta2),
     "cross_entropy": lib.pg_cross_entropy(0, one, 2**62, 4, 0, 0, one, 0, 1.0, one, one),
+    "softmax": lib.pg_softmax(0, 0, one, 2**62, 4, one),
+    "softmax_backward": lib.pg_softmax_backward(1, 1, one, one, 2**62, 4, one),
+    "softmax_negative": lib.pg_softmax(0, 1, one, -1, 4, one),
 }
 print(" ".join(f"{k}={v}" for k, v in codes.items()))
 """

@@ -119,7 +119,8 @@ def one_hot(target, classes: int) -> np.ndarray:
 
 def test_every_optional_kernel_is_covered_here():
     assert set(OPTIONAL_KERNELS) == {"relu_backward", "axpy", "cross_entropy",
-                                     "cross_entropy_backward"}  # fmt: skip
+                                     "cross_entropy_backward", "softmax", "softmax_backward",
+                                     "log_softmax", "log_softmax_backward"}  # fmt: skip
 
 
 # --- the dispatch in plugrad.ops.fused, path by path, against NumPy -----------------------
@@ -547,3 +548,38 @@ def test_inplace_alpha_with_an_overlapping_view(device, method, alpha):
     getattr(t, method)(t.T, alpha=alpha)
     expected = values + (1.0 if method == "add_" else -1.0) * alpha * values.T
     np.testing.assert_allclose(t.numpy(), expected)
+
+
+# --- softmax / log_softmax: the fused kernels (c_cpu, cuda) and the composite (numpy_ref) ---
+
+
+@pytest.mark.parametrize("device_name", ["c_cpu", "cuda", "numpy_ref"])
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("dim", [-1, 0, 1])
+@pytest.mark.parametrize("magnitude", [1.0, 1000.0])
+def test_softmax_matches_torch(torch, device_name, dtype, log, dim, magnitude):
+    """Values and gradients on 3-D inputs against torch, with rows of -inf (attention's
+    masks, and fully masked rows giving NaN as in torch); the kernels run where they exist."""
+    need(device_name)
+    rng = np.random.default_rng(12)
+    values = rng.normal(size=(3, 4, 5)) * magnitude
+    values[rng.random(values.shape) < 0.2] = -np.inf
+    values[0, 1, :] = -np.inf
+    values[2, :, 3] = -np.inf
+    upstream = rng.uniform(-2, 2, values.shape)
+    backend = get_device(device_name).backend
+    name = "log_softmax" if log else "softmax"
+    spies = (contextlib.nullcontext(None) if getattr(backend, name, None) is None
+             else kernel_spy(backend, name))  # fmt: skip
+    x, tx = pair(torch, values, device_name, dtype)
+    with spies as calls:
+        y = F.log_softmax(x, dim) if log else F.softmax(x, dim)
+    if calls is not None:
+        assert calls, f"{device_name} did not use its {name} kernel"
+    ty = torch.log_softmax(tx, dim) if log else torch.softmax(tx, dim)
+    np.testing.assert_array_equal(np.isnan(f64(y.detach())), np.isnan(ty.detach().numpy()))
+    assert_matches(y, ty, dtype)
+    (y * plugrad.tensor(upstream, dtype=dtype, device=device_name)).sum().backward()
+    (ty * torch.tensor(upstream, dtype=ty.dtype)).sum().backward()
+    np.testing.assert_allclose(f64(x.grad), tx.grad.double().numpy(), equal_nan=True,
+                               **tol(dtype))  # fmt: skip

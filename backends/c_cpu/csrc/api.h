@@ -77,3 +77,9 @@ int pg_cross_entropy(int dt, char *logits, int64_t n, int64_t c, int64_t s0, int
 /* out (n, c, compact) = grad[0] * scale * (exp(log_probs) - one_hot(target)) */
 int pg_cross_entropy_backward(int dt, char *log_probs, int64_t n, int64_t c, char *target,
                               int64_t st, char *grad, double scale, char *out);
+/* softmax (is_log 0) or log_softmax (is_log 1) over the last axis: out (n, c) from x (n, c), both
+   compact */
+int pg_softmax(int dt, int is_log, char *x, int64_t n, int64_t c, char *out);
+/* their gradient from the output y and its gradient grad, all (n, c) compact:
+   softmax: out = y * (grad - sum(grad * y)); log_softmax: out = grad - exp(y) * sum(grad) */
+int pg_softmax_backward(int dt, int is_log, char *y, char *grad, int64_t n, int64_t c, char *out);

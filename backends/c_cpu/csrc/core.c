@@ -347,6 +347,7 @@ PG_CLONES static void un_f32(const void *ctx, int64_t n, char **p, const int64_t
     case U_LOG:
     case U_TANH:
     case U_SIGMOID:
+    case U_ERF:
         pg_vmath_f32(((const op_ctx *)ctx)->op, (float *)p[0], s[0], (const float *)p[1], s[1], n);
         break;
     case U_SQRT: UN_LOOP(float, sqrtf(v))
@@ -354,7 +355,6 @@ PG_CLONES static void un_f32(const void *ctx, int64_t n, char **p, const int64_t
     case U_SIGN: UN_LOOP(float, v > 0 ? 1.0f : (v < 0 ? -1.0f : v * 0.0f))
     case U_SIN: UN_LOOP(float, sinf(v))
     case U_COS: UN_LOOP(float, cosf(v))
-    case U_ERF: UN_LOOP(float, (float)erf((double)v))
     case U_FLOOR: UN_LOOP(float, floorf(v))
     case U_CEIL: UN_LOOP(float, ceilf(v))
     case U_NOT: UN_LOOP(float, v == 0 ? 1.0f : 0.0f)

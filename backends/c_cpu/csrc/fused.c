@@ -249,3 +249,215 @@ int pg_cross_entropy_backward(int dt, char *log_probs, int64_t n, int64_t c, cha
     }
     return 0;
 }
+
+/* ---------------------------------------------------------------- softmax ------------ */
+
+/* softmax / log_softmax over the last axis and their backwards, by rows of c elements, every
+   operand compact. Threads take whole rows. float32 rows are gathered in blocks of about
+   SM_BLOCK elements so that one vectorised exp call covers many short rows; sums accumulate
+   in double. A row whose max is +inf or NaN, or which holds only -inf, gives NaN (x - max is
+   NaN somewhere, or everywhere), as in torch. */
+enum { SM_BLOCK = 2048 };
+
+/* The max of n floats (NaN wins), with 8 independent lanes the compiler can vectorise. */
+static float max_f32(const float *x, int64_t n) {
+    float m[8];
+    int64_t j = 0;
+    for (int k = 0; k < 8; k++) m[k] = -INFINITY;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) {
+            float v = x[j + k];
+            m[k] = (v > m[k] || v != v) ? v : m[k];
+        }
+    float r = -INFINITY;
+    for (; j < n; j++) r = (x[j] > r || x[j] != x[j]) ? x[j] : r;
+    for (int k = 0; k < 8; k++) r = (m[k] > r || m[k] != m[k]) ? m[k] : r;
+    return r;
+}
+
+static double sum_f32(const float *x, int64_t n) {
+    double acc[8] = {0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (double)x[j + k];
+    double r = 0.0;
+    for (; j < n; j++) r += (double)x[j];
+    for (int k = 0; k < 8; k++) r += acc[k];
+    return r;
+}
+
+static double dot_f32(const float *x, const float *y, int64_t n) {
+    double acc[8] = {0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (double)x[j + k] * (double)y[j + k];
+    double r = 0.0;
+    for (; j < n; j++) r += (double)x[j] * (double)y[j];
+    for (int k = 0; k < 8; k++) r += acc[k];
+    return r;
+}
+
+/* Rows [r0, r1) of float32 softmax (log 0) or log_softmax (log 1), x and o compact (c). */
+PG_CLONES static void sm_rows_f32(const float *x, int64_t c, float *o, int lg, int64_t r0,
+                                  int64_t r1) {
+    float e[SM_BLOCK];
+    if (c > SM_BLOCK) { /* long rows, one at a time, their exp in chunks */
+        for (int64_t i = r0; i < r1; i++) {
+            const float *xr = x + i * c;
+            float *row = o + i * c;
+            float m = max_f32(xr, c);
+            for (int64_t j = 0; j < c; j++) row[j] = xr[j] - m;
+            double total = 0.0;
+            for (int64_t j0 = 0; j0 < c; j0 += SM_BLOCK) {
+                int64_t len = c - j0 < SM_BLOCK ? c - j0 : SM_BLOCK;
+                float *dst = lg ? e : row + j0;
+                pg_vmath_f32(U_EXP, dst, 1, row + j0, 1, len);
+                total += sum_f32(dst, len);
+            }
+            if (lg) {
+                float lse = (float)log(total);
+                for (int64_t j = 0; j < c; j++) row[j] -= lse;
+            } else {
+                float inv = (float)(1.0 / total);
+                for (int64_t j = 0; j < c; j++) row[j] *= inv;
+            }
+        }
+        return;
+    }
+    int64_t per = SM_BLOCK / c;
+    for (int64_t b0 = r0; b0 < r1; b0 += per) {
+        int64_t nr = r1 - b0 < per ? r1 - b0 : per;
+        float *block = o + b0 * c;
+        for (int64_t i = 0; i < nr; i++) {
+            const float *xr = x + (b0 + i) * c;
+            float *row = block + i * c;
+            float m = max_f32(xr, c);
+            for (int64_t j = 0; j < c; j++) row[j] = xr[j] - m;
+        }
+        float *dst = lg ? e : block;
+        pg_vmath_f32(U_EXP, dst, 1, block, 1, nr * c);
+        for (int64_t i = 0; i < nr; i++) {
+            float *row = block + i * c;
+            double total = sum_f32(dst + i * c, c);
+            if (lg) {
+                float lse = (float)log(total);
+                for (int64_t j = 0; j < c; j++) row[j] -= lse;
+            } else {
+                float inv = (float)(1.0 / total);
+                for (int64_t j = 0; j < c; j++) row[j] *= inv;
+            }
+        }
+    }
+}
+
+PG_CLONES static void sm_rows_f64(const double *x, int64_t c, double *o, int lg, int64_t r0,
+                                  int64_t r1) {
+    for (int64_t i = r0; i < r1; i++) {
+        const double *xr = x + i * c;
+        double *row = o + i * c;
+        double m = xr[0];
+        for (int64_t j = 1; j < c; j++) m = (xr[j] > m || xr[j] != xr[j]) ? xr[j] : m;
+        double total = 0.0;
+        if (lg) {
+            for (int64_t j = 0; j < c; j++) {
+                row[j] = xr[j] - m;
+                total += exp(row[j]);
+            }
+            double lse = log(total);
+            for (int64_t j = 0; j < c; j++) row[j] -= lse;
+        } else {
+            for (int64_t j = 0; j < c; j++) {
+                row[j] = exp(xr[j] - m);
+                total += row[j];
+            }
+            double inv = 1.0 / total;
+            for (int64_t j = 0; j < c; j++) row[j] *= inv;
+        }
+    }
+}
+
+/* Rows [r0, r1) of the backward: softmax's out = y * (g - sum(g * y)); log_softmax's
+   out = g - exp(y) * sum(g). */
+PG_CLONES static void sm_bwd_rows_f32(const float *y, const float *g, int64_t c, float *o,
+                                      int lg, int64_t r0, int64_t r1) {
+    if (lg) { /* exp(y) of the whole share at once, into o */
+        pg_vmath_f32(U_EXP, o + r0 * c, 1, y + r0 * c, 1, (r1 - r0) * c);
+        for (int64_t i = r0; i < r1; i++) {
+            const float *gr = g + i * c;
+            float *row = o + i * c;
+            float s = (float)sum_f32(gr, c);
+            for (int64_t j = 0; j < c; j++) row[j] = gr[j] - row[j] * s;
+        }
+        return;
+    }
+    for (int64_t i = r0; i < r1; i++) {
+        const float *yr = y + i * c, *gr = g + i * c;
+        float *row = o + i * c;
+        float s = (float)dot_f32(gr, yr, c);
+        for (int64_t j = 0; j < c; j++) row[j] = yr[j] * (gr[j] - s);
+    }
+}
+
+PG_CLONES static void sm_bwd_rows_f64(const double *y, const double *g, int64_t c, double *o,
+                                      int lg, int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; i++) {
+        const double *yr = y + i * c, *gr = g + i * c;
+        double *row = o + i * c;
+        double s = 0.0;
+        if (lg) {
+            for (int64_t j = 0; j < c; j++) s += gr[j];
+            for (int64_t j = 0; j < c; j++) row[j] = gr[j] - exp(yr[j]) * s;
+        } else {
+            for (int64_t j = 0; j < c; j++) s += gr[j] * yr[j];
+            for (int64_t j = 0; j < c; j++) row[j] = yr[j] * (gr[j] - s);
+        }
+    }
+}
+
+static void sm_share(int dt, int lg, const char *x, int64_t n, int64_t c, char *out) {
+    int64_t r[2];
+    my_rows(n, r);
+    if (dt == DT_F32)
+        sm_rows_f32((const float *)x, c, (float *)out, lg, r[0], r[1]);
+    else
+        sm_rows_f64((const double *)x, c, (double *)out, lg, r[0], r[1]);
+}
+
+static void sm_bwd_share(int dt, int lg, const char *y, const char *g, int64_t n, int64_t c,
+                         char *out) {
+    int64_t r[2];
+    my_rows(n, r);
+    if (dt == DT_F32)
+        sm_bwd_rows_f32((const float *)y, (const float *)g, c, (float *)out, lg, r[0], r[1]);
+    else
+        sm_bwd_rows_f64((const double *)y, (const double *)g, c, (double *)out, lg, r[0],
+                        r[1]);
+}
+
+int pg_softmax(int dt, int lg, char *x, int64_t n, int64_t c, char *out) {
+    const int64_t sizes[3] = {n, c, 8};
+    if ((dt != DT_F32 && dt != DT_F64) || n < 0 || c < 0 || !pg_fits(3, sizes)) return -1;
+    if (n == 0 || c == 0) return 0;
+    int nt = ce_threads(n, c);
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        sm_share(dt, lg != 0, x, n, c, out);
+    } else {
+        sm_share(dt, lg != 0, x, n, c, out);
+    }
+    return 0;
+}
+
+int pg_softmax_backward(int dt, int lg, char *y, char *grad, int64_t n, int64_t c, char *out) {
+    const int64_t sizes[3] = {n, c, 8};
+    if ((dt != DT_F32 && dt != DT_F64) || n < 0 || c < 0 || !pg_fits(3, sizes)) return -1;
+    if (n == 0 || c == 0) return 0;
+    int nt = ce_threads(n, c);
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        sm_bwd_share(dt, lg != 0, y, grad, n, c, out);
+    } else {
+        sm_bwd_share(dt, lg != 0, y, grad, n, c, out);
+    }
+    return 0;
+}

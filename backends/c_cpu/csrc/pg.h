@@ -104,7 +104,7 @@ static inline int64_t pg_d2i(double v) {
     return (int64_t)v;
 }
 
-/* float32 exp / log / tanh / sigmoid (op is U_EXP, U_LOG, U_TANH or U_SIGMOID) over n
+/* float32 exp / log / tanh / sigmoid / erf (op U_EXP, U_LOG, U_TANH, U_SIGMOID or U_ERF) over n
    elements with strides so and sx, vectorised for the CPU's SIMD level (vmath.c). */
 void pg_vmath_f32(int op, float *o, int64_t so, const float *x, int64_t sx, int64_t n);
 

@@ -1,4 +1,4 @@
-/* Vectorised float32 exp, log, tanh and sigmoid (see vmath_impl.h), one copy per SIMD target,
+/* Vectorised float32 exp, log, tanh, sigmoid and erf (see vmath_impl.h), one copy per SIMD target,
    picked at run time. */
 #include "pg.h"
 
@@ -38,13 +38,14 @@
         case U_EXP: PG_F(pg_vexpf_arr)(o, so, x, sx, n); break;                              \
         case U_LOG: PG_F(pg_vlogf_arr)(o, so, x, sx, n); break;                              \
         case U_TANH: PG_F(pg_vtanhf_arr)(o, so, x, sx, n); break;                            \
+        case U_ERF: PG_F(pg_verff_arr)(o, so, x, sx, n); break;                              \
         default: PG_F(pg_vsigmoidf_arr)(o, so, x, sx, n); break;                             \
         }                                                                                    \
     }
 
 #define PG_VINSTANTIATE                                                                      \
     PG_VARRAY(pg_vexpf) PG_VARRAY(pg_vlogf) PG_VARRAY(pg_vtanhf) PG_VARRAY(pg_vsigmoidf)      \
-    PG_VDISPATCH
+    PG_VARRAY(pg_verff) PG_VDISPATCH
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define PG_VSFX avx512

@@ -588,6 +588,31 @@ class CCpuBackend:
             raise IndexError(f"c_cpu {what}: a target lies outside [0, {c})")
         self._done(err, what)
 
+    def softmax(self, x, out):
+        self._softmax("softmax", 0, x, out)
+
+    def log_softmax(self, x, out):
+        self._softmax("log_softmax", 1, x, out)
+
+    def softmax_backward(self, y, grad, out):
+        self._softmax_backward("softmax_backward", 0, y, grad, out)
+
+    def log_softmax_backward(self, y, grad, out):
+        self._softmax_backward("log_softmax_backward", 1, y, grad, out)
+
+    def _softmax(self, what, log, x, out):
+        code = self._float_dtype(what, x.dtype)
+        n, c = _VALID.softmax(what, x, out)
+        if n:
+            self._done(lib.pg_softmax(code, log, _ptr(x), n, c, _ptr(out)), what)
+
+    def _softmax_backward(self, what, log, y, grad, out):
+        code = self._float_dtype(what, y.dtype)
+        n, c = _VALID.softmax_backward(what, y, grad, out)
+        if n:
+            err = lib.pg_softmax_backward(code, log, _ptr(y), _ptr(grad), n, c, _ptr(out))
+            self._done(err, what)
+
     # --- random numbers --------------------------------------------------------------------
     # The stream is plugrad/random_stream.py's, to the bit (csrc/random.c).
     def _random(self, kind, out, a, b, seed, what):

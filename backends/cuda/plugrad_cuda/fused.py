@@ -44,3 +44,30 @@ class FusedKernelsMixin:
         self.launch_elements(f"pg_cross_entropy_backward_{dt}", n * c, self.ptr(log_probs),
                              self.ptr(target), i64(target.strides[0]), self.ptr(grad),
                              f64(float(scale)), i64(n), i64(c), self.ptr(out))  # fmt: skip
+
+    def softmax(self, x, out):
+        self._softmax("softmax", 0, x, out)
+
+    def log_softmax(self, x, out):
+        self._softmax("log_softmax", 1, x, out)
+
+    def softmax_backward(self, y, grad, out):
+        self._softmax_backward("softmax_backward", 0, y, grad, out)
+
+    def log_softmax_backward(self, y, grad, out):
+        self._softmax_backward("log_softmax_backward", 1, y, grad, out)
+
+    def _softmax(self, what, is_log, x, out):
+        n, c = VALID.softmax(what, x, out)
+        if n:
+            per_block = 1 if c >= LONG_ROW else WARPS
+            self.launch(f"pg_softmax_{x.dtype}", _grid(n, per_block), self.ptr(x), i64(n),
+                        i64(c), self.ptr(out), i64(per_block), i64(is_log))  # fmt: skip
+
+    def _softmax_backward(self, what, is_log, y, grad, out):
+        n, c = VALID.softmax_backward(what, y, grad, out)
+        if n:
+            per_block = 1 if c >= LONG_ROW else WARPS
+            self.launch(f"pg_softmax_backward_{y.dtype}", _grid(n, per_block), self.ptr(y),
+                        self.ptr(grad), i64(n), i64(c), self.ptr(out), i64(per_block),
+                        i64(is_log))  # fmt: skip

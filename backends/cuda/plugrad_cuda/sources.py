@@ -48,6 +48,8 @@ FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
         "pg_cross_entropy": dtypes.FLOATS,
         "pg_sum_scale": dtypes.FLOATS,
         "pg_cross_entropy_backward": dtypes.FLOATS,
+        "pg_softmax": dtypes.FLOATS,
+        "pg_softmax_backward": dtypes.FLOATS,
     },
 }
 SINGLE_KERNELS = {"index.cu": ("pg_check_index",)}  # kernels not instantiated per dtype

@@ -1,6 +1,7 @@
 /* The optional fused kernels (plugrad.backend.protocol.FusedKernels): relu_backward and axpy
-   over strided layouts, and softmax cross-entropy by rows (a warp a row, or a block for long
-   rows, as in reduce.cu) with its backward. Targets are checked by pg_check_index (index.cu)
+   over strided layouts, softmax cross-entropy by rows (a warp a row, or a block for long
+   rows, as in reduce.cu) with its backward, and softmax / log_softmax over the last axis of
+   compact rows (the same warp or block a row) with their backwards. Targets are checked by pg_check_index (index.cu)
    first, so the host raises IndexError before anything is written. */
 #include "pg_common.cuh"
 
@@ -92,6 +93,94 @@ __device__ void cross_entropy_backward(const T *log_probs, const pg_i64 *target,
     }
 }
 
+/* Which row and lane this thread works on in softmax_rows / softmax_backward_rows: a warp a
+   row (per_block = blockDim.x / 32) or the whole block a row (per_block = 1). */
+struct RowSplit {
+    int lanes, lane, slot, per_block;
+    __device__ RowSplit(int per_block_) : per_block(per_block_) {
+        lanes = per_block == 1 ? blockDim.x : 32;
+        lane = per_block == 1 ? threadIdx.x : (threadIdx.x & 31);
+        slot = per_block == 1 ? 0 : (threadIdx.x >> 5);
+    }
+    __device__ pg_i64 rounds(pg_i64 rows) const {
+        pg_i64 step = (pg_i64)gridDim.x * per_block;
+        return (rows + step - 1) / step;
+    }
+    __device__ pg_i64 row(pg_i64 r) const {
+        return ((pg_i64)r * gridDim.x + blockIdx.x) * per_block + slot;
+    }
+    template <class A, class Op> __device__ A reduce(A v, Op op, A identity) const {
+        return per_block == 1 ? block_reduce(v, op, identity) : warp_reduce(v, op);
+    }
+};
+
+/* out = softmax (is_log 0) or log_softmax (is_log 1) of each row of x, both (rows, classes)
+   compact. Every thread of a row's warp (or block) runs every round, live row or not, so the
+   shuffles and barriers of the reductions see all their threads. */
+template <class T>
+__device__ void softmax_rows(const T *x, pg_i64 rows, pg_i64 classes, T *out, int per_block,
+                             int is_log) {
+    typedef typename Acc<T>::type A;
+    const RowSplit split(per_block);
+    const pg_i64 rounds = split.rounds(rows);
+    for (pg_i64 r = 0; r < rounds; r++) {
+        pg_i64 row = split.row(r);
+        bool live = row < rows;
+        const T *xr = x + (live ? row * classes : 0);
+        T *o = out + (live ? row * classes : 0);
+        A m = lowest<A>();
+        if (live)
+            for (pg_i64 j = split.lane; j < classes; j += split.lanes)
+                m = maximum(m, convert<A>(xr[j]));
+        m = split.reduce(m, MaxOp(), lowest<A>());
+        A sum = A(0);
+        if (live)
+            for (pg_i64 j = split.lane; j < classes; j += split.lanes) {
+                A e = exp_(convert<A>(xr[j]) - m);
+                if (!is_log) o[j] = convert<T>(e); /* scaled below by this same thread */
+                sum += e;
+            }
+        sum = split.reduce(sum, SumOp(), A(0));
+        if (!live) continue;
+        if (is_log) {
+            A log_sum = log_(sum);
+            for (pg_i64 j = split.lane; j < classes; j += split.lanes)
+                o[j] = convert<T>((convert<A>(xr[j]) - m) - log_sum);
+        } else {
+            A inv = A(1) / sum;
+            for (pg_i64 j = split.lane; j < classes; j += split.lanes)
+                o[j] = convert<T>(convert<A>(o[j]) * inv);
+        }
+    }
+}
+
+/* The gradients by rows, all operands (rows, classes) compact: softmax's
+   out = y * (g - sum(g * y)), log_softmax's out = g - exp(y) * sum(g). */
+template <class T>
+__device__ void softmax_backward_rows(const T *y, const T *g, pg_i64 rows, pg_i64 classes,
+                                      T *out, int per_block, int is_log) {
+    typedef typename Acc<T>::type A;
+    const RowSplit split(per_block);
+    const pg_i64 rounds = split.rounds(rows);
+    for (pg_i64 r = 0; r < rounds; r++) {
+        pg_i64 row = split.row(r);
+        bool live = row < rows;
+        pg_i64 base = live ? row * classes : 0;
+        A s = A(0);
+        if (live)
+            for (pg_i64 j = split.lane; j < classes; j += split.lanes) {
+                A gj = convert<A>(g[base + j]);
+                s += is_log ? gj : gj * convert<A>(y[base + j]);
+            }
+        s = split.reduce(s, SumOp(), A(0));
+        if (!live) continue;
+        for (pg_i64 j = split.lane; j < classes; j += split.lanes) {
+            A gj = convert<A>(g[base + j]), yj = convert<A>(y[base + j]);
+            out[base + j] = convert<T>(is_log ? gj - exp_(yj) * s : yj * (gj - s));
+        }
+    }
+}
+
 }  // namespace pg
 
 #define PG_FUSED_KERNELS(name, T)                                                          \
@@ -122,5 +211,16 @@ __device__ void cross_entropy_backward(const T *log_probs, const pg_i64 *target,
         pg_i64 rows, pg_i64 classes, T *out) {                                             \
         pg::cross_entropy_backward(log_probs, target, ts, grad, scale, rows, classes, out); \
     }                                                                                      \
-    PG_REGISTER_KERNEL_NO_SYNC(pg_cross_entropy_backward_##name)
+    PG_REGISTER_KERNEL_NO_SYNC(pg_cross_entropy_backward_##name)                            \
+    extern "C" __global__ void pg_softmax_##name(const T *x, pg_i64 rows, pg_i64 classes,  \
+                                                 T *out, pg_i64 per_block, pg_i64 is_log) { \
+        pg::softmax_rows(x, rows, classes, out, (int)per_block, (int)is_log);              \
+    }                                                                                      \
+    PG_REGISTER_KERNEL(pg_softmax_##name)                                                  \
+    extern "C" __global__ void pg_softmax_backward_##name(                                 \
+        const T *y, const T *grad, pg_i64 rows, pg_i64 classes, T *out, pg_i64 per_block,  \
+        pg_i64 is_log) {                                                                   \
+        pg::softmax_backward_rows(y, grad, rows, classes, out, (int)per_block, (int)is_log); \
+    }                                                                                      \
+    PG_REGISTER_KERNEL(pg_softmax_backward_##name)
 PG_FLOAT_DTYPES(PG_FUSED_KERNELS)
