@@ -373,6 +373,12 @@ class Module:
     def double(self: M) -> M:
         return self.to(dt.float64)
 
+    def half(self: M) -> M:
+        return self.to(dt.float16)
+
+    def bfloat16(self: M) -> M:
+        return self.to(dt.bfloat16)
+
     # --- state ---------------------------------------------------------------------------
     def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
         """Parameters and persistent buffers by dotted name (detached, sharing memory); a

@@ -125,13 +125,14 @@ class Optimizer(abc.ABC):
         """Update the parameters of one group in place (called under no_grad)."""
 
     def _state_for(self, p: Tensor) -> dict[str, Any]:
-        """This parameter's state, with its tensors moved to the parameter's current device."""
+        """This parameter's state, with its tensors moved to the parameter's current device
+        (and, where shaped like it, cast to its floating dtype after `model.to(dtype)`)."""
         state = self.state.get(p)
         if state is None:
             state = self.state[p] = {}
             return state
         for key, value in state.items():
-            state[key] = _moved(value, p.device)
+            state[key] = _moved(value, p.device, p)
         return state
 
     @staticmethod
@@ -142,13 +143,26 @@ class Optimizer(abc.ABC):
             value = state[key] = zeros_like(like)
         return value
 
-    def to(self, device: object) -> Optimizer:
-        """Move every state tensor to `device` now (otherwise each follows its parameter at
-        the next step)."""
-        target = get_device(device)
+    def to(self, *args: Any, **kwargs: Any) -> Optimizer:
+        """`opt.to(device)`, `opt.to(dtype)`, `opt.to(device, dtype)`: move (and cast the
+        floating state tensors) now; otherwise each follows its parameter at the next step."""
+        from .. import dtypes as dt
+
+        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"unexpected arguments to Optimizer.to: {', '.join(kwargs)}")
+        for arg in args:
+            if isinstance(arg, dt.DType) or (isinstance(arg, str) and arg in dt.ALL):
+                dtype = arg
+            else:
+                device = arg
+        target = get_device(device) if device is not None else None
+        want = dt.as_dtype(dtype) if dtype is not None else None
+        if want is not None and not want.is_floating:
+            raise TypeError(f"Optimizer.to only casts to floating dtypes, got {want.name}")
         for state in self.state.values():
             for key, value in state.items():
-                state[key] = _moved(value, target)
+                state[key] = _converted(value, target, want)
         return self
 
     # --- state_dict ----------------------------------------------------------------------
@@ -216,13 +230,29 @@ class Optimizer(abc.ABC):
         return "\n".join(lines)
 
 
-def _moved(value: Any, device: Any) -> Any:
+def _moved(value: Any, device: Any, p: Tensor) -> Any:
     """A state value with its tensors (also inside lists and tuples, as LBFGS keeps its
-    history) on `device`."""
+    history) on `device`, the floating ones shaped like p in p's dtype (Adam's moments after
+    `model.to(float64)`)."""
     if isinstance(value, Tensor):
+        if value.dtype.is_floating and p.dtype.is_floating and value.dtype != p.dtype:
+            if value.shape == p.shape:
+                value = value.astype(p.dtype)
         return value if value.device is device else value.to(device)
     if isinstance(value, (list, tuple)):
-        return type(value)(_moved(v, device) for v in value)
+        return type(value)(_moved(v, device, p) for v in value)
+    return value
+
+
+def _converted(value: Any, device: Any, dtype: Any) -> Any:
+    """A state value with its tensors on `device` and its floating tensors in `dtype` (None:
+    keep)."""
+    if isinstance(value, Tensor):
+        if dtype is not None and value.dtype.is_floating:
+            value = value.astype(dtype)
+        return value if device is None or value.device is device else value.to(device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_converted(v, device, dtype) for v in value)
     return value
 
 
