@@ -148,7 +148,8 @@ for _name in (
     "floor", "ceil", "neg", "clamp", "clip", "maximum", "minimum", "sum", "mean", "var", "std",
     "max", "min", "amax", "amin", "argmax", "argmin", "prod", "logsumexp", "softmax",
     "log_softmax", "reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "flip",
-    "broadcast_to", "square", "all", "any", "equal", "logical_not", "rsqrt",
+    "broadcast_to", "square", "all", "any", "equal", "logical_not", "rsqrt", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
 ):  # fmt: skip
     globals()[_name] = _method(_name)
 del _name

@@ -30,6 +30,9 @@ _new_tuple = tuple.__new__  # builds a Strided without NamedTuple's Python-level
 COMPARISONS = frozenset(("eq", "ne", "lt", "le", "gt", "ge"))
 LOGICAL = frozenset(("logical_and", "logical_or"))
 _BOOL_RESULT = COMPARISONS | LOGICAL  # ops whose result is not the operands' dtype
+SHIFTS = frozenset(("bitwise_left_shift", "bitwise_right_shift"))
+BITWISE = frozenset(("bitwise_and", "bitwise_or", "bitwise_xor")) | SHIFTS
+_NOT_FAST = _BOOL_RESULT | BITWISE  # ops the floating fast paths must not take
 FLOAT_ONLY_UNARY = frozenset(("exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos", "erf"))
 _NOT_CANONICAL = (
     "the bool array holds bytes other than 0 and 1 (a uint8 array viewed as bool?): plugrad "
@@ -352,6 +355,8 @@ class NDArray:
             source = self.astype(dt.float32)
         elif op == "logical_not" and self.dtype is not dt.bool_:
             source = self.astype(dt.bool_)
+        elif op == "bitwise_not" and self.dtype.is_floating:
+            raise TypeError(_bitwise_refusal("bitwise_not", self.dtype))
         out = NDArray.empty(source.shape, source.dtype, self.device)
         self.backend.unary(op, source.strided(), out.strided())
         return out
@@ -370,14 +375,14 @@ class NDArray:
             and other.dtype is dtype
             and other.device is self.device
             and dtype.is_floating
-            and op not in _BOOL_RESULT
+            and op not in _NOT_FAST
         ):
             out = NDArray.empty(self.shape, dtype, self.device)
             self.backend.binary(op, self.strided(), other.strided(), out.strided())
             return out
         if other.device is not self.device:
             self._same_device(other)
-        if other.dtype is not dtype or not dtype.is_floating:
+        if other.dtype is not dtype or not dtype.is_floating or op in BITWISE:
             if op == "sub" and dt.bool_ in (dtype, other.dtype):
                 raise RuntimeError(_BOOL_SUB)
             dtype = _operand_dtype(
@@ -401,7 +406,7 @@ class NDArray:
     ) -> NDArray:
         """`self op value` (or `value op self`) for a Python number."""
         dtype = self.dtype
-        if type(value) is float and dtype.is_floating and op not in LOGICAL:
+        if type(value) is float and dtype.is_floating and op not in _NOT_FAST:
             source = self  # the common case: no promotion, no conversion
         else:
             if isinstance(value, np.generic):
@@ -585,9 +590,20 @@ def _operand_dtype(op: str, dtype: dt.DType) -> dt.DType:
         return dt.float32
     if op in LOGICAL:
         return dt.bool_
+    if op in BITWISE and (dtype.is_floating or (op in SHIFTS and dtype is dt.bool_)):
+        raise TypeError(_bitwise_refusal(op, dtype))
     if op == "pow" and dtype is dt.bool_:
         return dt.int64  # bool add (or) and mul (and) stay bool, as in torch and NumPy
     return dtype
+
+
+def _bitwise_refusal(op: str, dtype: dt.DType) -> str:
+    """torch's refusal of a bitwise op on floats (or a shift on bool), with the fix."""
+    takes = "integer tensors" if op in SHIFTS else "integer and bool tensors"
+    return (
+        f"{op} is only supported for {takes}, got {dtype.name} (as in torch: "
+        f'"{op}" not implemented for {dtype.name}); cast with .long() first'
+    )
 
 
 _BOOL_SUB = (

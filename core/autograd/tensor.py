@@ -30,6 +30,7 @@ from .history import AutogradMeta
 Number = numbers.Number
 _INFERRED = "(once) to infer that size from the others"
 _accumulate_lock = threading.Lock()
+_API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
 
 
 class Tensor:
@@ -339,6 +340,23 @@ class Tensor:
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
+    def to_device(self, device: object, /, *, stream: object = None) -> Tensor:
+        """The Array API's `x.to_device(device)`: this tensor on `device` (itself when it is
+        there already); differentiable, as `to`."""
+        target = get_device(device)
+        return self if target is self.device else ToDevice(target)(self)
+
+    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
+        """The Array API namespace of plugrad arrays: the module `plugrad.array_api`."""
+        if api_version is not None and api_version not in _API_VERSIONS:
+            raise ValueError(
+                f"plugrad.array_api implements the Array API {_API_VERSIONS[-1]} (and the "
+                f"earlier {', '.join(_API_VERSIONS[:-1])}), not {api_version!r}"
+            )
+        from .. import array_api
+
+        return array_api
+
     def astype(self, dtype: object) -> Tensor:
         dtype = dt.as_dtype(dtype)
         if dtype is self.dtype:
@@ -627,16 +645,86 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         return self._compare("ge", other)
 
-    def __and__(self, other: Any) -> Tensor:
-        return self._compare("logical_and", other)
+    # bitwise ops (integers and bool, outside the graph): & | ^ ~ << >>, as in torch
+    def _bitwise(self, op: str, other: Any, reflected: bool = False) -> Tensor:
+        if isinstance(other, Tensor):
+            value: Any = other.array
+        elif isinstance(other, (Number, np.generic)) and not isinstance(other, np.ndarray):
+            value = other.item() if isinstance(other, np.generic) else other
+        else:
+            value = _to_ndarray(other, None, self.device)
+        if reflected:
+            if isinstance(value, NDArray):
+                return Tensor._wrap(value.binary(op, self.array))
+            return Tensor._wrap(self.array.scalar_op(op, value, reflected=True))
+        return Tensor._wrap(self.array.binary(op, value))
 
-    def __or__(self, other: Any) -> Tensor:
-        return self._compare("logical_or", other)
+    def bitwise_and(self, other: Any) -> Tensor:
+        """Bitwise and of integers, logical and of bools (floats are refused, as in torch)."""
+        return self._bitwise("bitwise_and", other)
 
-    def __invert__(self) -> Tensor:
-        if self.dtype is not dt.bool_:
-            raise TypeError(f"~ is only defined for bool tensors here, got {self.dtype.name}")
-        return Tensor._wrap(self.array.unary("logical_not"))
+    def bitwise_or(self, other: Any) -> Tensor:
+        return self._bitwise("bitwise_or", other)
+
+    def bitwise_xor(self, other: Any) -> Tensor:
+        return self._bitwise("bitwise_xor", other)
+
+    def bitwise_left_shift(self, other: Any) -> Tensor:
+        """self << other for integers; a count outside [0, 64) gives 0, as in torch."""
+        return self._bitwise("bitwise_left_shift", other)
+
+    def bitwise_right_shift(self, other: Any) -> Tensor:
+        """Arithmetic self >> other for integers; a count outside [0, 64) gives the sign."""
+        return self._bitwise("bitwise_right_shift", other)
+
+    def bitwise_not(self) -> Tensor:
+        """~x: two's complement for integers, logical not for bools."""
+        return Tensor._wrap(self.array.unary("bitwise_not"))
+
+    def bitwise_and_(self, other: Any) -> Tensor:
+        return self._inplace("bitwise_and", other)
+
+    def bitwise_or_(self, other: Any) -> Tensor:
+        return self._inplace("bitwise_or", other)
+
+    def bitwise_xor_(self, other: Any) -> Tensor:
+        return self._inplace("bitwise_xor", other)
+
+    def bitwise_left_shift_(self, other: Any) -> Tensor:
+        return self._inplace("bitwise_left_shift", other)
+
+    def bitwise_right_shift_(self, other: Any) -> Tensor:
+        return self._inplace("bitwise_right_shift", other)
+
+    def bitwise_not_(self) -> Tensor:
+        return self.copy_(self.bitwise_not())
+
+    __and__ = bitwise_and
+    __or__ = bitwise_or
+    __xor__ = bitwise_xor
+    __lshift__ = bitwise_left_shift
+    __rshift__ = bitwise_right_shift
+    __invert__ = bitwise_not
+    __iand__ = bitwise_and_
+    __ior__ = bitwise_or_
+    __ixor__ = bitwise_xor_
+    __ilshift__ = bitwise_left_shift_
+    __irshift__ = bitwise_right_shift_
+
+    def __rand__(self, other: Any) -> Tensor:
+        return self._bitwise("bitwise_and", other, reflected=True)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return self._bitwise("bitwise_or", other, reflected=True)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return self._bitwise("bitwise_xor", other, reflected=True)
+
+    def __rlshift__(self, other: Any) -> Tensor:
+        return self._bitwise("bitwise_left_shift", other, reflected=True)
+
+    def __rrshift__(self, other: Any) -> Tensor:
+        return self._bitwise("bitwise_right_shift", other, reflected=True)
 
     def logical_not(self) -> Tensor:
         return Tensor._wrap(self.array.unary("logical_not"))

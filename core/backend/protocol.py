@@ -48,13 +48,26 @@ class Strided(NamedTuple):
 
 UNARY_OPS = (
     "neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sign",
-    "sin", "cos", "erf", "floor", "ceil", "logical_not",
+    "sin", "cos", "erf", "floor", "ceil", "logical_not", "bitwise_not",
 )  # fmt: skip
-"""`unary(op, x, out)`: out has x's dtype; logical_not takes and gives bool."""
+"""`unary(op, x, out)`: out has x's dtype; logical_not takes and gives bool. bitwise_not takes
+int64 (two's complement `~x`) or bool (logical not) only."""
 
-BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "logical_and", "logical_or")
+BINARY_OPS = (
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "logical_and", "logical_or",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
+)  # fmt: skip
 """`binary(op, a, b, out)` and `scalar(...)`: a, b and out share one dtype. On bool, add is
-logical or and mul logical and (as in NumPy and torch)."""
+logical or and mul logical and (as in NumPy and torch).
+
+Bitwise ops take integer and bool operands only (`BITWISE_DTYPES`), the shifts integers only.
+Shifts follow torch: a shift count outside [0, bits) gives 0 for a left shift and the sign
+(0 or -1) for an arithmetic right shift; a left shift wraps (two's complement)."""
+
+BITWISE_OPS = ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not")
+SHIFT_OPS = ("bitwise_left_shift", "bitwise_right_shift")
+BITWISE_DTYPES = ("int64", "bool")
+"""The dtypes bitwise and/or/xor/not take; the shifts take the integer ones of them."""
 
 COMPARISON_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 """`binary(op, a, b, out)` with a comparison: a and b share a dtype, out is bool."""

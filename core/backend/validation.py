@@ -42,10 +42,13 @@ from .. import dtypes as _dt
 from .protocol import (
     ARG_REDUCE_OPS,
     BINARY_OPS,
+    BITWISE_DTYPES,
+    BITWISE_OPS,
     COMPARISON_OPS,
     REDUCE_OPS,
     SCAN_INDEXED_OPS,
     SCAN_OPS,
+    SHIFT_OPS,
     UNARY_OPS,
     Strided,
 )
@@ -57,6 +60,16 @@ _NUMPY = {name: d.numpy for name, d in _dt.ALL.items()}
 _UNARY = frozenset(UNARY_OPS)
 _BINARY = frozenset(BINARY_OPS) | frozenset(COMPARISON_OPS)
 _COMPARISON = frozenset(COMPARISON_OPS)
+_BITWISE = frozenset(BITWISE_OPS) | frozenset(SHIFT_OPS)
+_SHIFT = frozenset(SHIFT_OPS)
+
+
+def _check_bitwise(backend: str, op: str, dtype: str) -> None:
+    """Bitwise ops take integers and bool, shifts integers only (TypeError otherwise)."""
+    allowed = tuple(d for d in BITWISE_DTYPES if d != "bool") if op in _SHIFT else BITWISE_DTYPES
+    if dtype not in allowed:
+        raise TypeError(f"{backend}: {op} takes {' or '.join(allowed)} operands, got {dtype}")
+
 
 _CACHE_MAX = 4096
 
@@ -304,6 +317,8 @@ class Validator:
     def unary(self, op: str, x: Strided, out: Strided) -> int:
         if op not in _UNARY:
             raise ValueError(f"{self.backend}: unknown unary op {op!r}; see protocol.UNARY_OPS")
+        if op in _BITWISE:
+            _check_bitwise(self.backend, op, x.dtype)
         if out.shape != x.shape:
             self.same_shape(op, x, out)
         n = self.view(x, op)
@@ -313,6 +328,8 @@ class Validator:
     def binary(self, op: str, a: Strided, b: Strided, out: Strided) -> int:
         if op not in _BINARY:
             raise ValueError(f"{self.backend}: unknown binary op {op!r}; see protocol.BINARY_OPS")
+        if op in _BITWISE:
+            _check_bitwise(self.backend, op, a.dtype)
         shape = a.shape
         if b.shape != shape or out.shape != shape:
             self.same_shape(op, a, b, out)
@@ -324,6 +341,8 @@ class Validator:
     def scalar(self, op: str, a: Strided, value: object, out: Strided) -> int:
         if op not in _BINARY:
             raise ValueError(f"{self.backend}: unknown binary op {op!r}; see protocol.BINARY_OPS")
+        if op in _BITWISE:
+            _check_bitwise(self.backend, op, a.dtype)
         if out.shape != a.shape:
             self.same_shape(op, a, out)
         n = self.view(a, op)

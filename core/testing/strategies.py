@@ -45,14 +45,16 @@ def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 0, max_side: in
 def random_values(rng: np.random.Generator, size: int, dtype: str, kind: str = "any"):
     """`size` host values of `dtype`. kind: "any", "positive" (0.1..3), "nonzero" (|x| >= 0.5),
     "ties" (small integers, so equal values are common), "exponent" (int 0..3 / float -2..2),
-    "prod" (near 1, so products stay modest)."""
+    "prod" (near 1, so products stay modest), "shift" (int -2..69: shift counts, some outside
+    [0, 64))."""
     np_dtype = NUMPY_DTYPES[dtype]
     if dtype == "bool":
         return rng.random(size) < 0.5
     if dtype == "int64":
         if kind == "prod":  # magnitudes 1 and 2 only, so products of ~80 terms fit in int64
             return rng.choice(np.array([-2, -1, 1, 1, 2], dtype=np.int64), size=size)
-        low, high = {"positive": (1, 6), "nonzero": (1, 6), "exponent": (0, 4)}.get(kind, (-9, 10))
+        low, high = {"positive": (1, 6), "nonzero": (1, 6), "exponent": (0, 4),
+                     "shift": (-2, 70)}.get(kind, (-9, 10))  # fmt: skip
         values = rng.integers(low, high, size=size)
         if kind == "nonzero":
             values *= rng.choice(np.array([-1, 1]), size=size)

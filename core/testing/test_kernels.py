@@ -177,6 +177,7 @@ UNARY = {
     "floor": (FLOAT_DTYPES, "any", np.floor),
     "ceil": (FLOAT_DTYPES, "any", np.ceil),
     "logical_not": (("bool",), "any", np.logical_not),
+    "bitwise_not": (("int64", "bool"), "any", np.invert),
 }
 
 
@@ -197,6 +198,24 @@ def test_unary(backend, op, dtype, data):
     assert_close(read(backend, out), oracle(x), dtype, msg=f"{op} {case.layout}")
 
 
+def _shift(left: bool):
+    """torch's int64 shifts: a count outside [0, 64) gives 0 (left) or the sign (right)."""
+
+    def oracle(a, b):
+        a, b = np.broadcast_arrays(np.asarray(a, np.int64), np.asarray(b, np.int64))
+        out = np.empty(a.shape, np.int64)
+        for i in np.ndindex(a.shape):
+            x, n = int(a[i]), int(b[i])
+            if left:
+                r = 0 if not 0 <= n < 64 else (x << n) & (2**64 - 1)
+                out[i] = r - 2**64 if r >= 2**63 else r
+            else:
+                out[i] = x >> (n if 0 <= n < 64 else 63)
+        return out
+
+    return oracle
+
+
 def _pow(a, b):
     return np.power(a, b)
 
@@ -212,6 +231,11 @@ BINARY = {
     "minimum": (NUMERIC, "ties", "ties", np.minimum),
     "logical_and": (("bool",), "any", "any", np.logical_and),
     "logical_or": (("bool",), "any", "any", np.logical_or),
+    "bitwise_and": (("int64", "bool"), "any", "any", np.bitwise_and),
+    "bitwise_or": (("int64", "bool"), "any", "any", np.bitwise_or),
+    "bitwise_xor": (("int64", "bool"), "any", "any", np.bitwise_xor),
+    "bitwise_left_shift": (("int64",), "any", "shift", _shift(left=True)),
+    "bitwise_right_shift": (("int64",), "any", "shift", _shift(left=False)),
     "eq": (DTYPES, "ties", "ties", np.equal),
     "ne": (DTYPES, "ties", "ties", np.not_equal),
     "lt": (DTYPES, "ties", "ties", np.less),

@@ -411,6 +411,7 @@ PG_CLONES static void un_i64(const void *ctx, int64_t n, char **p, const int64_t
     case U_FLOOR: UN_LOOP(int64_t, v)
     case U_CEIL: UN_LOOP(int64_t, v)
     case U_NOT: UN_LOOP(int64_t, v == 0)
+    case U_BNOT: UN_LOOP(int64_t, ~v)
     default: UN_LOOP(int64_t, pg_d2i(un_scalar_f64(op, (double)v)))
     }
 }
@@ -418,7 +419,8 @@ PG_CLONES static void un_i64(const void *ctx, int64_t n, char **p, const int64_t
 static void un_bool(const void *ctx, int64_t n, char **p, const int64_t *s) {
     int op = ((const op_ctx *)ctx)->op;
     switch (op) {
-    case U_NOT: UN_LOOP(uint8_t, v == 0)
+    case U_NOT:
+    case U_BNOT: UN_LOOP(uint8_t, v == 0)
     default: UN_LOOP(uint8_t, un_scalar_f64(op, (double)v) != 0)
     }
 }
@@ -433,7 +435,7 @@ int pg_unary(int op, int dt, char *out, char *x, const int64_t *meta) {
     int isz[2] = {pg_itemsize[dt], pg_itemsize[dt]};
     static const pg_inner fns[4] = {un_f32, un_f64, un_i64, un_bool};
     int cheap = op == U_NEG || op == U_ABS || op == U_RELU || op == U_NOT || op == U_SIGN ||
-                op == U_FLOOR || op == U_CEIL;
+                op == U_FLOOR || op == U_CEIL || op == U_BNOT;
     pg_run(&it, total, base, isz, fns[dt], &ctx, cheap ? 1 : 8);
     return 0;
 }
@@ -470,6 +472,18 @@ int pg_unary(int op, int dt, char *out, char *x, const int64_t *meta) {
     case B_LE: BIN_LOOP(TI, uint8_t, a <= b)      \
     case B_GT: BIN_LOOP(TI, uint8_t, a > b)       \
     case B_GE: BIN_LOOP(TI, uint8_t, a >= b)
+
+/* Bitwise and/or/xor of integers and bool (bool bytes are 0 or 1, so they stay 0 or 1). */
+#define BIN_BITWISE_CASES(TI)                     \
+    case B_BAND: BIN_LOOP(TI, TI, a & b)          \
+    case B_BOR: BIN_LOOP(TI, TI, a | b)           \
+    case B_BXOR: BIN_LOOP(TI, TI, a ^ b)
+
+/* torch's shifts of a signed integer type TI (unsigned twin TU) of BITS bits: a count outside
+   [0, BITS) gives 0 to the left and the sign to the right; a left shift wraps. */
+#define BIN_SHIFT_CASES(TI, TU, BITS)                                                    \
+    case B_SHL: BIN_LOOP(TI, TI, (b < 0 || b >= (BITS)) ? (TI)0 : (TI)((TU)a << b))      \
+    case B_SHR: BIN_LOOP(TI, TI, (b < 0 || b >= (BITS)) ? (TI)(a >> ((BITS)-1)) : (TI)(a >> b))
 
 PG_CLONES static void bin_f32(const void *ctx, int64_t n, char **p, const int64_t *s) {
     switch (((const op_ctx *)ctx)->op) {
@@ -527,6 +541,8 @@ PG_CLONES static void bin_i64(const void *ctx, int64_t n, char **p, const int64_
     case B_MIN: BIN_LOOP(int64_t, int64_t, a < b ? a : b)
     case B_AND: BIN_LOOP(int64_t, int64_t, a != 0 && b != 0)
     case B_OR: BIN_LOOP(int64_t, int64_t, a != 0 || b != 0)
+    BIN_BITWISE_CASES(int64_t)
+    BIN_SHIFT_CASES(int64_t, uint64_t, 64)
     BIN_CMP_CASES(int64_t)
     }
 }
@@ -542,6 +558,7 @@ PG_CLONES static void bin_bool(const void *ctx, int64_t n, char **p, const int64
     case B_MIN: BIN_LOOP(uint8_t, uint8_t, (a & b) != 0)
     case B_AND: BIN_LOOP(uint8_t, uint8_t, (a & b) != 0)
     case B_OR: BIN_LOOP(uint8_t, uint8_t, (a | b) != 0)
+    BIN_BITWISE_CASES(uint8_t)
     BIN_CMP_CASES(uint8_t)
     }
 }

@@ -20,10 +20,11 @@ enum { DT_F32 = 0, DT_F64 = 1, DT_I64 = 2, DT_BOOL = 3 };
 
 enum {
     U_NEG, U_ABS, U_EXP, U_LOG, U_SQRT, U_TANH, U_SIGMOID, U_RELU, U_SIGN, U_SIN, U_COS,
-    U_ERF, U_FLOOR, U_CEIL, U_NOT
+    U_ERF, U_FLOOR, U_CEIL, U_NOT, U_BNOT
 };
 enum {
     B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_AND, B_OR,
+    B_BAND, B_BOR, B_BXOR, B_SHL, B_SHR, /* bitwise: integers and bool (shifts: integers) */
     B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE
 };
 enum { R_SUM, R_MAX, R_MIN, R_PROD };

@@ -28,14 +28,15 @@ _UNARY = {
     name: i
     for i, name in enumerate(
         ("neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sign", "sin", "cos",
-         "erf", "floor", "ceil", "logical_not")
+         "erf", "floor", "ceil", "logical_not", "bitwise_not")
     )
 }  # fmt: skip
 _BINARY = {
     name: i
     for i, name in enumerate(
         ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "logical_and", "logical_or",
-         "eq", "ne", "lt", "le", "gt", "ge")
+         "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
+         "bitwise_right_shift", "eq", "ne", "lt", "le", "gt", "ge")
     )
 }  # fmt: skip
 _REDUCE = {"sum": 0, "max": 1, "min": 2, "prod": 3}

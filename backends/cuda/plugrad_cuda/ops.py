@@ -4,10 +4,11 @@ from __future__ import annotations
 
 UNARY = (
     "neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sign", "sin", "cos",
-    "erf", "floor", "ceil", "logical_not",
+    "erf", "floor", "ceil", "logical_not", "bitwise_not",
 )  # fmt: skip
 BINARY = (
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "logical_and", "logical_or",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
     "eq", "ne", "lt", "le", "gt", "ge",
 )  # fmt: skip
 COMPARISONS = frozenset(("eq", "ne", "lt", "le", "gt", "ge"))

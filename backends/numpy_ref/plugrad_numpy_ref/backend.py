@@ -39,6 +39,7 @@ _UNARY = {
     "floor": np.floor,
     "ceil": np.ceil,
     "logical_not": np.logical_not,
+    "bitwise_not": np.invert,  # on bool: logical not
 }
 
 _BINARY = {
@@ -51,6 +52,11 @@ _BINARY = {
     "minimum": np.minimum,
     "logical_and": np.logical_and,
     "logical_or": np.logical_or,
+    "bitwise_and": np.bitwise_and,
+    "bitwise_or": np.bitwise_or,
+    "bitwise_xor": np.bitwise_xor,
+    "bitwise_left_shift": lambda a, b: _shift(a, b, left=True),
+    "bitwise_right_shift": lambda a, b: _shift(a, b, left=False),
     "eq": np.equal,
     "ne": np.not_equal,
     "lt": np.less,
@@ -68,6 +74,18 @@ _SCAN = {
     "min": np.minimum.accumulate,
     "logaddexp": np.logaddexp.accumulate,
 }
+
+
+def _shift(a: np.ndarray, b: np.ndarray, left: bool) -> np.ndarray:
+    """torch's integer shifts: a count outside [0, bits) gives 0 (left) or the sign (right)."""
+    bits = a.dtype.itemsize * 8
+    inside = (b >= 0) & (b < bits)
+    count = np.where(inside, b, 0)
+    if left:
+        shifted = np.left_shift(a.astype(np.uint64), count.astype(np.uint64)).astype(a.dtype)
+        return np.where(inside, shifted, 0).astype(a.dtype)
+    return np.where(inside, np.right_shift(a, count), np.right_shift(a, bits - 1))
+
 
 _erf_vec = np.vectorize(math.erf, otypes=[np.float64])
 

@@ -8,10 +8,11 @@ namespace pg {
 
 enum UnaryOp {
     U_NEG, U_ABS, U_EXP, U_LOG, U_SQRT, U_TANH, U_SIGMOID, U_RELU, U_SIGN, U_SIN, U_COS,
-    U_ERF, U_FLOOR, U_CEIL, U_NOT
+    U_ERF, U_FLOOR, U_CEIL, U_NOT, U_BNOT
 };
 enum BinaryOp {
     B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_AND, B_OR,
+    B_BAND, B_BOR, B_BXOR, B_SHL, B_SHR, /* bitwise: integers and bool (shifts: integers) */
     B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE
 };
 /* How `binary` reads its operands: both arrays, or one replaced by the scalar parameter. */
@@ -75,7 +76,7 @@ template <class T> __device__ __forceinline__ T unary_op(int op, T v) {
         typedef typename Acc<T>::type A;
         return convert<T>(unary_float<A>(op, convert<A>(v)));
     } else if constexpr (is_same<T, bool>::value) {
-        return op == U_NOT ? !v : unary_float<double>(op, v ? 1.0 : 0.0) != 0.0;
+        return (op == U_NOT || op == U_BNOT) ? !v : unary_float<double>(op, v ? 1.0 : 0.0) != 0.0;
     } else {
         pg_u64 u = (pg_u64)v;
         switch (op) {
@@ -86,6 +87,7 @@ template <class T> __device__ __forceinline__ T unary_op(int op, T v) {
         case U_FLOOR:
         case U_CEIL: return v;
         case U_NOT: return v == 0;
+        case U_BNOT: return ~v;
         default: return (T)d2i(unary_float<double>(op, (double)v));
         }
     }
@@ -120,6 +122,18 @@ __device__ __forceinline__ pg_i64 ipow(pg_i64 a, pg_i64 b) {
     return (pg_i64)r;
 }
 
+/* torch's shifts of a signed integer: a count outside [0, bits) gives 0 to the left and the
+   sign to the right; a left shift wraps (shifted as unsigned). */
+template <class T> __device__ __forceinline__ T shift_left(T a, T b) {
+    const T bits = (T)(sizeof(T) * 8);
+    return (b < 0 || b >= bits) ? T(0) : (T)((pg_u64)a << b);
+}
+
+template <class T> __device__ __forceinline__ T shift_right(T a, T b) {
+    const T bits = (T)(sizeof(T) * 8);
+    return (b < 0 || b >= bits) ? (T)(a >> (bits - 1)) : (T)(a >> b);
+}
+
 /* Arithmetic ops: a op b in T. Comparisons are separate (they write bool). */
 template <class T> __device__ __forceinline__ T arith(int op, T a, T b) {
     if constexpr (is_floating<typename Acc<T>::type>::value) {
@@ -142,10 +156,12 @@ template <class T> __device__ __forceinline__ T arith(int op, T a, T b) {
         case B_SUB: return a != b;
         case B_MUL:
         case B_MIN:
-        case B_AND: return a && b;
+        case B_AND:
+        case B_BAND: return a && b;
         case B_DIV:
         case B_POW: return a || !b;
-        default: return a || b; /* add, maximum, logical_or */
+        case B_BXOR: return a != b;
+        default: return a || b; /* add, maximum, logical_or, bitwise_or */
         }
     } else {
         pg_u64 x = (pg_u64)a, y = (pg_u64)b;
@@ -158,6 +174,11 @@ template <class T> __device__ __forceinline__ T arith(int op, T a, T b) {
         case B_MAX: return a > b ? a : b;
         case B_MIN: return a < b ? a : b;
         case B_AND: return a != 0 && b != 0;
+        case B_BAND: return a & b;
+        case B_BOR: return a | b;
+        case B_BXOR: return a ^ b;
+        case B_SHL: return shift_left(a, b);
+        case B_SHR: return shift_right(a, b);
         default: return a != 0 || b != 0;
         }
     }
