@@ -187,4 +187,5 @@ from . import api  # noqa: E402 - the method families register themselves on imp
 
 globals().update(api.FUNCTIONS)
 
-from . import data, nn, optim, utils  # noqa: E402 - subpackages, as torch.nn / torch.optim / torch.utils
+# subpackages, as torch.nn / torch.optim / torch.utils; array_api is x.__array_namespace__()
+from . import array_api, data, nn, optim, utils  # noqa: E402

@@ -66,7 +66,7 @@ Shifts follow torch: a shift count outside [0, bits) gives 0 for a left shift an
 
 BITWISE_OPS = ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not")
 SHIFT_OPS = ("bitwise_left_shift", "bitwise_right_shift")
-BITWISE_DTYPES = ("int64", "bool")
+BITWISE_DTYPES = ("uint8", "int8", "int16", "int32", "int64", "bool")
 """The dtypes bitwise and/or/xor/not take; the shifts take the integer ones of them."""
 
 COMPARISON_OPS = ("eq", "ne", "lt", "le", "gt", "ge")

@@ -164,3 +164,22 @@ def test_logical_results_on_bool_masks_unchanged(device):
     assert (a ^ b).tolist() == [False, True, True, False]
     assert (~a).tolist() == [False, False, True, True]
     assert (a & b).dtype is plugrad.bool
+
+
+@pytest.mark.parametrize("op", list(OPERATORS))
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64"])
+def test_every_integer_dtype_against_torch(device, op, dtype):
+    """Narrow integers keep their dtype; shifts wrap and saturate at their own width."""
+    if dtype not in plugrad.backend.get_device(device).backend.dtypes:
+        pytest.skip(f"{device} does not declare {dtype}")
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(7)
+    a = rng.integers(info.min, info.max, size=(4, 6), endpoint=True).astype(dtype)
+    a.reshape(-1)[:3] = [info.min, info.max, 0 if info.min == 0 else -1]
+    if "shift" in op:
+        b = rng.integers(0, info.bits + 3, size=(6,)).astype(dtype)
+    else:
+        b = rng.integers(info.min, info.max, size=(6,), endpoint=True).astype(dtype)
+    pa, pb = plugrad.tensor(a, device=device), plugrad.tensor(b, device=device)
+    _check(OPERATORS[op](pa, pb), OPERATORS[op](torch.from_numpy(a), torch.from_numpy(b)))
+    _check(~pa, ~torch.from_numpy(a))

@@ -84,7 +84,8 @@ def _shift(a: np.ndarray, b: np.ndarray, left: bool) -> np.ndarray:
     if left:
         shifted = np.left_shift(a.astype(np.uint64), count.astype(np.uint64)).astype(a.dtype)
         return np.where(inside, shifted, 0).astype(a.dtype)
-    return np.where(inside, np.right_shift(a, count), np.right_shift(a, bits - 1))
+    sign = np.right_shift(a, bits - 1) if a.dtype.kind == "i" else np.zeros_like(a)
+    return np.where(inside, np.right_shift(a, count), sign)
 
 
 _erf_vec = np.vectorize(math.erf, otypes=[np.float64])
