@@ -194,3 +194,24 @@ def tensor_list(fn: str, tensors: Any, tensor_type: type, at_least_1d: bool = Fa
                 "use stack() to join 0-d tensors into a 1-d one"
             )
     return items
+
+
+def device_and_floating_dtype(fn: str, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    """The (Device or None, floating DType or None) of `fn(device)`, `fn(dtype)`,
+    `fn(device, dtype)` and their keyword forms, as Module.to and Optimizer.to take them."""
+    from . import dtypes as dt
+    from .backend.registry import get_device
+
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    if kwargs:
+        raise TypeError(f"unexpected arguments to {fn}: {', '.join(kwargs)}")
+    for arg in args:
+        if isinstance(arg, dt.DType) or (isinstance(arg, str) and arg in dt.ALL):
+            dtype = arg
+        else:
+            device = arg
+    target = get_device(device) if device is not None else None
+    want = dt.as_dtype(dtype) if dtype is not None else None
+    if want is not None and not want.is_floating:
+        raise TypeError(f"{fn} only casts to floating dtypes, got {want.name}")
+    return target, want

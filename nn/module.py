@@ -9,10 +9,10 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from plugrad import dtypes as dt
+from plugrad.arguments import device_and_floating_dtype
 from plugrad.autograd.grad_mode import no_grad
 from plugrad.autograd.hooks import RemovableHandle
 from plugrad.autograd.tensor import Tensor
-from plugrad.backend.registry import get_device
 
 from .hooks import ModuleHooks
 from .parameter import Parameter
@@ -331,19 +331,7 @@ class Module:
         optimizer built before the move keeps updating them; its state follows lazily at the
         next step. Only floating-point parameters and buffers change dtype.
         """
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        if kwargs:
-            raise TypeError(f"unexpected arguments to Module.to: {', '.join(kwargs)}")
-        for arg in args:
-            if isinstance(arg, dt.DType) or (isinstance(arg, str) and arg in dt.ALL):
-                dtype = arg
-            else:
-                device = arg
-        target = get_device(device) if device is not None else None
-        want = dt.as_dtype(dtype) if dtype is not None else None
-        if want is not None and not want.is_floating:
-            raise TypeError(f"Module.to only casts to floating dtypes, got {want.name}")
+        target, want = device_and_floating_dtype("Module.to", args, dict(kwargs))
 
         def convert(t: Tensor) -> None:
             array = t.array

@@ -13,9 +13,9 @@ import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ..arguments import device_and_floating_dtype
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tensor import Tensor
-from ..backend.registry import get_device
 from ..factory import zeros_like
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -146,20 +146,7 @@ class Optimizer(abc.ABC):
     def to(self, *args: Any, **kwargs: Any) -> Optimizer:
         """`opt.to(device)`, `opt.to(dtype)`, `opt.to(device, dtype)`: move (and cast the
         floating state tensors) now; otherwise each follows its parameter at the next step."""
-        from .. import dtypes as dt
-
-        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        if kwargs:
-            raise TypeError(f"unexpected arguments to Optimizer.to: {', '.join(kwargs)}")
-        for arg in args:
-            if isinstance(arg, dt.DType) or (isinstance(arg, str) and arg in dt.ALL):
-                dtype = arg
-            else:
-                device = arg
-        target = get_device(device) if device is not None else None
-        want = dt.as_dtype(dtype) if dtype is not None else None
-        if want is not None and not want.is_floating:
-            raise TypeError(f"Optimizer.to only casts to floating dtypes, got {want.name}")
+        target, want = device_and_floating_dtype("Optimizer.to", args, dict(kwargs))
         for state in self.state.values():
             for key, value in state.items():
                 state[key] = _converted(value, target, want)
