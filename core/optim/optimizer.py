@@ -131,8 +131,9 @@ class Optimizer(abc.ABC):
         if state is None:
             state = self.state[p] = {}
             return state
+        floating = p.dtype if p.dtype.is_floating else None
         for key, value in state.items():
-            state[key] = _moved(value, p.device, p)
+            state[key] = _converted(value, p.device, floating, p.shape)
         return state
 
     @staticmethod
@@ -217,29 +218,17 @@ class Optimizer(abc.ABC):
         return "\n".join(lines)
 
 
-def _moved(value: Any, device: Any, p: Tensor) -> Any:
+def _converted(value: Any, device: Any, dtype: Any, shape: tuple | None = None) -> Any:
     """A state value with its tensors (also inside lists and tuples, as LBFGS keeps its
-    history) on `device`, the floating ones shaped like p in p's dtype (Adam's moments after
-    `model.to(float64)`)."""
+    history) on `device` (None: keep) and its floating ones in `dtype` (None: keep), only
+    those of `shape` where one is given (Adam's moments, not a scalar step count)."""
     if isinstance(value, Tensor):
-        if value.dtype.is_floating and p.dtype.is_floating and value.dtype != p.dtype:
-            if value.shape == p.shape:
-                value = value.astype(p.dtype)
-        return value if value.device is device else value.to(device)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_moved(v, device, p) for v in value)
-    return value
-
-
-def _converted(value: Any, device: Any, dtype: Any) -> Any:
-    """A state value with its tensors on `device` and its floating tensors in `dtype` (None:
-    keep)."""
-    if isinstance(value, Tensor):
-        if dtype is not None and value.dtype.is_floating:
-            value = value.astype(dtype)
+        if dtype is not None and value.dtype.is_floating and value.dtype != dtype:
+            if shape is None or value.shape == shape:
+                value = value.astype(dtype)
         return value if device is None or value.device is device else value.to(device)
     if isinstance(value, (list, tuple)):
-        return type(value)(_converted(v, device, dtype) for v in value)
+        return type(value)(_converted(v, device, dtype, shape) for v in value)
     return value
 
 
