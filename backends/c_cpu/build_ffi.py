@@ -26,6 +26,7 @@ SOURCES = [
     "fused.c",
     "sort.c",
     "scan.c",
+    "half.c",
 ]
 
 

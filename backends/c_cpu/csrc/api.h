@@ -1,6 +1,7 @@
 /* The C entry points of plugrad_c_cpu. This file is read by cffi's cdef: plain declarations
    only. Strides and offsets are in elements; pointers already include the view's offset.
-   dtype codes: 0 float32, 1 float64, 2 int64, 3 bool (uint8).
+   dtype codes: 0 float32, 1 float64, 2 int64, 3 bool (uint8), 4 int8, 5 int16, 6 int32,
+   7 uint8, 8 float16, 9 bfloat16 (16-bit floats: stored as 16 bits, computed in float32).
    Return codes: 0 ok, -1 bad arguments, -2 out of memory, -3 index out of range. */
 
 char *pg_alloc(int64_t nbytes);
@@ -18,11 +19,16 @@ int pg_simd_level(void);
 /* meta = [ndim, shape[ndim], strides of operand 0[ndim], strides of operand 1, ...] */
 int pg_unary(int op, int dt, char *out, char *x, const int64_t *meta);
 int pg_binary(int op, int dt, char *out, char *a, char *b, const int64_t *meta);
+/* pg_binary where operand f32_operand (1 for a, 2 for b; 0 none) of a 16-bit float op is a
+   float32 value instead (a scalar, rounded to float32 as the op computes, not to 16 bits) */
+int pg_binary_ex(int op, int dt, char *out, char *a, char *b, const int64_t *meta,
+                 int f32_operand);
 int pg_where(int dt, char *out, char *cond, char *a, char *b, const int64_t *meta);
 int pg_cast(int dt_in, int dt_out, char *out, char *x, const int64_t *meta);
 int pg_copy(int itemsize, char *out, char *x, const int64_t *meta);
 
-/* meta = [ndim, shape, x strides, out strides (0 on reduced axes)] */
+/* meta = [ndim, shape, x strides, out strides (0 on reduced axes)]; not 16-bit floats (the
+   Python side reduces float32 copies), -1 for them */
 int pg_reduce(int op, int dt, char *out, char *x, const int64_t *meta);
 /* meta = [ndim, shape (without axis), x strides, out strides], then axis length, x axis stride */
 int pg_arg_reduce(int op, int dt, char *out, char *x, const int64_t *meta, int64_t n,

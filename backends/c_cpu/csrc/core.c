@@ -312,7 +312,8 @@ void pg_run(const pg_iter *it, int64_t total, char **base, const int *isz, pg_in
     }
 }
 
-static const int pg_itemsize[4] = {4, 8, 8, 1};
+const int pg_itemsize[DT_COUNT] = {4, 8, 8, 1, 1, 2, 4, 1, 2, 2};
+
 
 /* ---------------------------------------------------------------- unary ------------ */
 
@@ -401,20 +402,23 @@ PG_CLONES static void un_f64(const void *ctx, int64_t n, char **p, const int64_t
     }
 }
 
-PG_CLONES static void un_i64(const void *ctx, int64_t n, char **p, const int64_t *s) {
-    int op = ((const op_ctx *)ctx)->op;
-    switch (op) {
-    case U_NEG: UN_LOOP(int64_t, (int64_t)(0 - (uint64_t)v))
-    case U_ABS: UN_LOOP(int64_t, v < 0 ? (int64_t)(0 - (uint64_t)v) : v)
-    case U_RELU: UN_LOOP(int64_t, v > 0 ? v : 0)
-    case U_SIGN: UN_LOOP(int64_t, (int64_t)(v > 0) - (int64_t)(v < 0))
-    case U_FLOOR: UN_LOOP(int64_t, v)
-    case U_CEIL: UN_LOOP(int64_t, v)
-    case U_NOT: UN_LOOP(int64_t, v == 0)
-    case U_BNOT: UN_LOOP(int64_t, ~v)
-    default: UN_LOOP(int64_t, pg_d2i(un_scalar_f64(op, (double)v)))
+/* One definition for every integer dtype (PG_INT_TYPES); arithmetic wraps, as torch's. */
+#define INT_UNARY(SUF, CODE, T, TU, BITS, ...)                                               \
+    PG_CLONES static void un_##SUF(const void *ctx, int64_t n, char **p, const int64_t *s) { \
+        int op = ((const op_ctx *)ctx)->op;                                                   \
+        switch (op) {                                                                         \
+        case U_NEG: UN_LOOP(T, (T)(0 - (uint64_t)v))                                          \
+        case U_ABS: UN_LOOP(T, v < 0 ? (T)(0 - (uint64_t)v) : v)                              \
+        case U_RELU: UN_LOOP(T, v > 0 ? v : 0)                                                \
+        case U_SIGN: UN_LOOP(T, (T)((v > 0) - (v < 0)))                                       \
+        case U_FLOOR: UN_LOOP(T, v)                                                           \
+        case U_CEIL: UN_LOOP(T, v)                                                            \
+        case U_NOT: UN_LOOP(T, v == 0)                                                        \
+        case U_BNOT: UN_LOOP(T, (T)~v)                                                        \
+        default: UN_LOOP(T, PG_STORE_INT(T, un_scalar_f64(op, (double)v)))                    \
+        }                                                                                     \
     }
-}
+PG_INT_TYPES(INT_UNARY)
 
 static void un_bool(const void *ctx, int64_t n, char **p, const int64_t *s) {
     int op = ((const op_ctx *)ctx)->op;
@@ -425,18 +429,66 @@ static void un_bool(const void *ctx, int64_t n, char **p, const int64_t *s) {
     }
 }
 
+/* A float32 inner loop run over 16-bit floats: each operand's run is widened to float32 in
+   chunks on the stack, computed, and the output rounded back (or written directly when it is
+   a comparison's bool). Operands in f32_mask (bit k) are float32 already: a scalar operand is
+   rounded to float32, not to 16 bits, as torch and the NumPy reference compute it. */
+#define PG_CHUNK 512
+typedef struct {
+    pg_inner f32;
+    const void *ctx;
+    int dt, nops, out_bool, f32_mask;
+} half_ctx;
+
+static void half_inner(const void *vctx, int64_t n, char **p, const int64_t *s) {
+    const half_ctx *h = (const half_ctx *)vctx;
+    float buf[4][PG_CHUNK];
+    for (int64_t i0 = 0; i0 < n; i0 += PG_CHUNK) {
+        int64_t m = n - i0 < PG_CHUNK ? n - i0 : PG_CHUNK;
+        char *q[4];
+        int64_t qs[4];
+        for (int k = 1; k < h->nops; k++) {
+            qs[k] = s[k] == 0 ? 0 : 1;
+            q[k] = (char *)buf[k];
+            if ((h->f32_mask >> k) & 1) {
+                q[k] = p[k] + i0 * s[k] * 4;
+                qs[k] = s[k];
+            } else {
+                pg_widen(h->dt, (const uint16_t *)p[k] + i0 * s[k], s[k], buf[k], s[k] ? m : 1);
+            }
+        }
+        if (h->out_bool) {
+            q[0] = p[0] + i0 * s[0];
+            qs[0] = s[0];
+        } else {
+            q[0] = (char *)buf[0];
+            qs[0] = 1;
+        }
+        h->f32(h->ctx, m, q, qs);
+        if (!h->out_bool) pg_narrow(h->dt, buf[0], (uint16_t *)p[0] + i0 * s[0], s[0], m);
+    }
+}
+
+static int is_half(int dt) { return dt == DT_F16 || dt == DT_BF16; }
+
 int pg_unary(int op, int dt, char *out, char *x, const int64_t *meta) {
     pg_iter it;
-    if (dt < 0 || dt > 3 || pg_iter_load(&it, 2, meta)) return -1;
+    if (dt < 0 || dt >= DT_COUNT || op < 0 || op > U_BNOT || pg_iter_load(&it, 2, meta))
+        return -1;
     int64_t total = pg_iter_simplify(&it);
     if (total == 0) return 0;
     op_ctx ctx = {op};
     char *base[2] = {out, x};
     int isz[2] = {pg_itemsize[dt], pg_itemsize[dt]};
-    static const pg_inner fns[4] = {un_f32, un_f64, un_i64, un_bool};
+    static const pg_inner fns[DT_COUNT] = {un_f32, un_f64, un_i64, un_bool, un_i8,
+                                           un_i16, un_i32, un_u8, un_f32, un_f32};
+    half_ctx hc = {un_f32, &ctx, dt, 2, 0, 0};
     int cheap = op == U_NEG || op == U_ABS || op == U_RELU || op == U_NOT || op == U_SIGN ||
                 op == U_FLOOR || op == U_CEIL || op == U_BNOT;
-    pg_run(&it, total, base, isz, fns[dt], &ctx, cheap ? 1 : 8);
+    if (is_half(dt))
+        pg_run(&it, total, base, isz, half_inner, &hc, cheap ? 2 : 8);
+    else
+        pg_run(&it, total, base, isz, fns[dt], &ctx, cheap ? 1 : 8);
     return 0;
 }
 
@@ -479,11 +531,11 @@ int pg_unary(int op, int dt, char *out, char *x, const int64_t *meta) {
     case B_BOR: BIN_LOOP(TI, TI, a | b)           \
     case B_BXOR: BIN_LOOP(TI, TI, a ^ b)
 
-/* torch's shifts of a signed integer type TI (unsigned twin TU) of BITS bits: a count outside
-   [0, BITS) gives 0 to the left and the sign to the right; a left shift wraps. */
-#define BIN_SHIFT_CASES(TI, TU, BITS)                                                    \
-    case B_SHL: BIN_LOOP(TI, TI, (b < 0 || b >= (BITS)) ? (TI)0 : (TI)((TU)a << b))      \
-    case B_SHR: BIN_LOOP(TI, TI, (b < 0 || b >= (BITS)) ? (TI)(a >> ((BITS)-1)) : (TI)(a >> b))
+/* torch's shifts of an integer type TI of BITS bits: a count outside [0, BITS) gives 0 to the
+   left and the sign (0 or -1) to the right; a left shift wraps. */
+#define BIN_SHIFT_CASES(TI, BITS)                                                        \
+    case B_SHL: BIN_LOOP(TI, TI, (b < 0 || b >= (BITS)) ? (TI)0 : (TI)((uint64_t)a << b)) \
+    case B_SHR: BIN_LOOP(TI, TI, (b < 0 || b >= (BITS)) ? (TI)(a < 0 ? -1 : 0) : (TI)(a >> b))
 
 PG_CLONES static void bin_f32(const void *ctx, int64_t n, char **p, const int64_t *s) {
     switch (((const op_ctx *)ctx)->op) {
@@ -530,22 +582,26 @@ static inline int64_t ipow64(int64_t a, int64_t b) {
     return (int64_t)r;
 }
 
-PG_CLONES static void bin_i64(const void *ctx, int64_t n, char **p, const int64_t *s) {
-    switch (((const op_ctx *)ctx)->op) {
-    case B_ADD: BIN_LOOP(int64_t, int64_t, (int64_t)((uint64_t)a + (uint64_t)b))
-    case B_SUB: BIN_LOOP(int64_t, int64_t, (int64_t)((uint64_t)a - (uint64_t)b))
-    case B_MUL: BIN_LOOP(int64_t, int64_t, (int64_t)((uint64_t)a * (uint64_t)b))
-    case B_DIV: BIN_LOOP(int64_t, int64_t, pg_d2i((double)a / (double)b))
-    case B_POW: BIN_LOOP(int64_t, int64_t, ipow64(a, b))
-    case B_MAX: BIN_LOOP(int64_t, int64_t, a > b ? a : b)
-    case B_MIN: BIN_LOOP(int64_t, int64_t, a < b ? a : b)
-    case B_AND: BIN_LOOP(int64_t, int64_t, a != 0 && b != 0)
-    case B_OR: BIN_LOOP(int64_t, int64_t, a != 0 || b != 0)
-    BIN_BITWISE_CASES(int64_t)
-    BIN_SHIFT_CASES(int64_t, uint64_t, 64)
-    BIN_CMP_CASES(int64_t)
+/* One definition for every integer dtype (PG_INT_TYPES): +, -, * wrap (through uint64);
+   shifts as torch's (BIN_SHIFT_CASES). */
+#define INT_BINARY(SUF, CODE, T, TU, BITS, ...)                                               \
+    PG_CLONES static void bin_##SUF(const void *ctx, int64_t n, char **p, const int64_t *s) { \
+        switch (((const op_ctx *)ctx)->op) {                                                   \
+        case B_ADD: BIN_LOOP(T, T, (T)((uint64_t)a + (uint64_t)b))                             \
+        case B_SUB: BIN_LOOP(T, T, (T)((uint64_t)a - (uint64_t)b))                             \
+        case B_MUL: BIN_LOOP(T, T, (T)((uint64_t)a * (uint64_t)b))                             \
+        case B_DIV: BIN_LOOP(T, T, PG_STORE_INT(T, (double)a / (double)b))                     \
+        case B_POW: BIN_LOOP(T, T, (T)ipow64(a, b))                                            \
+        case B_MAX: BIN_LOOP(T, T, a > b ? a : b)                                              \
+        case B_MIN: BIN_LOOP(T, T, a < b ? a : b)                                              \
+        case B_AND: BIN_LOOP(T, T, a != 0 && b != 0)                                           \
+        case B_OR: BIN_LOOP(T, T, a != 0 || b != 0)                                            \
+        BIN_BITWISE_CASES(T)                                                                   \
+        BIN_SHIFT_CASES(T, BITS)                                                               \
+        BIN_CMP_CASES(T)                                                                       \
+        }                                                                                      \
     }
-}
+PG_INT_TYPES(INT_BINARY)
 
 PG_CLONES static void bin_bool(const void *ctx, int64_t n, char **p, const int64_t *s) {
     switch (((const op_ctx *)ctx)->op) {
@@ -563,17 +619,30 @@ PG_CLONES static void bin_bool(const void *ctx, int64_t n, char **p, const int64
     }
 }
 
-int pg_binary(int op, int dt, char *out, char *a, char *b, const int64_t *meta) {
+int pg_binary_ex(int op, int dt, char *out, char *a, char *b, const int64_t *meta,
+                 int f32_operand) {
     pg_iter it;
-    if (dt < 0 || dt > 3 || op < 0 || op > B_GE || pg_iter_load(&it, 3, meta)) return -1;
+    if (dt < 0 || dt >= DT_COUNT || op < 0 || op > B_GE || f32_operand < 0 || f32_operand > 2 ||
+        (f32_operand && !is_half(dt)) || pg_iter_load(&it, 3, meta))
+        return -1;
     int64_t total = pg_iter_simplify(&it);
     if (total == 0) return 0;
     op_ctx ctx = {op};
     char *base[3] = {out, a, b};
-    int isz[3] = {op >= B_EQ ? 1 : pg_itemsize[dt], pg_itemsize[dt], pg_itemsize[dt]};
-    static const pg_inner fns[4] = {bin_f32, bin_f64, bin_i64, bin_bool};
-    pg_run(&it, total, base, isz, fns[dt], &ctx, op == B_POW ? 8 : 1);
+    int sz = pg_itemsize[dt];
+    int isz[3] = {op >= B_EQ ? 1 : sz, f32_operand == 1 ? 4 : sz, f32_operand == 2 ? 4 : sz};
+    static const pg_inner fns[DT_COUNT] = {bin_f32, bin_f64, bin_i64, bin_bool, bin_i8,
+                                           bin_i16, bin_i32, bin_u8, bin_f32, bin_f32};
+    half_ctx hc = {bin_f32, &ctx, dt, 3, op >= B_EQ, f32_operand ? 1 << f32_operand : 0};
+    if (is_half(dt))
+        pg_run(&it, total, base, isz, half_inner, &hc, op == B_POW ? 8 : 2);
+    else
+        pg_run(&it, total, base, isz, fns[dt], &ctx, op == B_POW ? 8 : 1);
     return 0;
+}
+
+int pg_binary(int op, int dt, char *out, char *a, char *b, const int64_t *meta) {
+    return pg_binary_ex(op, dt, out, a, b, meta, 0);
 }
 
 /* ---------------------------------------------------------------- where, cast, copy - */
@@ -595,6 +664,7 @@ int pg_binary(int op, int dt, char *out, char *a, char *b, const int64_t *meta) 
 PG_CLONES static void where_inner(const void *ctx, int64_t n, char **p, const int64_t *s) {
     switch (((const op_ctx *)ctx)->op) {
     case 1: WHERE_LOOP(uint8_t)
+    case 2: WHERE_LOOP(uint16_t)
     case 4: WHERE_LOOP(uint32_t)
     default: WHERE_LOOP(uint64_t)
     }
@@ -602,7 +672,7 @@ PG_CLONES static void where_inner(const void *ctx, int64_t n, char **p, const in
 
 int pg_where(int dt, char *out, char *cond, char *a, char *b, const int64_t *meta) {
     pg_iter it;
-    if (dt < 0 || dt > 3 || pg_iter_load(&it, 4, meta)) return -1;
+    if (dt < 0 || dt >= DT_COUNT || pg_iter_load(&it, 4, meta)) return -1;
     int64_t total = pg_iter_simplify(&it);
     if (total == 0) return 0;
     int sz = pg_itemsize[dt];
@@ -625,21 +695,40 @@ int pg_where(int dt, char *out, char *cond, char *a, char *b, const int64_t *met
     }                                                                                  \
     break;
 
-PG_CLONES static void cast_inner(const void *ctx, int64_t n, char **p, const int64_t *s) {
-    switch (((const op_ctx *)ctx)->op) {
-    case 0 * 4 + 1: CAST_LOOP(float, double, (double)v)
-    case 0 * 4 + 2: CAST_LOOP(float, int64_t, pg_d2i((double)v))
-    case 0 * 4 + 3: CAST_LOOP(float, uint8_t, v != 0)
-    case 1 * 4 + 0: CAST_LOOP(double, float, (float)v)
-    case 1 * 4 + 2: CAST_LOOP(double, int64_t, pg_d2i(v))
-    case 1 * 4 + 3: CAST_LOOP(double, uint8_t, v != 0)
-    case 2 * 4 + 0: CAST_LOOP(int64_t, float, (float)v)
-    case 2 * 4 + 1: CAST_LOOP(int64_t, double, (double)v)
-    case 2 * 4 + 3: CAST_LOOP(int64_t, uint8_t, v != 0)
-    case 3 * 4 + 0: CAST_LOOP(uint8_t, float, v ? 1.0f : 0.0f)
-    case 3 * 4 + 1: CAST_LOOP(uint8_t, double, v ? 1.0 : 0.0)
-    case 3 * 4 + 2: CAST_LOOP(uint8_t, int64_t, v != 0)
+/* cast_<from>_<to> for every pair of dtypes, from one definition: load as the source kind
+   computes, store as the target kind stores (pg.h's PG_LOAD_ / PG_STORE_). */
+#define CAST_FN(SB, CB, TB, KB, SA, CA, TA, KA)                                             \
+    static void cast_##SA##_##SB(const void *ctx, int64_t n, char **p, const int64_t *s) { \
+        (void)ctx;                                                                          \
+        TB *o = (TB *)p[0];                                                                 \
+        const TA *xx = (const TA *)p[1];                                                    \
+        if (s[0] == 1 && s[1] == 1)                                                         \
+            for (int64_t i = 0; i < n; i++) o[i] = PG_STORE_##KB(TB, PG_LOAD_##KA(xx[i]));  \
+        else                                                                                \
+            for (int64_t i = 0; i < n; i++)                                                 \
+                o[i * s[0]] = PG_STORE_##KB(TB, PG_LOAD_##KA(xx[i * s[1]]));                \
     }
+#define CAST_FROM(SA, CA, TA, KA, ...) PG_DTYPES_INNER(CAST_FN, SA, CA, TA, KA)
+#define CAST_ENTRY(SB, CB, TB, KB, SA) cast_##SA##_##SB,
+#define CAST_ROW(SA, CA, TA, KA, ...) {PG_DTYPES_INNER(CAST_ENTRY, SA)},
+PG_DTYPES(CAST_FROM)
+static const pg_inner cast_table[DT_COUNT][DT_COUNT] = {PG_DTYPES(CAST_ROW)};
+
+/* float32 <-> 16-bit floats, the casts autocast makes: the bulk conversions of half.c */
+static void cast_f32_to_half(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    int dt = ((const op_ctx *)ctx)->op;
+    if (s[1] == 1)
+        pg_narrow(dt, (const float *)p[1], (uint16_t *)p[0], s[0], n);
+    else
+        cast_table[DT_F32][dt](ctx, n, p, s);
+}
+
+static void cast_half_to_f32(const void *ctx, int64_t n, char **p, const int64_t *s) {
+    int dt = ((const op_ctx *)ctx)->op;
+    if (s[0] == 1)
+        pg_widen(dt, (const uint16_t *)p[1], s[1], (float *)p[0], n);
+    else
+        cast_table[dt][DT_F32](ctx, n, p, s);
 }
 
 #define FILL_LOOP(T)                                                                   \
@@ -659,12 +748,14 @@ static void copy_inner(const void *ctx, int64_t n, char **p, const int64_t *s) {
     if (s[0] == 1 && s[1] == 0) { /* fill: one value broadcast over a contiguous run */
         switch (sz) {
         case 1: memset(p[0], *(const uint8_t *)p[1], (size_t)n); return;
+        case 2: FILL_LOOP(uint16_t)
         case 4: FILL_LOOP(uint32_t)
         default: FILL_LOOP(uint64_t)
         }
     }
     switch (sz) {
     case 1: CAST_LOOP(uint8_t, uint8_t, v)
+    case 2: CAST_LOOP(uint16_t, uint16_t, v)
     case 4: CAST_LOOP(uint32_t, uint32_t, v)
     default: CAST_LOOP(uint64_t, uint64_t, v)
     }
@@ -672,7 +763,7 @@ static void copy_inner(const void *ctx, int64_t n, char **p, const int64_t *s) {
 
 int pg_copy(int itemsize, char *out, char *x, const int64_t *meta) {
     pg_iter it;
-    if ((itemsize != 1 && itemsize != 4 && itemsize != 8) || pg_iter_load(&it, 2, meta)) return -1;
+    if ((itemsize != 1 && itemsize != 2 && itemsize != 4 && itemsize != 8) || pg_iter_load(&it, 2, meta)) return -1;
     int64_t total = pg_iter_simplify(&it);
     if (total == 0) return 0;
     op_ctx ctx = {itemsize};
@@ -683,15 +774,23 @@ int pg_copy(int itemsize, char *out, char *x, const int64_t *meta) {
 }
 
 int pg_cast(int dt_in, int dt_out, char *out, char *x, const int64_t *meta) {
-    if (dt_in < 0 || dt_in > 3 || dt_out < 0 || dt_out > 3) return -1;
+    if (dt_in < 0 || dt_in >= DT_COUNT || dt_out < 0 || dt_out >= DT_COUNT) return -1;
     if (dt_in == dt_out) return pg_copy(pg_itemsize[dt_in], out, x, meta);
     pg_iter it;
     if (pg_iter_load(&it, 2, meta)) return -1;
     int64_t total = pg_iter_simplify(&it);
     if (total == 0) return 0;
-    op_ctx ctx = {dt_in * 4 + dt_out};
+    op_ctx ctx = {0};
+    pg_inner fn = cast_table[dt_in][dt_out];
+    if (dt_in == DT_F32 && is_half(dt_out)) {
+        fn = cast_f32_to_half;
+        ctx.op = dt_out;
+    } else if (is_half(dt_in) && dt_out == DT_F32) {
+        fn = cast_half_to_f32;
+        ctx.op = dt_in;
+    }
     char *base[2] = {out, x};
     int isz[2] = {pg_itemsize[dt_out], pg_itemsize[dt_in]};
-    pg_run(&it, total, base, isz, cast_inner, &ctx, 1);
+    pg_run(&it, total, base, isz, fn, &ctx, 1);
     return 0;
 }

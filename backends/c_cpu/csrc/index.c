@@ -1,19 +1,17 @@
 /* gather and scatter_add. */
 #include "pg.h"
 
-static const int isz_of[4] = {4, 8, 8, 1};
-
 /* meta = [nd, shape, out strides, index strides, x strides (0 on axis)] */
 int pg_gather(int dt, char *out, char *x, char *index, const int64_t *meta, int64_t axis_size,
               int64_t axis_stride) {
     int64_t nd = meta[0];
-    if (dt < 0 || dt > 3 || nd < 0 || nd > PG_MAXD || axis_size < 0) return -1;
+    if (dt < 0 || dt >= DT_COUNT || nd < 0 || nd > PG_MAXD || axis_size < 0) return -1;
     const int64_t *shape = meta + 1, *os = meta + 1 + nd, *is = meta + 1 + 2 * nd,
                   *xs = meta + 1 + 3 * nd;
     int64_t total = pg_count(nd, shape);
     if (total < 0) return -1;
     if (total == 0) return 0;
-    int sz = isz_of[dt];
+    int sz = pg_itemsize[dt];
     int nt = pg_threads_for(total);
     int bad = 0;
 #pragma omp parallel for schedule(static) num_threads(nt) if(nt > 1) reduction(| : bad)
@@ -50,7 +48,7 @@ int pg_gather(int dt, char *out, char *x, char *index, const int64_t *meta, int6
 int pg_scatter_add(int dt, char *out, char *index, char *src, const int64_t *meta,
                    int64_t axis_size, int64_t axis_stride, int64_t axis) {
     int64_t nd = meta[0];
-    if (dt < 0 || dt > 3 || nd < 1 || nd > PG_MAXD || axis < 0 || axis >= nd || axis_size < 0)
+    if (dt < 0 || dt >= DT_COUNT || nd < 1 || nd > PG_MAXD || axis < 0 || axis >= nd || axis_size < 0)
         return -1;
     const int64_t *shape = meta + 1, *os = meta + 1 + nd, *is = meta + 1 + 2 * nd,
                   *ss = meta + 1 + 3 * nd;
@@ -85,6 +83,14 @@ int pg_scatter_add(int dt, char *out, char *index, char *src, const int64_t *met
             case DT_F32: SCATTER_CASE(float, *o + v)
             case DT_F64: SCATTER_CASE(double, *o + v)
             case DT_I64: SCATTER_CASE(uint64_t, *o + v)
+            case DT_I32: SCATTER_CASE(uint32_t, (uint32_t)(*o + v))
+            case DT_I16: SCATTER_CASE(uint16_t, (uint16_t)(*o + v))
+            case DT_I8:
+            case DT_U8: SCATTER_CASE(uint8_t, (uint8_t)(*o + v))
+            /* 16-bit floats: each addition rounded, as NumPy's add.at */
+            case DT_F16: SCATTER_CASE(uint16_t, pg_f32_to_f16(pg_f16_to_f32(*o) + pg_f16_to_f32(v)))
+            case DT_BF16:
+                SCATTER_CASE(uint16_t, pg_f32_to_bf16(pg_bf16_to_f32(*o) + pg_bf16_to_f32(v)))
             default: SCATTER_CASE(uint8_t, (*o | v) != 0)
             }
         }

@@ -12,11 +12,53 @@
 #endif
 
 #include "api.h"
+#include "half.h"
 
 #define PG_MAXD 32
 #define PG_GRAIN 32768
 
-enum { DT_F32 = 0, DT_F64 = 1, DT_I64 = 2, DT_BOOL = 3 };
+/* dtype codes (the Python side's order): the first four are the original ones */
+enum {
+    DT_F32 = 0, DT_F64 = 1, DT_I64 = 2, DT_BOOL = 3, DT_I8 = 4, DT_I16 = 5, DT_I32 = 6,
+    DT_U8 = 7, DT_F16 = 8, DT_BF16 = 9, DT_COUNT = 10
+};
+
+/* The integer dtypes: X(suffix, code, stored type, unsigned twin (wrapping arithmetic), bits) */
+#define PG_INT_TYPES(X, ...)                                    \
+    X(i64, DT_I64, int64_t, uint64_t, 64, __VA_ARGS__)          \
+    X(i8, DT_I8, int8_t, uint8_t, 8, __VA_ARGS__)               \
+    X(i16, DT_I16, int16_t, uint16_t, 16, __VA_ARGS__)          \
+    X(i32, DT_I32, int32_t, uint32_t, 32, __VA_ARGS__)          \
+    X(u8, DT_U8, uint8_t, uint8_t, 8, __VA_ARGS__)
+
+/* Every dtype, in code order: X(suffix, code, stored type, kind). The kind names how a value
+   is loaded (PG_LOAD_kind) and stored (PG_STORE_kind), so casts come from one definition. */
+#define PG_DTYPES(X, ...)                                       \
+    X(f32, DT_F32, float, FLT, __VA_ARGS__)                     \
+    X(f64, DT_F64, double, DBL, __VA_ARGS__)                    \
+    X(i64, DT_I64, int64_t, INT, __VA_ARGS__)                   \
+    X(bool, DT_BOOL, uint8_t, BOOL, __VA_ARGS__)                \
+    X(i8, DT_I8, int8_t, INT, __VA_ARGS__)                      \
+    X(i16, DT_I16, int16_t, INT, __VA_ARGS__)                   \
+    X(i32, DT_I32, int32_t, INT, __VA_ARGS__)                   \
+    X(u8, DT_U8, uint8_t, INT, __VA_ARGS__)                     \
+    X(f16, DT_F16, uint16_t, F16, __VA_ARGS__)                  \
+    X(bf16, DT_BF16, uint16_t, BF16, __VA_ARGS__)
+/* the same list, for expanding inside an expansion of PG_DTYPES (a macro cannot nest itself) */
+#define PG_DTYPES_INNER(X, ...)                                 \
+    X(f32, DT_F32, float, FLT, __VA_ARGS__)                     \
+    X(f64, DT_F64, double, DBL, __VA_ARGS__)                    \
+    X(i64, DT_I64, int64_t, INT, __VA_ARGS__)                   \
+    X(bool, DT_BOOL, uint8_t, BOOL, __VA_ARGS__)                \
+    X(i8, DT_I8, int8_t, INT, __VA_ARGS__)                      \
+    X(i16, DT_I16, int16_t, INT, __VA_ARGS__)                   \
+    X(i32, DT_I32, int32_t, INT, __VA_ARGS__)                   \
+    X(u8, DT_U8, uint8_t, INT, __VA_ARGS__)                     \
+    X(f16, DT_F16, uint16_t, F16, __VA_ARGS__)                  \
+    X(bf16, DT_BF16, uint16_t, BF16, __VA_ARGS__)
+
+/* Item sizes by code. */
+extern const int pg_itemsize[DT_COUNT];
 
 enum {
     U_NEG, U_ABS, U_EXP, U_LOG, U_SQRT, U_TANH, U_SIGMOID, U_RELU, U_SIGN, U_SIN, U_COS,
@@ -104,6 +146,32 @@ static inline int64_t pg_d2i(double v) {
     if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) return INT64_MIN;
     return (int64_t)v;
 }
+static inline int64_t pg_i2i(int64_t v) { return v; }
+/* double -> int32 as x86's cvttsd2si: out of range and NaN give INT32_MIN. NumPy (and C on x86)
+   converts to int32, int16, int8 and uint8 through it, truncating to the narrower ones. */
+static inline int32_t pg_d2i32(double v) {
+    if (!(v > -2147483649.0 && v < 2147483648.0)) return INT32_MIN;
+    return (int32_t)v;
+}
+/* double -> integer type T as NumPy on x86 */
+#define PG_D2I(T, x) ((T)(sizeof(T) == 8 ? pg_d2i(x) : (int64_t)pg_d2i32(x)))
+
+/* A value of each kind loaded into the type it computes in (16-bit floats: float32) ... */
+#define PG_LOAD_FLT(v) (v)
+#define PG_LOAD_DBL(v) (v)
+#define PG_LOAD_INT(v) (v)
+#define PG_LOAD_BOOL(v) (v)
+#define PG_LOAD_F16(v) pg_f16_to_f32(v)
+#define PG_LOAD_BF16(v) pg_bf16_to_f32(v)
+/* ... and any loaded value x stored as stored type T of each kind: floating to integer through
+   int64 or int32 (truncating to narrower integers, as NumPy on x86), float64 to 16 bits rounding once. */
+#define PG_STORE_FLT(T, x) ((float)(x))
+#define PG_STORE_DBL(T, x) ((double)(x))
+#define PG_STORE_INT(T, x) \
+    _Generic((x), float: PG_D2I(T, (double)(x)), double: PG_D2I(T, (double)(x)), default: (T)(x))
+#define PG_STORE_BOOL(T, x) ((uint8_t)((x) != 0))
+#define PG_STORE_F16(T, x) _Generic((x), float: pg_f32_to_f16, default: pg_f64_to_f16)(x)
+#define PG_STORE_BF16(T, x) _Generic((x), float: pg_f32_to_bf16, default: pg_f64_to_bf16)(x)
 
 /* float32 exp / log / tanh / sigmoid / erf (op U_EXP, U_LOG, U_TANH, U_SIGMOID or U_ERF) over n
    elements with strides so and sx, vectorised for the CPU's SIMD level (vmath.c). */

@@ -58,12 +58,28 @@ static inline double value_of(int kind, uint64_t e, uint64_t key, double a, doub
     }                                                   \
     break;
 
+/* The same for 16-bit floats, in their bits: TO rounds a double to them, LOAD widens. */
+#define STORE_HALF(TO, LOAD, hi, below, clamp)          \
+    {                                                   \
+        uint16_t r = TO(v);                             \
+        if ((clamp) && LOAD(r) >= LOAD(hi)) r = (below); \
+        ((uint16_t *)out)[oo] = r;                      \
+    }                                                   \
+    break;
+
+/* The 16-bit float just below bits h (toward -inf): the bits order magnitudes. */
+static uint16_t half_below(uint16_t h) {
+    if ((h & 0x7fffu) == 0) return 0x8001u;
+    return (h & 0x8000u) ? (uint16_t)(h + 1) : (uint16_t)(h - 1);
+}
+
 /* meta = [nd, shape, out strides]; element e (row-major in shape) draws from counter e */
 int pg_random(int kind, int dt, char *out, const int64_t *meta, double a, double b,
               uint64_t seed) {
     int64_t nd = meta[0];
-    if (dt < 0 || dt > 3 || kind < 0 || kind > 2 || nd < 0 || nd > PG_MAXD) return -1;
-    if (kind != RNG_BERNOULLI && dt != DT_F32 && dt != DT_F64) return -1;
+    if (dt < 0 || dt >= DT_COUNT || kind < 0 || kind > 2 || nd < 0 || nd > PG_MAXD) return -1;
+    int floating = dt == DT_F32 || dt == DT_F64 || dt == DT_F16 || dt == DT_BF16;
+    if (kind != RNG_BERNOULLI && !floating) return -1;
     const int64_t *shape = meta + 1, *os = meta + 1 + nd;
     int64_t total = 1;
     for (int d = 0; d < nd; d++) total *= shape[d];
@@ -73,6 +89,10 @@ int pg_random(int kind, int dt, char *out, const int64_t *meta, double a, double
     float hi32 = (float)b, below32 = nextafterf(hi32, -INFINITY);
     double below64 = nextafter(b, -INFINITY);
     int clamp32 = uniform && hi32 > (float)a, clamp64 = uniform && b > a;
+    uint16_t hi16 = pg_f64_to_f16(b), hib = pg_f64_to_bf16(b);
+    uint16_t below16 = half_below(hi16), belowb = half_below(hib);
+    int clamp16 = uniform && pg_f16_to_f32(hi16) > pg_f16_to_f32(pg_f64_to_f16(a));
+    int clampb = uniform && pg_bf16_to_f32(hib) > pg_bf16_to_f32(pg_f64_to_bf16(a));
     int nt = pg_threads_for(total * 8);
 #pragma omp parallel for schedule(static) num_threads(nt) if(nt > 1)
     for (int64_t e = 0; e < total; e++) {
@@ -85,8 +105,12 @@ int pg_random(int kind, int dt, char *out, const int64_t *meta, double a, double
         switch (dt) {
         case DT_F32: STORE_FLOAT(float, hi32, below32, clamp32)
         case DT_F64: STORE_FLOAT(double, b, below64, clamp64)
+        case DT_F16: STORE_HALF(pg_f64_to_f16, pg_f16_to_f32, hi16, below16, clamp16)
+        case DT_BF16: STORE_HALF(pg_f64_to_bf16, pg_bf16_to_f32, hib, belowb, clampb)
         case DT_I64: ((int64_t *)out)[oo] = v != 0.0; break;
-        default: ((uint8_t *)out)[oo] = v != 0.0; break;
+        case DT_I32: ((int32_t *)out)[oo] = v != 0.0; break;
+        case DT_I16: ((int16_t *)out)[oo] = v != 0.0; break;
+        default: ((uint8_t *)out)[oo] = v != 0.0; break; /* bool, int8, uint8 */
         }
     }
     return 0;

@@ -276,24 +276,38 @@ DEFINE_REDUCE(sum_f64, double, double, 0, PLUS, PLUS)
 DEFINE_REDUCE(max_f64, double, double, -INFINITY, NANMAX, NANMAX)
 DEFINE_REDUCE(min_f64, double, double, INFINITY, NANMIN, NANMIN)
 DEFINE_REDUCE(prod_f64, double, double, 1, TIMES, TIMES)
-DEFINE_REDUCE(sum_i64, uint64_t, uint64_t, 0, PLUS, PLUS)
-DEFINE_REDUCE(prod_i64, uint64_t, uint64_t, 1, TIMES, TIMES)
-DEFINE_REDUCE(max_i64, int64_t, int64_t, INT64_MIN, IMAX, IMAX)
-DEFINE_REDUCE(min_i64, int64_t, int64_t, INT64_MAX, IMIN, IMIN)
-DEFINE_REDUCE(max_u8, uint8_t, uint8_t, 0, IMAX, IMAX)
-DEFINE_REDUCE(min_u8, uint8_t, uint8_t, 1, IMIN, IMIN)
+DEFINE_REDUCE(max_bool, uint8_t, uint8_t, 0, IMAX, IMAX)
+DEFINE_REDUCE(min_bool, uint8_t, uint8_t, 1, IMIN, IMIN)
+
+/* The smallest and largest values of integer type T of BITS bits. */
+#define TMIN(T, BITS) ((T)((T)-1 < 0 ? (uint64_t)1 << ((BITS)-1) : 0))
+#define TMAX(T, BITS) ((T)~TMIN(T, BITS))
+/* Integers: sums and products wrap (computed unsigned, the same bits), extremes signed. */
+#define INT_REDUCE(SUF, CODE, T, TU, BITS, ...)                       \
+    DEFINE_REDUCE(sum_##SUF, TU, uint64_t, 0, PLUS, PLUS)             \
+    DEFINE_REDUCE(prod_##SUF, TU, uint64_t, 1, TIMES, TIMES)          \
+    DEFINE_REDUCE(max_##SUF, T, T, TMIN(T, BITS), IMAX, IMAX)         \
+    DEFINE_REDUCE(min_##SUF, T, T, TMAX(T, BITS), IMIN, IMIN)
+PG_INT_TYPES(INT_REDUCE)
+
+typedef void (*red_fn)(red_t *, const char *, char *);
+#define INT_REDUCE_ROW(SUF, CODE, T, TU, BITS, ...) \
+    [CODE] = {sum_##SUF, max_##SUF, min_##SUF, prod_##SUF},
+
+/* float16 and bfloat16 have none: the Python side reduces them widened to float32. */
+static const red_fn reduce_table[DT_COUNT][4] = {
+    [DT_F32] = {sum_f32, max_f32, min_f32, prod_f32},
+    [DT_F64] = {sum_f64, max_f64, min_f64, prod_f64},
+    [DT_BOOL] = {max_bool, max_bool, min_bool, min_bool}, /* bool: sum is any, prod is all */
+    PG_INT_TYPES(INT_REDUCE_ROW)
+};
 
 int pg_reduce(int op, int dt, char *out, char *x, const int64_t *meta) {
     red_t r;
-    if (op < 0 || op > R_PROD || dt < 0 || dt > 3 || red_load(&r, meta)) return -1;
-    typedef void (*red_fn)(red_t *, const char *, char *);
-    static const red_fn table[4][4] = {
-        {sum_f32, max_f32, min_f32, prod_f32},
-        {sum_f64, max_f64, min_f64, prod_f64},
-        {sum_i64, max_i64, min_i64, prod_i64},
-        {max_u8, max_u8, min_u8, min_u8}, /* bool: sum is any, prod is all */
-    };
-    table[dt][op](&r, x, out);
+    if (op < 0 || op > R_PROD || dt < 0 || dt >= DT_COUNT || reduce_table[dt][op] == NULL ||
+        red_load(&r, meta))
+        return -1;
+    reduce_table[dt][op](&r, x, out);
     return 0;
 }
 
@@ -301,8 +315,9 @@ int pg_reduce(int op, int dt, char *out, char *x, const int64_t *meta) {
 
 #define DEFINE_ARG(NAME, T, CMP, ISNAN)                                                  \
     static void NAME(int64_t nout, int nk, const int64_t *shape, const int64_t *xs,      \
-                     const int64_t *os, const T *x, int64_t *out, int64_t n, int64_t s,  \
-                     int nt) {                                                           \
+                     const int64_t *os, const void *xv, int64_t *out, int64_t n,         \
+                     int64_t s, int nt) {                                                \
+        const T *x = (const T *)xv;                                                      \
         _Pragma("omp parallel for schedule(static) num_threads(nt) if(nt > 1)")          \
         for (int64_t o = 0; o < nout; o++) {                                             \
             int64_t xo = 0, oo = 0, rem = o;                                             \
@@ -332,31 +347,34 @@ DEFINE_ARG(argmax_f32, float, >, FNAN)
 DEFINE_ARG(argmin_f32, float, <, FNAN)
 DEFINE_ARG(argmax_f64, double, >, FNAN)
 DEFINE_ARG(argmin_f64, double, <, FNAN)
-DEFINE_ARG(argmax_i64, int64_t, >, NONAN)
-DEFINE_ARG(argmin_i64, int64_t, <, NONAN)
-DEFINE_ARG(argmax_u8, uint8_t, >, NONAN)
-DEFINE_ARG(argmin_u8, uint8_t, <, NONAN)
+#define INT_ARG(SUF, CODE, T, TU, BITS, ...)  \
+    DEFINE_ARG(argmax_##SUF, T, >, NONAN)     \
+    DEFINE_ARG(argmin_##SUF, T, <, NONAN)
+PG_INT_TYPES(INT_ARG)
+
+typedef void (*arg_fn)(int64_t, int, const int64_t *, const int64_t *, const int64_t *,
+                       const void *, int64_t *, int64_t, int64_t, int);
+#define INT_ARG_ROW(SUF, CODE, T, TU, BITS, ...) \
+    [CODE] = {argmax_##SUF, argmin_##SUF},
+/* float16 and bfloat16 have none: the Python side widens them to float32 */
+static const arg_fn arg_table[DT_COUNT][2] = {
+    [DT_F32] = {argmax_f32, argmin_f32},
+    [DT_F64] = {argmax_f64, argmin_f64},
+    [DT_BOOL] = {argmax_u8, argmin_u8},
+    PG_INT_TYPES(INT_ARG_ROW)
+};
 
 int pg_arg_reduce(int op, int dt, char *out, char *x, const int64_t *meta, int64_t n,
                   int64_t stride) {
     int64_t nd = meta[0];
-    if (nd < 0 || nd > PG_MAXD || n < 1 || op < 0 || op > 1 || dt < 0 || dt > 3) return -1;
+    if (nd < 0 || nd > PG_MAXD || n < 1 || op < 0 || op > 1 || dt < 0 || dt >= DT_COUNT ||
+        arg_table[dt][op] == NULL)
+        return -1;
     const int64_t *shape = meta + 1, *xs = meta + 1 + nd, *os = meta + 1 + 2 * nd;
     int64_t nout = pg_count(nd, shape), whole;
     if (nout < 0 || __builtin_mul_overflow(nout, n, &whole)) return -1;
     if (nout == 0) return 0;
     int nt = pg_threads_for(nout * n);
-    int64_t *o = (int64_t *)out;
-    int k = (int)nd;
-    switch (dt * 2 + op) {
-    case 0: argmax_f32(nout, k, shape, xs, os, (const float *)x, o, n, stride, nt); break;
-    case 1: argmin_f32(nout, k, shape, xs, os, (const float *)x, o, n, stride, nt); break;
-    case 2: argmax_f64(nout, k, shape, xs, os, (const double *)x, o, n, stride, nt); break;
-    case 3: argmin_f64(nout, k, shape, xs, os, (const double *)x, o, n, stride, nt); break;
-    case 4: argmax_i64(nout, k, shape, xs, os, (const int64_t *)x, o, n, stride, nt); break;
-    case 5: argmin_i64(nout, k, shape, xs, os, (const int64_t *)x, o, n, stride, nt); break;
-    case 6: argmax_u8(nout, k, shape, xs, os, (const uint8_t *)x, o, n, stride, nt); break;
-    default: argmin_u8(nout, k, shape, xs, os, (const uint8_t *)x, o, n, stride, nt); break;
-    }
+    arg_table[dt][op](nout, (int)nd, shape, xs, os, x, (int64_t *)out, n, stride, nt);
     return 0;
 }

@@ -106,20 +106,36 @@ static void block_start(const scan_t *p, int64_t w, int64_t *xo, int64_t *oo, in
 #define SAME(v) (v)
 #define TO_F32(v) ((float)(v))
 
-/* (suffix, stored type, accumulator, load, store): sums and products; int64 wraps (unsigned) */
+/* (suffix, stored type, accumulator, load, store): sums and products; integers wrap
+   (computed unsigned, the same bits); 16-bit floats accumulate in double, as float32 does */
 #define SCAN_ARITH_TYPES(X)                                 \
     X(f32, float, double, SAME, TO_F32)                     \
     X(f64, double, double, SAME, SAME)                      \
-    X(i64, uint64_t, uint64_t, SAME, SAME)
+    X(i64, uint64_t, uint64_t, SAME, SAME)                  \
+    X(i8, uint8_t, uint64_t, SAME, SAME)                    \
+    X(i16, uint16_t, uint64_t, SAME, SAME)                  \
+    X(i32, uint32_t, uint64_t, SAME, SAME)                  \
+    X(u8, uint8_t, uint64_t, SAME, SAME)                    \
+    X(f16, uint16_t, double, pg_f16_to_f32, pg_f64_to_f16)  \
+    X(bf16, uint16_t, double, pg_bf16_to_f32, pg_f64_to_bf16)
 /* (suffix, stored type, compared type, load, store, NaN test): extremes; on bool, sum is max
    (or) and prod min (and) */
-#define SCAN_EXTREME_TYPES(X)                               \
-    X(f32, float, float, SAME, SAME, FNAN)                  \
-    X(f64, double, double, SAME, SAME, FNAN)                \
-    X(i64, int64_t, int64_t, SAME, SAME, NONAN)             \
-    X(u8, uint8_t, uint8_t, SAME, SAME, NONAN)
+#define SCAN_EXTREME_TYPES(X)                                       \
+    X(f32, float, float, SAME, SAME, FNAN)                          \
+    X(f64, double, double, SAME, SAME, FNAN)                        \
+    X(i64, int64_t, int64_t, SAME, SAME, NONAN)                     \
+    X(i8, int8_t, int8_t, SAME, SAME, NONAN)                        \
+    X(i16, int16_t, int16_t, SAME, SAME, NONAN)                     \
+    X(i32, int32_t, int32_t, SAME, SAME, NONAN)                     \
+    X(u8, uint8_t, uint8_t, SAME, SAME, NONAN)                      \
+    X(f16, uint16_t, float, pg_f16_to_f32, pg_f32_to_f16, FNAN)     \
+    X(bf16, uint16_t, float, pg_bf16_to_f32, pg_f32_to_bf16, FNAN)
 /* (suffix, stored type, load, store): log-sum-exp (in double), floating types */
-#define SCAN_LSE_TYPES(X) X(f32, float, SAME, TO_F32) X(f64, double, SAME, SAME)
+#define SCAN_LSE_TYPES(X)                                   \
+    X(f32, float, SAME, TO_F32)                             \
+    X(f64, double, SAME, SAME)                              \
+    X(f16, uint16_t, pg_f16_to_f32, pg_f64_to_f16)          \
+    X(bf16, uint16_t, pg_bf16_to_f32, pg_f64_to_bf16)
 
 #define ARITH(SUF, T, ACC, LOAD, STORE)                                     \
     DEFINE_SCAN(cumsum_##SUF, T, ACC, LOAD, STORE, (ACC)0, PLUS)            \
@@ -173,21 +189,27 @@ static int load_scan(scan_t *p, const int64_t *meta, int64_t axis, int64_t *item
 
 int pg_scan(int op, int dt, char *out, char *indices, char *x, const int64_t *meta,
             int64_t axis) {
-    /* [op][dt]: sum, prod, max, min, logaddexp over float32, float64, int64, bool */
-    static const scan_fn table[5][4] = {
-        {cumsum_f32, cumsum_f64, cumsum_i64, cummax_u8},
-        {cumprod_f32, cumprod_f64, cumprod_i64, cummin_u8},
-        {cummax_f32, cummax_f64, cummax_i64, cummax_u8},
-        {cummin_f32, cummin_f64, cummin_i64, cummin_u8},
-        {cumlse_f32, cumlse_f64, NULL, NULL},
+    /* [op][dt]: sum, prod, max, min, logaddexp (floating only) */
+#define SCAN_COLUMN(SUF) {cumsum_##SUF, cumprod_##SUF, cummax_##SUF, cummin_##SUF, NULL}
+    static const scan_fn table[DT_COUNT][5] = {
+        [DT_F32] = {cumsum_f32, cumprod_f32, cummax_f32, cummin_f32, cumlse_f32},
+        [DT_F64] = {cumsum_f64, cumprod_f64, cummax_f64, cummin_f64, cumlse_f64},
+        [DT_F16] = {cumsum_f16, cumprod_f16, cummax_f16, cummin_f16, cumlse_f16},
+        [DT_BF16] = {cumsum_bf16, cumprod_bf16, cummax_bf16, cummin_bf16, cumlse_bf16},
+        [DT_BOOL] = {cummax_u8, cummin_u8, cummax_u8, cummin_u8, NULL}, /* or, and */
+        [DT_I64] = SCAN_COLUMN(i64),
+        [DT_I8] = SCAN_COLUMN(i8),
+        [DT_I16] = SCAN_COLUMN(i16),
+        [DT_I32] = SCAN_COLUMN(i32),
+        [DT_U8] = SCAN_COLUMN(u8),
     };
     scan_t p;
     int64_t items;
-    if (op < 0 || op > 4 || dt < 0 || dt > 3 || table[op][dt] == NULL) return -1;
+    if (op < 0 || op > 4 || dt < 0 || dt >= DT_COUNT || table[dt][op] == NULL) return -1;
     if (indices != NULL && op != 2 && op != 3) return -1;
     if (load_scan(&p, meta, axis, &items)) return -1;
     if (items == 0 || p.n == 0) return 0;
-    scan_fn fn = table[op][dt];
+    scan_fn fn = table[dt][op];
     int64_t per_item = pg_sat_mul(p.n, p.lanes < LANES ? p.lanes : LANES);
     int nt = pg_threads_for(pg_sat_mul(pg_sat_mul(items, per_item), op == 4 ? 8 : 1));
     if (nt > items) nt = (int)items;

@@ -22,12 +22,18 @@ static inline int omp_get_num_threads(void) { return 1; }
 
 #define SAME(v) (v)
 
-/* (suffix, stored type, key type, load, store, NaN test of a key) */
+/* (suffix, stored type, key type, load, store, NaN test of a key), in dtype code order */
 #define SORT_TYPES(X)                                   \
     X(f32, float, float, SAME, SAME, FNAN)              \
     X(f64, double, double, SAME, SAME, FNAN)            \
     X(i64, int64_t, int64_t, SAME, SAME, NONAN)         \
-    X(u8, uint8_t, uint8_t, SAME, SAME, NONAN)
+    X(bool, uint8_t, uint8_t, SAME, SAME, NONAN)        \
+    X(i8, int8_t, int8_t, SAME, SAME, NONAN)            \
+    X(i16, int16_t, int16_t, SAME, SAME, NONAN)         \
+    X(i32, int32_t, int32_t, SAME, SAME, NONAN)         \
+    X(u8, uint8_t, uint8_t, SAME, SAME, NONAN)          \
+    X(f16, uint16_t, float, pg_f16_to_f32, pg_f32_to_f16, FNAN) \
+    X(bf16, uint16_t, float, pg_bf16_to_f32, pg_f32_to_bf16, FNAN)
 
 typedef struct {
     int nk; /* the dims other than the axis */

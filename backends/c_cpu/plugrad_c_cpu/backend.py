@@ -14,15 +14,21 @@ import warnings
 
 import numpy as np
 
+from plugrad import dtypes as _dt
 from plugrad.backend.validation import Validator, has_compact_strides
 
 from ._native import ffi, lib
 
-_DTYPES = ("float32", "float64", "int64", "bool")
+# Every plugrad dtype, in the order of the C codes (csrc/pg.h). float16 and bfloat16 are stored
+# as 16 bits and computed in float32: elementwise ops, casts, sorts, scans and scatter_add in C
+# directly; reductions, matmul, convolution and the fused kernels on float32 copies (_half).
+_DTYPES = ("float32", "float64", "int64", "bool", "int8", "int16", "int32", "uint8",
+           "float16", "bfloat16")  # fmt: skip
 _CODE = {name: i for i, name in enumerate(_DTYPES)}
-_NP = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
-_ITEMSIZE = {"float32": 4, "float64": 8, "int64": 8, "bool": 1}
-_NP_TO_NAME = {np.dtype(v): k for k, v in _NP.items()}
+_NP = {name: _dt.ALL[name].numpy for name in _DTYPES}
+_ITEMSIZE = {name: _dt.ALL[name].itemsize for name in _DTYPES}
+_NP_TO_NAME = {v: k for k, v in _NP.items()}
+_HALF = ("float16", "bfloat16")
 
 _UNARY = {
     name: i
@@ -46,7 +52,7 @@ _MAXD = 32
 _PLANS: dict = {}
 _EMPTY_OUT = object()
 _EMPTY_EXTENT = object()
-_FLOATS = ("float32", "float64")
+_FLOATS = ("float32", "float64", *_HALF)
 _SCALAR_C = {"float32": "float[1]", "float64": "double[1]"}
 _ERRORS = {
     -1: (ValueError, "invalid arguments"),
@@ -310,7 +316,7 @@ class CCpuBackend:
     def _float_dtype(what: str, dtype: str) -> int:
         """The C code of a floating dtype; TypeError for the others (matmul, conv, fused)."""
         if dtype not in _FLOATS:
-            raise TypeError(f"c_cpu {what} supports float32 and float64, not {dtype}")
+            raise TypeError(f"c_cpu {what} supports {', '.join(_FLOATS)}, not {dtype}")
         return _CODE[dtype]
 
     @staticmethod
@@ -337,14 +343,16 @@ class CCpuBackend:
     def scalar(self, op, a, value, out, reflected):
         if not _VALID.scalar(op, a, value, out):
             return
-        sp, keep = _scalar_ptr(value, a.dtype)
+        half = a.dtype in _HALF  # the scalar in float32, where the op computes
+        sp, keep = _scalar_ptr(value, "float32" if half else a.dtype)
         zeros = (0,) * len(a.shape)
+        code, dt = _BINARY[op], _CODE[a.dtype]
         if reflected:
             meta = _meta(out.shape, out.strides, zeros, a.strides)
-            err = lib.pg_binary(_BINARY[op], _CODE[a.dtype], _ptr(out), sp, _ptr(a), meta)
+            err = lib.pg_binary_ex(code, dt, _ptr(out), sp, _ptr(a), meta, 1 if half else 0)
         else:
             meta = _meta(out.shape, out.strides, a.strides, zeros)
-            err = lib.pg_binary(_BINARY[op], _CODE[a.dtype], _ptr(out), _ptr(a), sp, meta)
+            err = lib.pg_binary_ex(code, dt, _ptr(out), _ptr(a), sp, meta, 2 if half else 0)
         del keep
         if err:
             _raise(err, op)
@@ -372,6 +380,9 @@ class CCpuBackend:
         return [0 if d in axes else next(it) for d in range(len(x.shape))]
 
     def reduce(self, op, x, axes, out):
+        if x.dtype in _HALF:
+            self._half(lambda x32, out32: self.reduce(op, x32, axes, out32), (x,), (out,))
+            return
         _check(x, "reduce")
         _check(out, "reduce", x.dtype, "out")
         try:
@@ -408,6 +419,10 @@ class CCpuBackend:
         return ffi.new("int64_t[]", values)
 
     def arg_reduce(self, op, x, axis, out):
+        if x.dtype in _HALF:
+            _VALID.arg_reduce(op, x, axis, out)
+            self.arg_reduce(op, self._widened(x), axis, out)
+            return
         axis = _VALID.arg_reduce(op, x, axis, out)
         nd = len(x.shape)
         ostrides = self._reduced_out_strides(x, (axis,), out)
@@ -440,8 +455,28 @@ class CCpuBackend:
             self._done(code, f"scan {op} {x.shape} along {axis}")
 
     # --- linear algebra and convolution ----------------------------------------------------
-    def _scratch(self, like) -> _View:
-        return _View(self.allocate(math.prod(like.shape), like.dtype), like.shape)
+    def _scratch(self, like, dtype: str | None = None) -> _View:
+        return _View(self.allocate(math.prod(like.shape), dtype or like.dtype), like.shape)
+
+    def _widened(self, x) -> _View:
+        """A compact float32 copy of a 16-bit float view."""
+        wide = self._scratch(x, "float32")
+        self.cast(x, wide)
+        return wide
+
+    def _half(self, kernel, inputs, outputs, inplace: bool = False) -> None:
+        """kernel(*inputs, *outputs) on float32 copies of the 16-bit float operands, the outputs
+        then rounded back once (from their values when `inplace`); other operands as they are."""
+        wide_in = [self._widened(x) if x.dtype in _HALF else x for x in inputs]
+        wide_out = [
+            (self._widened(o) if inplace else self._scratch(o, "float32")) if o.dtype in _HALF
+            else o
+            for o in outputs
+        ]  # fmt: skip
+        kernel(*wide_in, *wide_out)
+        for o, wide in zip(outputs, wide_out, strict=True):
+            if wide is not o:
+                self.cast(wide, o)
 
     def _compacted(self, x):
         if _has_compact_strides(x):
@@ -452,6 +487,10 @@ class CCpuBackend:
 
     def matmul(self, a, b, out):
         dt = a.dtype
+        if dt in _HALF:  # accumulate in float32, round once
+            _VALID.matmul(a, b, out)
+            self._half(self.matmul, (a, b), (out,))
+            return
         if dt not in _FLOATS:  # (the plans below are cached by layout, not dtype)
             self._float_dtype("matmul", dt)
         _check(a, "matmul", None, "a")
@@ -498,6 +537,13 @@ class CCpuBackend:
         by the shared validation), writing through scratch when `out` is not compact."""
         (first_name, first), (second_name, second) = inputs
         code = self._float_dtype(what, first.dtype)
+        if first.dtype in _HALF:
+            def wide(first32, second32, out32):
+                pair = ((first_name, first32), (second_name, second32))
+                self._conv(what, kernel, pair, out32, geometry)
+
+            self._half(wide, (first, second), (out,))
+            return
         if math.prod(out.shape) == 0:
             return
         geom = ffi.new("int64_t[]", geometry)
@@ -553,6 +599,9 @@ class CCpuBackend:
 
     # --- optional fused kernels (protocol.FusedKernels) -------------------------------------
     def relu_backward(self, grad, y, out):
+        if out.dtype in _HALF:
+            self._half(self.relu_backward, (grad, y), (out,))
+            return
         code = self._float_dtype("relu_backward", out.dtype)
         if _VALID.relu_backward(grad, y, out):
             meta = _meta(out.shape, out.strides, grad.strides, y.strides)
@@ -560,12 +609,21 @@ class CCpuBackend:
             self._done(err, "relu_backward")
 
     def axpy(self, alpha, x, out):
+        if out.dtype in _HALF:  # out + alpha * x in float32, rounded once
+            self._half(lambda x32, out32: self.axpy(alpha, x32, out32), (x,), (out,), True)
+            return
         code = self._float_dtype("axpy", out.dtype)
         if _VALID.axpy(alpha, x, out):
             meta = _meta(out.shape, out.strides, x.strides)
             self._done(lib.pg_axpy(code, _ptr(out), _ptr(x), float(alpha), meta), "axpy")
 
     def cross_entropy(self, logits, target, scale, log_probs, loss):
+        if logits.dtype in _HALF:
+            def wide(logits32, log_probs32, loss32):
+                self.cross_entropy(logits32, target, scale, log_probs32, loss32)
+
+            self._half(wide, (logits,), (log_probs, loss))
+            return
         code = self._float_dtype("cross_entropy", logits.dtype)
         n, c = _VALID.cross_entropy(logits, target, scale, log_probs, loss)
         s0, s1 = logits.strides
@@ -579,6 +637,12 @@ class CCpuBackend:
 
     def cross_entropy_backward(self, log_probs, target, grad, scale, out):
         what = "cross_entropy_backward"
+        if out.dtype in _HALF:
+            def wide(log_probs32, grad32, out32):
+                self.cross_entropy_backward(log_probs32, target, grad32, scale, out32)
+
+            self._half(wide, (log_probs, grad), (out,))
+            return
         code = self._float_dtype(what, out.dtype)
         n, c = _VALID.cross_entropy_backward(log_probs, target, grad, scale, out)
         err = lib.pg_cross_entropy_backward(
@@ -602,12 +666,21 @@ class CCpuBackend:
         self._softmax_backward("log_softmax_backward", 1, y, grad, out)
 
     def _softmax(self, what, log, x, out):
+        if x.dtype in _HALF:
+            self._half(lambda x32, out32: self._softmax(what, log, x32, out32), (x,), (out,))
+            return
         code = self._float_dtype(what, x.dtype)
         n, c = _VALID.softmax(what, x, out)
         if n:
             self._done(lib.pg_softmax(code, log, _ptr(x), n, c, _ptr(out)), what)
 
     def _softmax_backward(self, what, log, y, grad, out):
+        if y.dtype in _HALF:
+            def wide(y32, grad32, out32):
+                self._softmax_backward(what, log, y32, grad32, out32)
+
+            self._half(wide, (y, grad), (out,))
+            return
         code = self._float_dtype(what, y.dtype)
         n, c = _VALID.softmax_backward(what, y, grad, out)
         if n:

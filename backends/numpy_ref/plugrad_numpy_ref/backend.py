@@ -222,14 +222,20 @@ class NumpyRefBackend(LinalgKernels):
     def cast(self, x, out):
         _VALID.cast(x, out)
         with np.errstate(all="ignore"):
-            _array(out)[...] = _array(x).astype(_DTYPES[out.dtype])
+            # 16-bit floats through float32 (exact): out-of-range and negative values reach
+            # integers as from float32 (NumPy's x86 conversions, torch's too), where ml_dtypes'
+            # own bfloat16 casts would give 0
+            _array(out)[...] = _wide(_array(x)).astype(_DTYPES[out.dtype])
 
     # --- reductions ----------------------------------------------------------------------
     def reduce(self, op, x, axes, out):
         axes = _VALID.reduce(op, x, axes, out)
         keep = len(out.shape) == len(x.shape)  # out may keep the reduced axes as 1
         with np.errstate(all="ignore"):  # inf - inf is NaN, as every backend gives
-            _array(out)[...] = _REDUCE[op](_wide(_array(x)), axis=axes, keepdims=keep)
+            xv = _wide(_array(x))
+            # integer sums and products wrap in their own dtype (NumPy would widen to int64)
+            wrap = {"dtype": xv.dtype} if op in ("sum", "prod") and xv.dtype.kind in "iu" else {}
+            _array(out)[...] = _REDUCE[op](xv, axis=axes, keepdims=keep, **wrap)
 
     def arg_reduce(self, op, x, axis, out):
         axis = _VALID.arg_reduce(op, x, axis, out)
