@@ -538,6 +538,7 @@ class CCpuBackend:
         (first_name, first), (second_name, second) = inputs
         code = self._float_dtype(what, first.dtype)
         if first.dtype in _HALF:
+
             def wide(first32, second32, out32):
                 pair = ((first_name, first32), (second_name, second32))
                 self._conv(what, kernel, pair, out32, geometry)
@@ -619,6 +620,7 @@ class CCpuBackend:
 
     def cross_entropy(self, logits, target, scale, log_probs, loss):
         if logits.dtype in _HALF:
+
             def wide(logits32, log_probs32, loss32):
                 self.cross_entropy(logits32, target, scale, log_probs32, loss32)
 
@@ -638,6 +640,7 @@ class CCpuBackend:
     def cross_entropy_backward(self, log_probs, target, grad, scale, out):
         what = "cross_entropy_backward"
         if out.dtype in _HALF:
+
             def wide(log_probs32, grad32, out32):
                 self.cross_entropy_backward(log_probs32, target, grad32, scale, out32)
 
@@ -676,6 +679,7 @@ class CCpuBackend:
 
     def _softmax_backward(self, what, log, y, grad, out):
         if y.dtype in _HALF:
+
             def wide(y32, grad32, out32):
                 self._softmax_backward(what, log, y32, grad32, out32)
 
