@@ -79,14 +79,19 @@ PROBES: dict[str, tuple[str, Callable[[Lib, dict], Any]]] = {
     "smooth_l1_loss": ("fp32", lambda L, v: L.F.smooth_l1_loss(v["low"], v["low"])),
     "huber_loss": ("fp32", lambda L, v: L.F.huber_loss(v["low"], v["low"])),
     "kl_div": ("fp32", lambda L, v: L.F.kl_div(v["low"], v["probs"], reduction="batchmean")),
-    "binary_cross_entropy": (
-        "fp32", lambda L, v: L.F.binary_cross_entropy(v["probs"], v["probs"])),
+    "binary_cross_entropy": ("fp32", lambda L, v: L.F.binary_cross_entropy(v["probs"], v["probs"])),
     "binary_cross_entropy_with_logits": (
-        "fp32", lambda L, v: L.F.binary_cross_entropy_with_logits(v["low"], v["probs"])),
+        "fp32",
+        lambda L, v: L.F.binary_cross_entropy_with_logits(v["low"], v["probs"]),
+    ),
     "margin_ranking_loss": (
-        "fp32", lambda L, v: L.F.margin_ranking_loss(v["low"][0], v["low"][1], v["low"][2])),
+        "fp32",
+        lambda L, v: L.F.margin_ranking_loss(v["low"][0], v["low"][1], v["low"][2]),
+    ),
     "cosine_embedding_loss": (
-        "fp32", lambda L, v: L.F.cosine_embedding_loss(v["low"], v["low"], v["ones"])),
+        "fp32",
+        lambda L, v: L.F.cosine_embedding_loss(v["low"], v["low"], v["ones"]),
+    ),
     "nn.CrossEntropyLoss": ("fp32", lambda L, v: L.nn.CrossEntropyLoss()(v["low"], v["target"])),
     "prod": ("fp32", lambda L, v: v["low"].prod()),
     "trace": ("fp32", lambda L, v: v["low"].trace()),
