@@ -31,8 +31,9 @@ class _Stage(enum.Enum):
 
 
 def _f32(value: float) -> float:
-    """A value as torch's float32 scale tensor holds it."""
-    return float(np.float32(value))
+    """A value as torch's float32 scale tensor holds it (inf past float32's range)."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
 
 
 class GradScaler:
