@@ -6,7 +6,8 @@
 Outside autocast the wrapper costs one global read. Inside a region that covers the inputs'
 device, an op of the "lower" list gets its floating inputs (float16, bfloat16, float32; never
 float64, as torch) cast to the region's dtype, an op of the "fp32" list gets them cast to
-float32, and the body runs with autocasting suppressed, so the ops it is made of keep the
+float32 (a banned op raises, naming the safe form), and the body runs with autocasting
+suppressed, so the ops it is made of keep the
 dtypes it chose. The casts are graph nodes: gradients flow back through them and reach each
 input in its own dtype (a float32 parameter gets a float32 .grad).
 
@@ -55,9 +56,12 @@ def _autocast_call(name: str, fn: Callable[..., Any], args: tuple, kwargs: dict)
     region = None if first is None else state.region_for(first.device)
     if region is None or not region.enabled:
         return fn(*args, **kwargs)
-    kind = policy.category(name, policy.kind_of(first.device.is_host))
+    lists = policy.kind_of(first.device.is_host)
+    kind = policy.category(name, lists)
     if kind is None:
         return fn(*args, **kwargs)
+    if kind == "banned":
+        raise RuntimeError(f"{name} under autocast: {policy.BANNED[lists][name]}")
     target = region.dtype if kind == "lower" else dt.float32
     cast = _Caster(_tensor_class, region, target, is_grad_enabled())
     args = tuple(cast(a) for a in args)

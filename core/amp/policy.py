@@ -1,7 +1,8 @@
 """Which ops autocast changes, and to what: torch's autocast op lists, for plugrad's ops.
 
 Two lists per kind of device, from torch's aten/src/ATen/autocast_mode.cpp (torch 2.13):
-LOWER ops run in the region's low-precision dtype (float16 or bfloat16), FP32 ops in float32.
+LOWER ops run in the region's low-precision dtype (float16 or bfloat16), FP32 ops in float32,
+BANNED ops raise.
 Host backends ("cpu": numpy_ref, c_cpu, ...) follow torch's CPU lists, every other backend
 (cuda, third-party accelerators) torch's CUDA lists. An op in neither list is not wrapped, or
 passes through: it runs in its inputs' dtypes by plugrad's ordinary promotion, which is what
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-Category = Literal["lower", "fp32"]
+Category = Literal["lower", "fp32", "banned"]
 
 _LOWER_COMMON = frozenset({
     "conv1d", "conv2d", "conv_transpose2d", "linear", "matmul", "prelu",
@@ -53,8 +54,6 @@ FP32: dict[str, frozenset[str]] = {
     },  # fmt: skip
     # CUDA: also the reductions and transcendental functions whose float16 range or rounding
     # hurts (softmax, log_softmax, sum, cumsum, exp, log, ...) and the normalisations.
-    # binary_cross_entropy is not here: torch refuses it under CUDA autocast (use the logits
-    # form); plugrad runs it in its inputs' dtype.
     "cuda": _LOSSES
     | {
         "softmax",
@@ -76,7 +75,20 @@ FP32: dict[str, frozenset[str]] = {
 }
 """Ops cast to float32, by kind of device."""
 
-KNOWN = frozenset().union(*LOWER.values(), *FP32.values())
+BANNED: dict[str, dict[str, str]] = {
+    "cpu": {},
+    "cuda": {
+        "binary_cross_entropy": (
+            "binary_cross_entropy and BCELoss are unsafe to autocast: the probabilities of a "
+            "float16 sigmoid round to 0 and 1. Use binary_cross_entropy_with_logits (or "
+            "BCEWithLogitsLoss) on the logits, which is safe, or turn autocast off around it "
+            "(autocast(..., enabled=False)) with float32 inputs"
+        ),
+    },
+}
+"""Ops refused inside a region, with the reason, by kind of device (torch refuses these too)."""
+
+KNOWN = frozenset().union(*LOWER.values(), *FP32.values(), *BANNED.values())
 
 
 def kind_of(is_host: bool) -> str:
@@ -85,9 +97,12 @@ def kind_of(is_host: bool) -> str:
 
 
 def category(name: str, kind: str) -> Category | None:
-    """What autocast does to op `name` on a device of `kind`: "lower", "fp32" or None."""
+    """What autocast does to op `name` on a device of `kind`: "lower", "fp32", "banned" or
+    None."""
     if name in LOWER[kind]:
         return "lower"
     if name in FP32[kind]:
         return "fp32"
+    if name in BANNED[kind]:
+        return "banned"
     return None

@@ -187,3 +187,38 @@ def test_an_unknown_device_type_names_the_known_ones():
 def test_autocast_op_refuses_a_name_outside_the_policy():
     with pytest.raises(ValueError, match="not in plugrad.amp.policy's lists"):
         autocast_op("my_matmul")
+
+
+@pytest.fixture
+def accelerator(make_device):
+    """A numpy_ref copy that says it is not a host backend: it follows torch's CUDA lists."""
+    from plugrad_numpy_ref.backend import NumpyRefBackend
+
+    class Accelerator(NumpyRefBackend):
+        is_host = False
+
+    backend = Accelerator()
+    backend.name = "amp_accelerator"
+    device = plugrad.register_backend(backend)
+    yield device
+    plugrad.unregister_backend(device.name)
+
+
+def test_devices_that_are_not_host_backends_follow_torchs_cuda_lists(accelerator):
+    name = accelerator.name
+    x = _x(4, 4).to(accelerator)
+    low = x.half()
+    assert plugrad.get_autocast_dtype(name) is plugrad.float16  # torch's CUDA default
+    with plugrad.autocast("cpu"):  # not a host device: "cpu" does not cover it
+        assert (x @ x).dtype is plugrad.float32
+    with plugrad.autocast(name):
+        assert (x @ x).dtype is plugrad.float16
+        assert plugrad.einsum("ij,jk->ik", x, x).dtype is plugrad.float16
+        for out in (low.softmax(-1), F.log_softmax(low, -1), low.sum(), low.exp(),
+                    low.cumsum(0), F.layer_norm(low, (4,)), F.group_norm(low, 2),
+                    F.mse_loss(low, low), F.cosine_similarity(low, low)):  # fmt: skip
+            assert out.dtype is plugrad.float32
+        assert (low + low).dtype is plugrad.float16  # not listed: its inputs' dtype
+        with pytest.raises(RuntimeError, match="unsafe to autocast.*with_logits"):
+            F.binary_cross_entropy(low.sigmoid(), low.sigmoid())  # torch refuses it too
+        assert F.binary_cross_entropy_with_logits(low, low.sigmoid()).dtype is plugrad.float32
