@@ -7,9 +7,9 @@ Outside autocast the wrapper costs one global read. Inside a region that covers 
 device, an op of the "lower" list gets its floating inputs (float16, bfloat16, float32; never
 float64, as torch) cast to the region's dtype, an op of the "fp32" list gets them cast to
 float32 (a banned op raises, naming the safe form), and the body runs with autocasting
-suppressed, so the ops it is made of keep the
-dtypes it chose. The casts are graph nodes: gradients flow back through them and reach each
-input in its own dtype (a float32 parameter gets a float32 .grad).
+suppressed, so the ops it is made of keep the dtypes it chose. The casts are graph nodes:
+gradients flow back through them and reach each input in its own dtype (a float32 parameter
+gets a float32 .grad).
 
 With cache_enabled, a float32 leaf that requires grad (a parameter) is cast once per
 outermost region and the cast reused by every op that reads it, as torch caches weights.
