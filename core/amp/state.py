@@ -75,3 +75,26 @@ def suppressed() -> Iterator[None]:
         yield
     finally:
         local.suppressed -= 1
+
+
+def snapshot() -> tuple[Region, ...]:
+    """This thread's regions, for a later `restored` (checkpoint's recomputation)."""
+    return tuple(local.regions)
+
+
+@contextmanager
+def restored(regions: tuple[Region, ...]) -> Iterator[None]:
+    """Run with the regions of a snapshot and no suppression, then put this thread's back:
+    a checkpoint recomputes its forward inside backward, under the forward's autocast."""
+    global active
+    saved = local.regions, local.suppressed, local.cache
+    local.regions, local.suppressed, local.cache = list(regions), 0, {}
+    enabled = sum(r.enabled for r in regions)
+    with _active_lock:
+        active += enabled
+    try:
+        yield
+    finally:
+        with _active_lock:
+            active -= enabled
+        local.regions, local.suppressed, local.cache = saved

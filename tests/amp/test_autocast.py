@@ -222,3 +222,23 @@ def test_devices_that_are_not_host_backends_follow_torchs_cuda_lists(accelerator
         with pytest.raises(RuntimeError, match="unsafe to autocast.*with_logits"):
             F.binary_cross_entropy(low.sigmoid(), low.sigmoid())  # torch refuses it too
         assert F.binary_cross_entropy_with_logits(low, low.sigmoid()).dtype is plugrad.float32
+
+
+def test_a_checkpoint_recomputes_under_its_forwards_autocast():
+    from plugrad.utils.checkpoint import checkpoint
+
+    block = nn.Sequential(nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 6)).to(LOW)
+    x = _x(3, 6).requires_grad_()
+
+    def grads(checkpointed: bool) -> list[np.ndarray]:
+        block.zero_grad()
+        x.grad = None
+        with plugrad.autocast("cpu"):
+            out = checkpoint(block, x) if checkpointed else block(x)
+            assert out.dtype is plugrad.bfloat16
+            loss = F.mse_loss(out, plugrad.zeros(3, 6, device=LOW))
+        loss.backward()  # outside the region: the recomputation restores it
+        return [x.grad.numpy()] + [p.grad.numpy() for p in block.parameters()]
+
+    for ours, plain in zip(grads(True), grads(False)):
+        np.testing.assert_array_equal(ours, plain)
