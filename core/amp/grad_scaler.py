@@ -39,8 +39,9 @@ def _f32(value: float) -> float:
 class GradScaler:
     """Scales losses, unscales and checks gradients, skips steps that overflowed and adapts
     the scale. device: the device type whose outputs it scales ("cpu" for every host backend,
-    "cuda", a backend's name; None: the default device's type); enabled=False makes every
-    method a pass-through, so one training loop serves both precisions."""
+    "cuda", a backend's name; None: "cpu" when the default device is a host backend, else
+    its type); enabled=False makes every method a pass-through, so one training loop serves
+    both precisions."""
 
     def __init__(
         self,
@@ -54,7 +55,8 @@ class GradScaler:
         if device is None:
             from ..backend.registry import get_default_device
 
-            device = get_default_device().type
+            default = get_default_device()
+            device = "cpu" if default.is_host else default.type
         self._device = _checked_type(device)
         if not init_scale > 0 or not math.isfinite(init_scale):
             raise ValueError(f"GradScaler: init_scale must be a positive number, got {init_scale}")

@@ -202,3 +202,10 @@ def test_new_scale_sets_the_scale():
     scaler.step(opt)
     scaler.update(plugrad.tensor([4.0], device=DEVICE))
     assert scaler.get_scale() == 4.0
+
+
+def test_the_default_device_is_the_host_and_a_foreign_device_is_refused(make_device):
+    scaler = GradScaler()
+    assert repr(scaler).startswith("GradScaler('cpu'")  # the default device is a host backend
+    with pytest.raises(ValueError, match="cannot scale a tensor on amp_elsewhere"):
+        GradScaler(DEVICE).scale(plugrad.ones(1, device=make_device("amp_elsewhere")))
