@@ -77,7 +77,7 @@ def _first_tensor(tensor: type, args: tuple, kwargs: dict) -> Any:
     for value in (*args, *kwargs.values()):
         if isinstance(value, tensor):
             return value
-        if isinstance(value, (list, tuple)):
+        if type(value) in (list, tuple):  # plain sequences only: named tuples keep their type
             for item in value:
                 if isinstance(item, tensor):
                     return item
@@ -93,7 +93,7 @@ class _Caster:
     def __call__(self, value: Any) -> Any:
         if isinstance(value, self.tensor):
             return self._tensor(value)
-        if isinstance(value, (list, tuple)) and any(isinstance(v, self.tensor) for v in value):
+        if type(value) in (list, tuple) and any(isinstance(v, self.tensor) for v in value):
             return type(value)(self(v) for v in value)
         return value
 
