@@ -103,6 +103,14 @@ class _Caster:
             return t
         if state.region_for(t.device) is not self.region:  # another device's region, or none
             return t
+        declared = t.device.backend.dtypes
+        if self.target.name not in declared:
+            raise TypeError(
+                f"autocast({self.region.device_type!r}, dtype={self.region.dtype.name}) reached "
+                f"a tensor on {t.device.name}, which does not hold {self.target.name} (it holds "
+                f"{', '.join(declared)}); autocast that device's type with a dtype it holds, or "
+                "move the tensor to a device that holds it"
+            )
         if not (self.region.cache_enabled and _cacheable(t, self.target)):
             return t.astype(self.target)
         key = (id(t), t._version, self.target, self.grad)

@@ -242,3 +242,10 @@ def test_a_checkpoint_recomputes_under_its_forwards_autocast():
 
     for ours, plain in zip(grads(True), grads(False)):
         np.testing.assert_array_equal(ours, plain)
+
+
+def test_a_device_without_the_low_dtype_is_named_when_autocast_reaches_it(make_device):
+    narrow = make_device("amp_narrow", dtypes=("float32", "float64", "int64", "bool"))
+    x = _x(2, 2).to(narrow)
+    with plugrad.autocast("cpu"), pytest.raises(TypeError, match="amp_narrow, which does not"):
+        x @ x
