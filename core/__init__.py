@@ -15,11 +15,13 @@ import inspect
 from typing import Any
 
 from . import (
+    amp,  # plugrad.amp: autocast, GradScaler, as torch.amp
     dtypes,
     random,  # plugrad.random: Generator, fork_rng, ... as torch.random
     random_stream,  # the stream's specification and NumPy reference
     viz,  # noqa: E402,I001 - plugrad.viz.to_dot
 )
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from .autograd import (
     Function,
     enable_grad,

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 from plugrad import dtypes as dt
+from plugrad.amp.casting import autocast_op
 from plugrad.autograd.grad_mode import no_grad
 from plugrad.autograd.tensor import Tensor, conv2d, one_hot, pad, where
 from plugrad.factory import bernoulli
@@ -113,6 +114,7 @@ __all__ = [
 
 
 # --- layers ------------------------------------------------------------------------------
+@autocast_op("linear")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
     """(*, in) @ weight(out, in).T + bias(out) -> (*, out), as one graph node."""
     if bias is None:
@@ -198,6 +200,7 @@ def dropout2d(
     return input.mul_(scale) if inplace else input * scale
 
 
+@autocast_op("group_norm")
 def group_norm(
     input: Tensor,  # noqa: A002
     num_groups: int,
@@ -292,6 +295,7 @@ def batch_norm(
     return out
 
 
+@autocast_op("layer_norm")
 def layer_norm(
     input: Tensor,  # noqa: A002
     normalized_shape: int | Sequence[int],
@@ -340,6 +344,7 @@ def _classes_last(input: Tensor, target: Tensor, what: str) -> tuple[Tensor, Ten
     return input, target, expected
 
 
+@autocast_op("nll_loss")
 def nll_loss(
     input: Tensor,  # noqa: A002
     target: Tensor,
@@ -395,6 +400,7 @@ def nll_loss(
     return loss.sum() / w.sum()
 
 
+@autocast_op("cross_entropy")
 def cross_entropy(
     input: Tensor,  # noqa: A002
     target: Tensor,
@@ -471,6 +477,7 @@ def cross_entropy(
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
 
 
+@autocast_op("mse_loss")
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error (input - target)^2, reduced."""
     _check_reduction(reduction)
@@ -479,6 +486,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
     return _reduce(diff * diff, reduction)
 
 
+@autocast_op("l1_loss")
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean absolute error |input - target|, reduced."""
     _check_reduction(reduction)
@@ -486,6 +494,7 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  
     return _reduce((input - target).abs(), reduction)
 
 
+@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(
     input: Tensor,  # noqa: A002
     target: Tensor,

@@ -10,6 +10,7 @@ from a copy first, so unlike torch's it saves no memory.
 
 from __future__ import annotations
 
+from plugrad.amp.casting import autocast_op
 from plugrad.autograd.tensor import Tensor, where
 
 __all__ = [
@@ -98,6 +99,7 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     return _result(input, x * _stable_softplus(x).tanh(), inplace)
 
 
+@autocast_op("softplus")
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (as torch)."""
     z = input * beta
@@ -133,6 +135,7 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     return _result(input, where(inside, x * (x + 3.0) / 6.0, outside), inplace)
 
 
+@autocast_op("prelu")
 def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
     """x for x > 0, weight * x otherwise; weight holds one slope, or one per channel (dim 1
     of a (N, C, *) input)."""

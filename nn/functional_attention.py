@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from plugrad import dtypes as dt
+from plugrad.amp.casting import autocast_op
 from plugrad.autograd.tensor import Tensor, cat, pad, where
 from plugrad.factory import ones
 
@@ -55,6 +56,7 @@ def attend(
     return weights @ value, weights
 
 
+@autocast_op("scaled_dot_product_attention")
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,

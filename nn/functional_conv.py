@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugrad import arguments
+from plugrad.amp.casting import autocast_op
 from plugrad.autograd.tensor import Tensor, conv2d, pad
 from plugrad.ops.conv import Conv2d, Conv2dBackwardInput
 from plugrad.ops.windows import overlap_add, windows
@@ -30,6 +31,7 @@ def _batched(fn: str, x: Tensor) -> tuple[Tensor, bool]:
     return (x, False) if x.ndim == 4 else (x.unsqueeze(0), True)
 
 
+@autocast_op("conv1d")
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:  # fmt: skip
     """(N, C, L) with (O, C/groups, K) weights -> (N, O, OL): conv2d over a height of one."""
@@ -47,6 +49,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     return out.squeeze(2)
 
 
+@autocast_op("conv_transpose2d")
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,  # noqa: A002
                      stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
                      groups: int = 1, dilation: Any = 1) -> Tensor:  # fmt: skip

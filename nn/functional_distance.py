@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from plugrad.amp.casting import autocast_op
 from plugrad.autograd.tensor import Tensor, where
 from plugrad.shapes import broadcast_shapes
 
@@ -48,6 +49,7 @@ def normalize(
     return result if out is None else out.copy_(result)
 
 
+@autocast_op("cosine_similarity")
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim, after broadcasting
     x1 and x2; each is divided by its norm first, which keeps the result in [-1, 1]."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 
+from plugrad.amp.casting import autocast_op
 from plugrad.autograd.function import Function, FunctionCtx
 from plugrad.autograd.tensor import Tensor, where
 
@@ -51,6 +52,7 @@ class _BinaryCrossEntropy(Function):
         return grad_x, grad_t
 
 
+@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(
     input: Tensor,  # noqa: A002
     target: Tensor,
@@ -77,6 +79,7 @@ def binary_cross_entropy(
     return reduce(loss, reduction)
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(
     input: Tensor,  # noqa: A002
     target: Tensor,
@@ -97,6 +100,7 @@ def smooth_l1_loss(
                   reduction)  # fmt: skip
 
 
+@autocast_op("huber_loss")
 def huber_loss(
     input: Tensor,  # noqa: A002
     target: Tensor,
@@ -130,6 +134,7 @@ def _xlogx(t: Tensor) -> Tensor:
     return where(zero, 0.0, t * where(zero, 1.0, t).log())
 
 
+@autocast_op("kl_div")
 def kl_div(
     input: Tensor,  # noqa: A002
     target: Tensor,
@@ -159,6 +164,7 @@ def kl_div(
     return reduce(loss, reduction)
 
 
+@autocast_op("cosine_embedding_loss")
 def cosine_embedding_loss(
     input1: Tensor,
     input2: Tensor,
@@ -189,6 +195,7 @@ def cosine_embedding_loss(
     return reduce(similar + dissimilar, reduction)
 
 
+@autocast_op("margin_ranking_loss")
 def margin_ranking_loss(
     input1: Tensor,
     input2: Tensor,

@@ -107,6 +107,9 @@ SECTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "convolution family (issue 13)": (HERE, "nn", (
         "Conv1d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
         "AdaptiveMaxPool2d", "BatchNorm2d", "GroupNorm", "Dropout2d", "Upsample")),
+    "mixed precision (issue 11)": (HERE, "tensor", (
+        "autocast", "is_autocast_enabled", "get_autocast_dtype")),
+    "amp (issue 11)": (HERE, "amp", ("autocast", "GradScaler")),
     "convolution functions (issue 13)": (HERE, "nn.functional", (
         "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
         "adaptive_max_pool2d", "group_norm", "dropout2d", "interpolate", "unfold", "fold")),

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import arguments
+from ..amp.casting import autocast_op
 from ..autograd.tensor import Tensor, where
 from ..ndarray import NDArray
 from ..ops.diagonal import Diagonal, DiagonalScatter
@@ -88,6 +89,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
 
 
 @export
+@autocast_op("trace")
 def trace(input: Tensor) -> Tensor:
     """The sum of a matrix's main diagonal."""
     if input.ndim != 2:

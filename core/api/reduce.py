@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import arguments, return_types
 from .. import dtypes as dt
+from ..amp.casting import autocast_op
 from ..autograd.tensor import Tensor, where
 from ..ndarray import NDArray
 from ..ops.gather import Gather
@@ -83,6 +84,7 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noq
 
 
 @export
+@autocast_op("quantile")
 def quantile(
     input: Tensor,  # noqa: A002
     q: Any,

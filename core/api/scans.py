@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import dtypes as dt
 from .. import return_types
+from ..amp.casting import autocast_op
 from ..autograd.tensor import Tensor
 from ..ops.scan import CumExtreme, CumProd, CumSum, LogCumSumExp
 from .common import axis_of, floating
@@ -28,12 +29,14 @@ def _along(op_class: type, fn: str, input: Tensor, dim: Any) -> Tensor:  # noqa:
 
 
 @export(inplace_form=True)
+@autocast_op("cumsum")
 def cumsum(input: Tensor, dim: Any, *, dtype: Any = None) -> Tensor:  # noqa: A002
     """Running sums along dim: out[i] = x[0] + ... + x[i]."""
     return _along(CumSum, "cumsum", _source(input, dtype), dim)
 
 
 @export(inplace_form=True)
+@autocast_op("cumprod")
 def cumprod(input: Tensor, dim: Any, *, dtype: Any = None) -> Tensor:  # noqa: A002
     """Running products along dim; the gradient is exact where x has zeros."""
     return _along(CumProd, "cumprod", _source(input, dtype), dim)

@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..amp import state as amp_state
 from .grad_mode import enable_grad, no_grad
 from .history import check_saved_versions, graph_inputs
 from .hooks import run_tensor_hooks
@@ -111,7 +112,8 @@ def run_backward(
     partial = _pass.partial
     _pass.partial = inputs is not None
     try:
-        with mode:
+        # Gradients keep the forward's dtypes: backward inside an autocast region casts nothing.
+        with mode, amp_state.suppressed():
             _propagate(order, grads, handed, wanted, results, retain_graph, create_graph)
     finally:
         _pass.partial = partial

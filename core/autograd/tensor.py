@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import arguments
 from .. import dtypes as dt
+from ..amp.casting import autocast_op
 from ..backend.registry import Device, get_device
 from ..indexing import IndexPlan, is_basic, normalize_key
 from ..ndarray import NDArray, _may_overlap
@@ -747,15 +748,18 @@ class Tensor:
     def neg(self) -> Tensor:
         return -self
 
+    @autocast_op("exp")
     def exp(self) -> Tensor:
         return ew.Unary("exp")(self)
 
+    @autocast_op("log")
     def log(self) -> Tensor:
         return ew.Unary("log")(self)
 
     def sqrt(self) -> Tensor:
         return ew.Unary("sqrt")(self)
 
+    @autocast_op("rsqrt")
     def rsqrt(self) -> Tensor:
         return 1.0 / self.sqrt()
 
@@ -795,6 +799,7 @@ class Tensor:
     def square(self) -> Tensor:
         return self * self
 
+    @autocast_op("pow")
     def pow(self, exponent: Any) -> Tensor:
         return self**exponent
 
@@ -810,6 +815,7 @@ class Tensor:
     clip = clamp
 
     # --- reductions ----------------------------------------------------------------------
+    @autocast_op("sum")
     def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
         return reduction.Sum(_dims("sum", dim, axis, self.ndim), keepdim)(self)
 
@@ -866,16 +872,20 @@ class Tensor:
     def argmin(self, dim: int | None = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
         return Tensor._wrap(self.array.arg_reduce("argmin", _dim(dim, axis), keepdim))
 
+    @autocast_op("prod")
     def prod(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
         return reduction.Prod(_dims("prod", dim, axis, self.ndim), keepdim)(self)
 
+    @autocast_op("logsumexp")
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
         source = self if self.dtype.is_floating else self.astype(dt.float32)
         return reduction.LogSumExp(_dims("logsumexp", dim, axis, self.ndim), keepdim)(source)
 
+    @autocast_op("softmax")
     def softmax(self, dim: int = -1) -> Tensor:
         return reduction.Softmax(normalize_axis(dim, self.ndim), log=False)(self)
 
+    @autocast_op("log_softmax")
     def log_softmax(self, dim: int = -1) -> Tensor:
         return reduction.Softmax(normalize_axis(dim, self.ndim), log=True)(self)
 
@@ -1116,6 +1126,7 @@ def _coerce_grad(gradient: Any, like: Tensor) -> Tensor:
 
 
 # --- functions over several tensors ----------------------------------------------------
+@autocast_op("matmul")
 def matmul(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - torch's name
     """The matrix product, NumPy's rules (1-D operands promoted, batch dims broadcast)."""
     if not isinstance(other, Tensor):

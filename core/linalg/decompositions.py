@@ -3,6 +3,7 @@ over leading dimensions, with torch's gradients (see `plugrad.ops.linalg_decomp`
 
 from __future__ import annotations
 
+from ..amp.casting import autocast_op
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..ndarray import NDArray
@@ -16,6 +17,7 @@ from .checks import QR, SVD, EighResult, matrices
 QR_MODES = ("reduced", "complete", "r")
 
 
+@autocast_op("qr")
 def qr(A: Tensor, mode: str = "reduced") -> QR:  # noqa: N803 - torch's names
     """A = Q R with Q's columns orthonormal and R upper triangular: 'reduced' Q (*, m, k),
     R (*, k, n), k = min(m, n); 'complete' Q (*, m, m), R (*, m, n); 'r' R only (Q empty)."""
@@ -28,6 +30,7 @@ def qr(A: Tensor, mode: str = "reduced") -> QR:  # noqa: N803 - torch's names
     return QR(q, r)
 
 
+@autocast_op("svd")
 def svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> SVD:  # noqa: N803
     """A = U diag(S) Vh, S descending: full U (*, m, m) and Vh (*, n, n), or with
     full_matrices=False U (*, m, k) and Vh (*, k, n). The gradient through U or Vh is
@@ -38,6 +41,7 @@ def svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> 
     return SVD(*decompose(SVDOp(bool(full_matrices)), A))
 
 
+@autocast_op("svdvals")
 def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:  # noqa: N803
     """The singular values (*, k), descending; differentiable everywhere (U diag(gS) Vh)."""
     A = matrices("linalg.svdvals", A)
@@ -50,6 +54,7 @@ def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:  # noqa: N803
     return Tensor._wrap(values.reshape(batch + (min(m, n),)))
 
 
+@autocast_op("eigh")
 def eigh(A: Tensor, UPLO: str = "L") -> EighResult:  # noqa: N803
     """Eigenvalues (*, n), ascending, and orthonormal eigenvectors (columns of (*, n, n)) of
     symmetric matrices, read from their lower (UPLO='L') or upper ('U') triangle. The
@@ -58,6 +63,7 @@ def eigh(A: Tensor, UPLO: str = "L") -> EighResult:  # noqa: N803
     return EighResult(*decompose(Eigh(), source))
 
 
+@autocast_op("eigvalsh")
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:  # noqa: N803
     """The eigenvalues (*, n), ascending, of symmetric matrices (see eigh)."""
     source = _triangle_source("linalg.eigvalsh", A, UPLO)

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import arguments
 from .. import dtypes as dt
+from ..amp.casting import autocast_op
 from ..autograd.tensor import Tensor
 from ..autograd.tensor import matmul as _matmul
 from ..ndarray import NDArray
@@ -26,6 +27,7 @@ def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> T
     return A.diagonal(offset, dim1, dim2)
 
 
+@autocast_op("vecdot")
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     """sum(x * y) over `dim`, the two broadcast against each other."""
     product = x * y

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import arguments
 from .. import dtypes as dt
+from ..amp.casting import autocast_op
 from ..autograd.tensor import Tensor, where
 from ..ndarray import NDArray
 from ..ops.linalg_decomp import Det, Pinv, Slogdet, decompose
@@ -27,6 +28,7 @@ from .checks import (
 LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
 
 
+@autocast_op("solve")
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:  # noqa: N803 - torch's names
     """X with A X = B (left) or X A = B: A (*, n, n), B (*, n, k) or a batch of vectors
     (*, n) (B of A's shape less the last dimension, or 1-D)."""
@@ -74,6 +76,7 @@ def solve_triangular(
     return solve(triangle, B, left=left)
 
 
+@autocast_op("inv")
 def inv(A: Tensor) -> Tensor:  # noqa: N803
     """A^-1 of square matrices (*, n, n); LinAlgError when one is singular."""
     return Inv()(matrices("linalg.inv", A, square=True))
@@ -89,6 +92,7 @@ def slogdet(A: Tensor) -> SlogdetResult:  # noqa: N803
     return SlogdetResult(*decompose(Slogdet(), matrices("linalg.slogdet", A, square=True)))
 
 
+@autocast_op("cholesky")
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:  # noqa: N803
     """L (lower) with A = L L^T, read from A's lower triangle; U = L^T when upper.
     LinAlgError when a matrix is not positive-definite."""
@@ -136,6 +140,7 @@ def _tolerance(fn: str, name: str, value: Any, a: Tensor) -> NDArray | float:
     return float(value)
 
 
+@autocast_op("lstsq")
 def lstsq(
     A: Tensor,
     B: Tensor,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import arguments
+from ..amp.casting import autocast_op
 from ..ndarray import NDArray
 from .base import Op
 
@@ -55,6 +56,7 @@ class ConvArguments:
             )
 
 
+@autocast_op("conv2d")
 def conv2d(
     x: Tensor,
     weight: Tensor,

@@ -17,7 +17,8 @@ requires grad when an input does or when `fn` exposes parameters that do (an nn.
 bound method of one, or the segments that `checkpoint_sequential` builds); tensors a plain
 function closes over are reached only through such an input, as with torch's reentrant
 checkpoint. `preserve_rng_state` saves and restores the default generator (the one stream
-every device draws from); a module with its own `generator` is not restored.
+every device draws from); a module with its own `generator` is not restored. The
+recomputation runs under the autocast regions the forward ran under, as torch's does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .. import dtypes as dt
+from ..amp import state as amp_state
 from ..autograd.engine import in_partial_backward, run_backward
 from ..autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
 from ..autograd.tensor import Tensor
@@ -169,6 +171,7 @@ class _State:
     ) -> None:
         self.function, self.args, self.kwargs, self.rng = function, args, kwargs, rng
         self.shapes = shapes
+        self.autocast = amp_state.snapshot()  # the recomputation runs under the same regions
         self.grads: dict[int, Tensor] = {}
 
 
@@ -242,7 +245,7 @@ class _CheckpointOp(Op):
         try:
             if state.rng is not None:
                 set_rng_state(state.rng)
-            with enable_grad():
+            with enable_grad(), amp_state.restored(state.autocast):
                 outputs = state.function(*args, **kwargs)
         finally:
             if current is not None:
