@@ -14,6 +14,7 @@ learning-rate schedule) is a plain function of its arguments here, so that the t
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 import sysconfig
@@ -21,8 +22,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # plugrad itself loads on first use, so `plugrad demo --help` stays quick
+    from plugrad.nn import Module
+    from plugrad.optim import Optimizer
+    from plugrad.optim.lr_scheduler import LRScheduler
 
 # The vocabulary: tab, newline and printable ASCII; every other character (the rare non-ASCII
 # in docstrings, form feeds, carriage returns) becomes one shared symbol, shown as "?".
@@ -112,7 +119,9 @@ def windows(ids: np.ndarray, starts: np.ndarray, seq_len: int) -> tuple[np.ndarr
     return ids[index], ids[index + 1]
 
 
-def held_out_windows(ids: np.ndarray, seq_len: int, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
+def held_out_windows(
+    ids: np.ndarray, seq_len: int, max_chars: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Consecutive non-overlapping windows (n, seq_len) over the first max_chars characters of
     the held-out text: every scored character is scored once."""
     n = min((len(ids) - 1) // seq_len, max(max_chars // seq_len, 1))
@@ -129,6 +138,20 @@ def lr_factor(step: int, steps: int, warmup: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(steps - warmup, 1)
     return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+@dataclass(frozen=True)
+class Training:
+    """The optimiser's settings, shared with the torch peer."""
+
+    lr: float = 3e-3
+    betas: tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = 0.01
+    clip: float = 1.0
+    warmup: int = 50
+
+    def warmup_steps(self, steps: int) -> int:
+        return max(1, min(self.warmup, steps // 10))
 
 
 @dataclass(frozen=True)
@@ -149,13 +172,14 @@ class LMConfig:
             raise ValueError(f"d-model ({self.d_model}) must be a multiple of heads ({self.heads})")
 
 
-def build_lm(config: LMConfig, device: object = None, dtype: object = None):  # noqa: ANN201
+def build_lm(config: LMConfig, device: object = None, dtype: object = None) -> Module:
     """The demo's model, an nn.Module: ids (N, T) int64 -> logits (N, T, VOCAB_SIZE), T <= seq_len.
 
     Token and learned position embeddings, `layers` pre-norm causal TransformerEncoderLayers
     (GELU, no dropout: the corpus is large next to the model, and no dropout keeps plugrad and
     torch twins comparable step for step), a final LayerNorm and a linear head."""
     from plugrad import arange, nn
+    from plugrad.autograd.tensor import Tensor
 
     config.check()
     like = {"device": device, "dtype": dtype}
@@ -168,15 +192,21 @@ def build_lm(config: LMConfig, device: object = None, dtype: object = None):  # 
             self.positions = nn.Embedding(config.seq_len, config.d_model, **like)
             self.layers = nn.ModuleList(
                 nn.TransformerEncoderLayer(
-                    config.d_model, config.heads, config.feedforward, dropout=0.0,
-                    activation="gelu", batch_first=True, norm_first=True, **like,
+                    config.d_model,
+                    config.heads,
+                    config.feedforward,
+                    dropout=0.0,
+                    activation="gelu",
+                    batch_first=True,
+                    norm_first=True,
+                    **like,
                 )  # fmt: skip
                 for _ in range(config.layers)
             )
             self.norm = nn.LayerNorm(config.d_model, **like)
             self.head = nn.Linear(config.d_model, VOCAB_SIZE, **like)
 
-        def forward(self, ids):  # noqa: ANN001, ANN202 - (N, T) int64 -> (N, T, V)
+        def forward(self, ids: Tensor) -> Tensor:  # (N, T) int64 -> (N, T, V)
             if ids.ndim != 2 or ids.shape[1] > self.seq_len:
                 raise ValueError(f"expected ids (N, T) with T <= {self.seq_len}, got shape "
                                  f"{tuple(ids.shape)}")  # fmt: skip
@@ -217,21 +247,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass(frozen=True)
-class Training:
-    """The optimiser's settings, shared with the torch peer."""
+def optimizer_for(model: Module, hp: Training, steps: int) -> tuple[Optimizer, LRScheduler]:
+    """(AdamW, LambdaLR) over the model's parameters: hp's settings, lr_factor's schedule."""
+    from plugrad.optim import AdamW
+    from plugrad.optim.lr_scheduler import LambdaLR
 
-    lr: float = 3e-3
-    betas: tuple[float, float] = (0.9, 0.99)
-    weight_decay: float = 0.01
-    clip: float = 1.0
-    warmup: int = 50
-
-    def warmup_steps(self, steps: int) -> int:
-        return max(1, min(self.warmup, steps // 10))
+    opt = AdamW(model.parameters(), lr=hp.lr, betas=hp.betas, weight_decay=hp.weight_decay)
+    warmup = hp.warmup_steps(steps)
+    return opt, LambdaLR(opt, lambda s: lr_factor(s, steps, warmup))
 
 
-def evaluate(model, x: np.ndarray, y: np.ndarray, device: object, batch_size: int = 64) -> float:  # noqa: ANN001
+def train_step(
+    model: Module,
+    opt: Optimizer,
+    schedule: LRScheduler,
+    x: np.ndarray,
+    y: np.ndarray,
+    clip: float,
+    device: object,
+) -> float:
+    """One step on inputs x and targets y, int64 (N, T): mean cross-entropy, backward, gradient
+    norm clipped to clip, AdamW, schedule. Returns the loss in nats per character."""
+    import plugrad
+    from plugrad.nn import functional as F
+    from plugrad.nn.utils import clip_grad_norm_
+
+    xb, yb = plugrad.tensor(x, device=device), plugrad.tensor(y, device=device)
+    loss = F.cross_entropy(model(xb).reshape(-1, VOCAB_SIZE), yb.reshape(-1))
+    opt.zero_grad()
+    loss.backward()
+    clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    schedule.step()
+    return loss.item()  # waits for the device, so a timed step holds all of its work
+
+
+def evaluate(
+    model: Module, x: np.ndarray, y: np.ndarray, device: object, batch_size: int = 64
+) -> float:
     """Mean cross-entropy in nats per character of targets y (n, T) given inputs x (n, T)."""
     import plugrad
     from plugrad.nn import functional as F
@@ -250,7 +303,9 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, device: object, batch_size: in
     return total / y.size
 
 
-def generate(model, prompt: str, n: int, temperature: float, device: object, seed: int) -> str:  # noqa: ANN001
+def generate(
+    model: Module, prompt: str, n: int, temperature: float, device: object, seed: int
+) -> str:
     """prompt followed by n generated characters: each drawn from softmax(logits / temperature)
     over the last seq_len characters, or the likeliest with temperature 0."""
     import plugrad
@@ -308,31 +363,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _train(args, config, device)
 
 
-def _train(args: argparse.Namespace, config: LMConfig, device) -> int:  # noqa: ANN001
+def _train(args: argparse.Namespace, config: LMConfig, device: object) -> int:
     from tqdm import tqdm
 
     import plugrad
-    from plugrad.nn import functional as F
-    from plugrad.nn.utils import clip_grad_norm_
-    from plugrad.optim import AdamW
-    from plugrad.optim.lr_scheduler import LambdaLR
 
     corpus = load_corpus(max_chars=args.max_chars)
     plugrad.manual_seed(args.seed)
     model = build_lm(config, device)
     n_params = sum(p.numel() for p in model.parameters())
     hp = Training(lr=args.lr)
-    warmup = hp.warmup_steps(args.steps)
-    opt = AdamW(model.parameters(), lr=hp.lr, betas=hp.betas, weight_decay=hp.weight_decay)
-    schedule = LambdaLR(opt, lambda s: lr_factor(s, args.steps, warmup))
+    opt, schedule = optimizer_for(model, hp, args.steps)
     starts = batch_starts(len(corpus.train), config.seq_len, args.batch_size, args.steps, args.seed)
     x_val, y_val = held_out_windows(corpus.held_out, config.seq_len, args.eval_chars)
     unigram = unigram_entropy(y_val)
     bits = 1.0 / math.log(2.0)
-    print(f"plugrad demo: lm ({n_params} parameters: {config.layers} layers, d_model "
+    say = functools.partial(print, flush=True)  # lines as they come, also into a pipe or a file
+    say(f"plugrad demo: lm ({n_params} parameters: {config.layers} layers, d_model "
           f"{config.d_model}, {config.heads} heads, context {config.seq_len}) on device "
           f"{device.name}")  # fmt: skip
-    print(f"text: Python {sys.version.split()[0]} standard library ({corpus.root}), "
+    say(f"text: Python {sys.version.split()[0]} standard library ({corpus.root}), "
           f"{len(corpus.train):,} train characters from {corpus.train_files} files, "
           f"{y_val.size:,} held-out characters scored from {corpus.held_out_files} other files; "
           f"vocabulary {VOCAB_SIZE}")  # fmt: skip
@@ -344,32 +394,27 @@ def _train(args: argparse.Namespace, config: LMConfig, device) -> int:  # noqa: 
     train_time, window = 0.0, []
     for step in bar:
         start = time.perf_counter()
-        xb, yb = (plugrad.tensor(a, device=device) for a in windows(corpus.train, starts[step],
-                                                                    config.seq_len))  # fmt: skip
-        loss = F.cross_entropy(model(xb).reshape(-1, VOCAB_SIZE), yb.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        clip_grad_norm_(model.parameters(), hp.clip)
-        opt.step()
-        schedule.step()
-        value = loss.item()  # waits for the device, so the step's time is all of its work
+        xb, yb = windows(corpus.train, starts[step], config.seq_len)
+        value = train_step(model, opt, schedule, xb, yb, hp.clip, device)
         train_time += time.perf_counter() - start
         window.append(value)
         bar.set_postfix(bpc=f"{value * bits:.3f}", refresh=False)
         if (step + 1) % log_every == 0 or step + 1 == args.steps:
             bar.clear()
             held = evaluate(model, x_val, y_val, device)
-            print(f"step {step + 1:>5}/{args.steps}  train {np.mean(window) * bits:.3f} bits/char"
+            say(f"step {step + 1:>5}/{args.steps}  train {np.mean(window) * bits:.3f} bits/char"
                   f"  held-out {held * bits:.3f} bits/char  {train_time / (step + 1) * 1e3:.1f} "
                   f"ms/step")  # fmt: skip
             window = []
     bar.close()
     held = evaluate(model, x_val, y_val, device)
-    print(f"held-out loss: {held * bits:.3f} bits/char ({held:.4f} nats) on {y_val.size:,} "
+    say(f"held-out loss: {held * bits:.3f} bits/char ({held:.4f} nats) on {y_val.size:,} "
           f"characters; unigram entropy of that text: {unigram:.3f} bits/char")  # fmt: skip
-    print(f"time per step: {train_time / args.steps * 1e3:.1f} ms on {device.name} "
-          f"({train_time:.1f} s training, batch {args.batch_size} x {config.seq_len} characters)")
+    say(
+        f"time per step: {train_time / args.steps * 1e3:.1f} ms on {device.name} "
+        f"({train_time:.1f} s training, batch {args.batch_size} x {config.seq_len} characters)"
+    )
     how = "greedy" if args.temperature == 0 else f"temperature {args.temperature}"
     sample = generate(model, args.prompt, args.sample_chars, args.temperature, device, args.seed)
-    print(f"sample ({how}, prompt {args.prompt!r}):\n{sample}")
+    say(f"sample ({how}, prompt {args.prompt!r}):\n{sample}")
     return 0
