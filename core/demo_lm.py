@@ -144,7 +144,7 @@ def lr_factor(step: int, steps: int, warmup: int) -> float:
 class Training:
     """The optimiser's settings, shared with the torch peer."""
 
-    lr: float = 3e-3
+    lr: float = 1e-2
     betas: tuple[float, float] = (0.9, 0.99)
     weight_decay: float = 0.01
     clip: float = 1.0
@@ -228,13 +228,13 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--model", choices=("lm",), default="lm", help="this demo's model (lm)")
     add("--device", default=None, help="training device (default: the default device)")
-    add("--steps", type=int, default=600, help="training steps (default 600)")
+    add("--steps", type=int, default=1000, help="training steps (default 1000)")
     add("--seq-len", type=int, default=64, help="context length in characters (default 64)")
     add("--batch-size", type=int, default=32, help="windows per step (default 32)")
     add("--d-model", type=int, default=64, help="embedding width (default 64)")
     add("--layers", type=int, default=2, help="Transformer layers (default 2)")
     add("--heads", type=int, default=4, help="attention heads (default 4)")
-    add("--lr", type=float, default=3e-3, help="AdamW peak learning rate (default 3e-3)")
+    add("--lr", type=float, default=1e-2, help="AdamW peak learning rate (default 1e-2)")
     add("--seed", type=int, default=0, help="seed for init, batch order and sampling")
     add("--eval-chars", type=int, default=32768,
         help="held-out characters scored (default 32768)")  # fmt: skip

@@ -169,19 +169,16 @@ def compare(config: lm.LMConfig, hp: lm.Training, steps: int, batch_size: int, s
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add = parser.add_argument
-    add("--steps", type=int, default=600)
-    add("--seq-len", type=int, default=64)
-    add("--batch-size", type=int, default=32)
-    add("--d-model", type=int, default=64)
-    add("--layers", type=int, default=2)
-    add("--heads", type=int, default=4)
-    add("--lr", type=float, default=lm.Training.lr)
-    add("--seed", type=int, default=0)
-    add("--dtype", choices=("float32", "float64"), default="float32")
-    add("--device", default=None, help="plugrad's device (torch runs on its CPU)")
-    add("--eval-chars", type=int, default=32768)
-    add("--max-chars", type=int, default=None)
+    demo = lm._parser()  # the demo's defaults, so that a plain run compares the demo itself
+    for flag, kind in (("--steps", int), ("--seq-len", int), ("--batch-size", int),
+                       ("--d-model", int), ("--layers", int), ("--heads", int), ("--lr", float),
+                       ("--seed", int), ("--eval-chars", int), ("--max-chars", int)):  # fmt: skip
+        default = demo.get_default(flag[2:].replace("-", "_"))
+        parser.add_argument(
+            flag, type=kind, default=default, help=f"as the demo's (default {default})"
+        )
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--device", default=None, help="plugrad's device (torch runs on its CPU)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.batch_size < 1:
         parser.error("--steps and --batch-size must be at least 1")
