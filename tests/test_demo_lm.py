@@ -88,3 +88,12 @@ def test_model_rejects_a_context_longer_than_its_positions():
 def test_bad_options_exit_2_with_a_reason(capsys, extra, message):
     assert main(["--model", "lm", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_help_of_both_demos_points_at_the_lm(capsys):
+    with pytest.raises(SystemExit) as lm_help:
+        main(["--model", "lm", "--help"])
+    assert lm_help.value.code == 0 and "--seq-len" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "plugrad demo --model lm --help" in capsys.readouterr().out
