@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # plugrad itself loads on first use, so `plugrad demo --help`
 OTHER = 0
 ALPHABET = "\t\n" + "".join(chr(c) for c in range(32, 127))
 VOCAB_SIZE = 1 + len(ALPHABET)
-_CODES = np.full(0x110000, OTHER, dtype=np.int64)
+_CODES = np.full(0x110000, OTHER, dtype=np.uint8)  # every code point; 1 byte each, not 8
 _CODES[[ord(c) for c in ALPHABET]] = np.arange(1, VOCAB_SIZE)
 _CHARS = np.array(["?", *ALPHABET])
 HELD_OUT_EVERY = 10  # every tenth source file (in name order) is held out, none of it trained on
@@ -56,7 +56,7 @@ class Corpus:
 def encode(text: str) -> np.ndarray:
     """int64 (len(text),) vocabulary ids."""
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    return _CODES[codes]
+    return _CODES[codes].astype(np.int64)
 
 
 def decode(ids: Sequence[int] | np.ndarray) -> str:
@@ -151,6 +151,7 @@ class Training:
     warmup: int = 50
 
     def warmup_steps(self, steps: int) -> int:
+        """Warm-up length for a run of steps: at most a tenth of it, at least one step."""
         return max(1, min(self.warmup, steps // 10))
 
 
@@ -200,7 +201,7 @@ def build_lm(config: LMConfig, device: object = None, dtype: object = None) -> M
                     batch_first=True,
                     norm_first=True,
                     **like,
-                )  # fmt: skip
+                )
                 for _ in range(config.layers)
             )
             self.norm = nn.LayerNorm(config.d_model, **like)

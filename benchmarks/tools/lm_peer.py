@@ -63,7 +63,7 @@ def torch_twin(model: Module, config: lm.LMConfig, dtype: str = "float32") -> to
                     activation="gelu",
                     batch_first=True,
                     norm_first=True,
-                )  # fmt: skip
+                )
                 for _ in range(config.layers)
             )
             self.norm = nn.LayerNorm(config.d_model)
@@ -180,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--device", default=None, help="plugrad's device (torch runs on its CPU)")
     args = parser.parse_args(argv)
+    try:
+        import torch  # noqa: F401 - only to say early, and plainly, that it is missing
+    except ImportError:
+        print("lm_peer: needs torch (make install puts torch 2.13.0 into .venv)", file=sys.stderr)
+        return 2
     if args.steps < 1 or args.batch_size < 1:
         parser.error("--steps and --batch-size must be at least 1")
     config = lm.LMConfig(args.seq_len, args.d_model, args.layers, args.heads, 4 * args.d_model)
