@@ -88,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("backends", help="list installed backends and their status")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
-    commands.add_parser("demo", help="train an MLP on digits (options: plugrad demo --help)",
+    commands.add_parser("demo", help="train an MLP on digits, or --model lm: a character "
+                        "language model on Python sources (options: plugrad demo --help)",
                         add_help=False)  # fmt: skip
     commands.add_parser("run", help="run a script on N MPI ranks (plugrad run -n 2 script.py)",
                         add_help=False)  # fmt: skip

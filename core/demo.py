@@ -2,6 +2,7 @@
 
 plugrad demo [--device NAME] [--epochs N] [--model mlp|mlp-bn|linear|cnn] [--checkpoint PATH]
              [--distributed N]
+plugrad demo --model lm [...]: the character-level language model (plugrad.demo_lm).
 
 With --distributed N it starts itself on N MPI ranks (`plugrad run`), trains the same model with
 DistributedDataParallel on a DistributedSampler's shards of the same global batch size
@@ -54,7 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         "--device", default=None, help="training device (default: the default device)"
     )
     parser.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
-    parser.add_argument("--model", choices=MODELS, default="mlp", help="architecture (default mlp)")
+    parser.add_argument(
+        "--model", choices=(*MODELS, "lm"), default="mlp",
+        help="architecture (default mlp); lm trains a character-level language model on Python "
+        "sources instead (its options: plugrad demo --model lm --help)",
+    )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--lr", type=float, default=1e-2, help="AdamW learning rate (default 1e-2)")
     parser.add_argument("--seed", type=int, default=0, help="seed for init, dropout, shuffling")
@@ -84,6 +89,13 @@ def _reload_device(train_device):  # noqa: ANN001, ANN202
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; returns the process exit status (0 when the reloaded model agrees)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # --model lm is another demo with its own options: pick it before parsing the digits' ones.
+    which = argparse.ArgumentParser(add_help=False)
+    which.add_argument("--model")
+    if which.parse_known_args(argv)[0].model == "lm":
+        from .demo_lm import main as lm_main
+
+        return lm_main(argv)
     args = _parser().parse_args(argv)
     if args.epochs < 1:
         print("plugrad demo: --epochs must be at least 1", file=sys.stderr)
