@@ -1,5 +1,5 @@
 """The demo's digits MLP trained under autocast: bfloat16 reaches its float32 accuracy within
-one point, and float16 with a GradScaler does too, on numpy_ref (which declares both dtypes).
+one point, and float16 with a GradScaler does too, on numpy_ref and c_cpu (both declare both).
 Same seed, data order and optimizer (the demo's AdamW) in every run; the parameters and their
 gradients stay float32, only the products run in the low dtype."""
 
@@ -18,20 +18,21 @@ from plugrad.demo import build_model
 pytest.importorskip("sklearn", reason="the digits come from scikit-learn (the data extra)")
 from plugrad.data.datasets import load_digits  # noqa: E402
 
-DEVICE = "numpy_ref"
 EPOCHS = 10
-pytestmark = pytest.mark.skipif(
-    DEVICE not in plugrad.available_devices(), reason="needs the numpy_ref backend"
-)
+DEVICES = [
+    pytest.param(name, marks=pytest.mark.skipif(
+        name not in plugrad.available_devices(), reason=f"{name} is not installed"))
+    for name in ("numpy_ref", "c_cpu")
+]  # fmt: skip
 
 
-def train(dtype: plugrad.DType | None, scaled: bool = False) -> tuple[float, list]:
+def train(device: str, dtype: plugrad.DType | None, scaled: bool = False) -> tuple[float, list]:
     """Held-out accuracy after EPOCHS epochs (dtype None: plain float32), and the dtypes the
     parameters' gradients had."""
     plugrad.manual_seed(0)
-    train_set = load_digits("train", device=DEVICE)
-    x_test, y_test = load_digits("test", device=DEVICE).tensors
-    model = build_model("mlp", DEVICE)
+    train_set = load_digits("train", device=device)
+    x_test, y_test = load_digits("test", device=device).tensors
+    model = build_model("mlp", device)
     opt = plugrad.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1e-4)
     scaler = GradScaler("cpu", enabled=scaled)
     loss_fn = nn.CrossEntropyLoss()
@@ -55,21 +56,28 @@ def train(dtype: plugrad.DType | None, scaled: bool = False) -> tuple[float, lis
     return correct / len(y_test), grad_dtypes
 
 
+@pytest.fixture(scope="module", params=DEVICES)
+def device(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def float32_accuracy() -> float:
-    return train(None)[0]
+def float32_accuracy(device) -> float:
+    return train(device, None)[0]
 
 
-def test_bfloat16_autocast_trains_to_the_float32_accuracy(float32_accuracy):
-    accuracy, grad_dtypes = train(plugrad.bfloat16)
-    print(f"digits mlp, {EPOCHS} epochs: float32 {float32_accuracy:.4f}, bfloat16 {accuracy:.4f}")
+def test_bfloat16_autocast_trains_to_the_float32_accuracy(device, float32_accuracy):
+    accuracy, grad_dtypes = train(device, plugrad.bfloat16)
+    print(f"{device} mlp: float32 {float32_accuracy:.4f}, bfloat16 {accuracy:.4f}")
     assert float32_accuracy > 0.9
     assert abs(accuracy - float32_accuracy) <= 0.01
     assert grad_dtypes == ["float32"]
 
 
-def test_float16_autocast_with_a_grad_scaler_trains_to_the_float32_accuracy(float32_accuracy):
-    accuracy, grad_dtypes = train(plugrad.float16, scaled=True)
-    print(f"digits mlp, {EPOCHS} epochs: float32 {float32_accuracy:.4f}, float16 {accuracy:.4f}")
+def test_float16_autocast_with_a_grad_scaler_trains_to_the_float32_accuracy(
+    device, float32_accuracy
+):
+    accuracy, grad_dtypes = train(device, plugrad.float16, scaled=True)
+    print(f"{device} mlp: float32 {float32_accuracy:.4f}, float16 {accuracy:.4f}")
     assert abs(accuracy - float32_accuracy) <= 0.01
     assert grad_dtypes == ["float32"]

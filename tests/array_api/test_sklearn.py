@@ -64,8 +64,6 @@ ESTIMATORS = CASES[:5]
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("device", ["numpy_ref", "c_cpu"])
 def test_sklearn_accepts_plugrad_tensors_and_gives_numpys_results(device, case):
-    if case == "LinearDiscriminantAnalysis" and device == "c_cpu":
-        pytest.skip("LDA makes int32 arrays, which c_cpu does not hold yet (issue 11)")
     env = {**os.environ, "SCIPY_ARRAY_API": "1"}
     done = subprocess.run([sys.executable, "-c", SCRIPT, device, case], env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
