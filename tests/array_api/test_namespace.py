@@ -121,11 +121,17 @@ def test_info():
     defaults = info.default_dtypes()
     assert defaults["real floating"] is xp.float64
     assert defaults["integral"] is xp.int64 and defaults["indexing"] is xp.int64
-    assert info.dtypes() == {"bool": xp.bool, "int64": xp.int64, "float32": xp.float32,
-                             "float64": xp.float64}  # fmt: skip
+    # the standard's dtypes the default device holds (float16 and bfloat16 are not in it)
+    standard = ("bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64")
+    held = [name for name in standard if name in plugrad.get_default_device().backend.dtypes]
+    assert info.dtypes() == {name: getattr(xp, name) for name in held}
     assert set(info.dtypes(kind="real floating")) == {"float32", "float64"}
-    assert set(info.dtypes(kind=("bool", "integral"))) == {"bool", "int64"}
-    assert info.dtypes(kind="unsigned integer") == {}
+    integral = {n for n in held if n.startswith(("int", "uint"))}
+    assert set(info.dtypes(kind=("bool", "integral"))) == {"bool", *integral}
+    assert set(info.dtypes(kind="unsigned integer")) == {n for n in held if n.startswith("u")}
+    if "cuda" in plugrad.available_devices():  # a device holding fewer lists fewer
+        on_cuda = set(info.dtypes(device="cuda"))
+        assert on_cuda == {n for n in standard if n in plugrad.device("cuda").backend.dtypes}
 
 
 def test_data_type_functions():
