@@ -122,8 +122,8 @@ __device__ __forceinline__ pg_i64 ipow(pg_i64 a, pg_i64 b) {
     return (pg_i64)r;
 }
 
-/* torch's shifts of a signed integer: a count outside [0, bits) gives 0 to the left and the
-   sign to the right; a left shift wraps (shifted as unsigned). */
+/* torch's shifts of an integer: a count outside [0, bits) gives 0 to the left and the sign
+   (0 or -1; 0 for uint8) to the right; a left shift wraps (shifted as unsigned). */
 template <class T> __device__ __forceinline__ T shift_left(T a, T b) {
     const T bits = (T)(sizeof(T) * 8);
     return (b < 0 || b >= bits) ? T(0) : (T)((pg_u64)a << b);
@@ -131,7 +131,7 @@ template <class T> __device__ __forceinline__ T shift_left(T a, T b) {
 
 template <class T> __device__ __forceinline__ T shift_right(T a, T b) {
     const T bits = (T)(sizeof(T) * 8);
-    return (b < 0 || b >= bits) ? (T)(a >> (bits - 1)) : (T)(a >> b);
+    return (b < 0 || b >= bits) ? (T)(a < 0 ? -1 : 0) : (T)(a >> b);
 }
 
 /* Arithmetic ops: a op b in T, a type arithmetic runs in (Acc<T>: 16-bit floats arrive as
