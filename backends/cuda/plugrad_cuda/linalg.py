@@ -113,6 +113,7 @@ class LinalgKernels:
     def conv2d(self, x, w, out, stride, padding, dilation, groups):
         s = ConvShape(*VALID.conv2d(x, w, out, stride, padding, dilation, groups))
         if x.dtype in dtypes.HALVES:
+
             def kernel(x32, w32, out32):
                 self.conv2d(x32, w32, out32, stride, padding, dilation, groups)
 
@@ -140,6 +141,7 @@ class LinalgKernels:
         s = ConvShape(*VALID.conv2d_backward_input(grad_out, w, grad_x, stride, padding,
                                                    dilation, groups))  # fmt: skip
         if grad_out.dtype in dtypes.HALVES:
+
             def kernel(g32, w32, out32):
                 self.conv2d_backward_input(g32, w32, out32, stride, padding, dilation, groups)
 
@@ -173,6 +175,7 @@ class LinalgKernels:
         s = ConvShape(*VALID.conv2d_backward_weight(x, grad_out, grad_w, stride, padding,
                                                     dilation, groups))  # fmt: skip
         if x.dtype in dtypes.HALVES:
+
             def kernel(x32, g32, out32):
                 self.conv2d_backward_weight(x32, g32, out32, stride, padding, dilation, groups)
 
