@@ -86,6 +86,27 @@ class BaseKernels:
     def scratch(self, shape, dtype: str) -> View:
         return View(self.allocate(math.prod(shape), dtype), shape)
 
+    def widened(self, x) -> View:
+        """A compact float32 copy of a (16-bit float) view."""
+        wide = self.scratch(x.shape, "float32")
+        self.cast(x, wide)
+        return wide
+
+    def on_float32(self, kernel, inputs, outputs, inplace: bool = False) -> None:
+        """kernel(*inputs, *outputs) on float32 copies of the 16-bit float operands (GEMM,
+        convolution, fused kernels: they accumulate in float32), the outputs then rounded back
+        once (widened from their values first when `inplace`); other operands as they are."""
+        wide_in = [self.widened(x) if x.dtype in dtypes.HALVES else x for x in inputs]
+        wide_out = [
+            (self.widened(o) if inplace else self.scratch(o.shape, "float32"))
+            if o.dtype in dtypes.HALVES else o
+            for o in outputs
+        ]  # fmt: skip
+        kernel(*wide_in, *wide_out)
+        for o, wide in zip(outputs, wide_out, strict=True):
+            if wide is not o:
+                self.cast(wide, o)
+
     # --- buffers -------------------------------------------------------------------------
     def allocate(self, size, dtype):
         size = VALID.allocation(size, dtype)
@@ -162,13 +183,13 @@ class BaseKernels:
 
     def binary(self, op, a, b, out):
         n = VALID.binary(op, a, b, out)
-        zero = scalar_param(0, a.dtype)
+        zero = scalar_param(0, dtypes.compute(a.dtype))
         self._binary(n, op, out, a, a.strides, b, b.strides, zero, SCALAR_NONE)
 
     def scalar(self, op, a, value, out, reflected):
         n = VALID.scalar(op, a, value, out)
         side = SCALAR_LEFT if reflected else SCALAR_RIGHT
-        value = scalar_param(value, a.dtype)
+        value = scalar_param(value, dtypes.compute(a.dtype))  # 16-bit floats: in float32
         self._binary(n, op, out, a, a.strides, a, a.strides, value, side)
 
     def where(self, cond, a, b, out):

@@ -21,8 +21,9 @@ from . import checks, dtypes
 from .buffer import CudaBuffer
 
 KDL_CUDA = 2
-_KDL_INT, _KDL_UINT, _KDL_FLOAT, _KDL_BOOL = 0, 1, 2, 6
-_CODES = {"float": _KDL_FLOAT, "int": _KDL_INT, "uint": _KDL_UINT, "bool": _KDL_BOOL}
+_KDL_INT, _KDL_UINT, _KDL_FLOAT, _KDL_BFLOAT, _KDL_BOOL = 0, 1, 2, 4, 6
+_CODES = {"float": _KDL_FLOAT, "int": _KDL_INT, "uint": _KDL_UINT, "bfloat": _KDL_BFLOAT,
+          "bool": _KDL_BOOL}  # fmt: skip
 
 
 class DLDevice(ctypes.Structure):
@@ -95,6 +96,7 @@ def _capsule_destructor(capsule) -> None:
 def _dl_dtype(name: str) -> DLDataType:
     info = dtypes.BY_NAME[name]
     kind = "bool" if name == "bool" else ("float" if info.is_floating else "int")
+    kind = {"uint8": "uint", "bfloat16": "bfloat"}.get(name, kind)
     return DLDataType(_CODES[kind], info.itemsize * 8, 1)
 
 

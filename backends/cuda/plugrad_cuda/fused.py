@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import layout
+from . import dtypes, layout
 from .base import THREADS
 from .checks import VALID
 from .launch import Geometry, f64, i64
@@ -10,8 +10,13 @@ from .reductions import LONG_ROW, WARPS, _grid
 
 
 class FusedKernelsMixin:
+    """16-bit floats run on float32 copies (base.on_float32), rounded once at the end."""
+
     def relu_backward(self, grad, y, out):
         n = VALID.relu_backward(grad, y, out)
+        if out.dtype in dtypes.HALVES:
+            self.on_float32(self.relu_backward, (grad, y), (out,))
+            return
         if n:
             lay = layout.make(out.shape, out.strides, grad.strides, y.strides)
             self.launch_elements(f"pg_relu_backward_{out.dtype}", n, self.ptr(out),
@@ -19,6 +24,9 @@ class FusedKernelsMixin:
 
     def axpy(self, alpha, x, out):
         n = VALID.axpy(alpha, x, out)
+        if out.dtype in dtypes.HALVES:  # out + alpha * x in float32, rounded once
+            self.on_float32(lambda x32, out32: self.axpy(alpha, x32, out32), (x,), (out,), True)
+            return
         if n:
             lay = layout.make(out.shape, out.strides, x.strides)
             self.launch_elements(f"pg_axpy_{out.dtype}", n, self.ptr(out), self.ptr(x),
@@ -27,6 +35,13 @@ class FusedKernelsMixin:
     def cross_entropy(self, logits, target, scale, log_probs, loss):
         dt = logits.dtype
         n, c = VALID.cross_entropy(logits, target, scale, log_probs, loss)
+        if dt in dtypes.HALVES:
+
+            def wide(logits32, target, log_probs32, loss32):
+                self.cross_entropy(logits32, target, scale, log_probs32, loss32)
+
+            self.on_float32(wide, (logits, target), (log_probs, loss))
+            return
         self.check_index("cross_entropy target", target, c)
         row_loss = self.scratch((n,), dt)
         per_block = 1 if c >= LONG_ROW else WARPS
@@ -40,6 +55,13 @@ class FusedKernelsMixin:
     def cross_entropy_backward(self, log_probs, target, grad, scale, out):
         dt = log_probs.dtype
         n, c = VALID.cross_entropy_backward(log_probs, target, grad, scale, out)
+        if dt in dtypes.HALVES:
+
+            def wide(log_probs32, target, grad32, out32):
+                self.cross_entropy_backward(log_probs32, target, grad32, scale, out32)
+
+            self.on_float32(wide, (log_probs, target, grad), (out,))
+            return
         self.check_index("cross_entropy_backward target", target, c)
         self.launch_elements(f"pg_cross_entropy_backward_{dt}", n * c, self.ptr(log_probs),
                              self.ptr(target), i64(target.strides[0]), self.ptr(grad),
@@ -59,6 +81,10 @@ class FusedKernelsMixin:
 
     def _softmax(self, what, is_log, x, out):
         n, c = VALID.softmax(what, x, out)
+        if x.dtype in dtypes.HALVES:
+            self.on_float32(lambda x32, out32: self._softmax(what, is_log, x32, out32), (x,),
+                            (out,))  # fmt: skip
+            return
         if n:
             per_block = 1 if c >= LONG_ROW else WARPS
             self.launch(f"pg_softmax_{x.dtype}", _grid(n, per_block), self.ptr(x), i64(n),
@@ -66,6 +92,13 @@ class FusedKernelsMixin:
 
     def _softmax_backward(self, what, is_log, y, grad, out):
         n, c = VALID.softmax_backward(what, y, grad, out)
+        if y.dtype in dtypes.HALVES:
+
+            def wide(y32, grad32, out32):
+                self._softmax_backward(what, is_log, y32, grad32, out32)
+
+            self.on_float32(wide, (y, grad), (out,))
+            return
         if n:
             per_block = 1 if c >= LONG_ROW else WARPS
             self.launch(f"pg_softmax_backward_{y.dtype}", _grid(n, per_block), self.ptr(y),

@@ -73,6 +73,9 @@ class LinalgKernels:
     def matmul(self, a, b, out):
         dt = a.dtype
         batch, m, n, k = VALID.matmul(a, b, out)
+        if dt in dtypes.HALVES:  # accumulate in float32, round once
+            self.on_float32(self.matmul, (a, b), (out,))
+            return
         ba, bb = a.shape[0], b.shape[0]
         sa = (a.strides[0] if ba > 1 else 0, 0, a.strides[1], a.strides[2])
         sb = (b.strides[0] if bb > 1 else 0, 0, b.strides[1], b.strides[2])
@@ -109,6 +112,13 @@ class LinalgKernels:
 
     def conv2d(self, x, w, out, stride, padding, dilation, groups):
         s = ConvShape(*VALID.conv2d(x, w, out, stride, padding, dilation, groups))
+        if x.dtype in dtypes.HALVES:
+
+            def kernel(x32, w32, out32):
+                self.conv2d(x32, w32, out32, stride, padding, dilation, groups)
+
+            self.on_float32(kernel, (x, w), (out,))
+            return
         x, w, target = self._conv_operands("conv2d", x, w, out)
         if math.prod(out.shape) == 0:
             return
@@ -130,6 +140,13 @@ class LinalgKernels:
     def conv2d_backward_input(self, grad_out, w, grad_x, stride, padding, dilation, groups):
         s = ConvShape(*VALID.conv2d_backward_input(grad_out, w, grad_x, stride, padding,
                                                    dilation, groups))  # fmt: skip
+        if grad_out.dtype in dtypes.HALVES:
+
+            def kernel(g32, w32, out32):
+                self.conv2d_backward_input(g32, w32, out32, stride, padding, dilation, groups)
+
+            self.on_float32(kernel, (grad_out, w), (grad_x,))
+            return
         grad_out, w, target = self._conv_operands("conv2d_backward_input", grad_out, w, grad_x)
         if math.prod(grad_x.shape) == 0:
             return
@@ -157,6 +174,13 @@ class LinalgKernels:
     def conv2d_backward_weight(self, x, grad_out, grad_w, stride, padding, dilation, groups):
         s = ConvShape(*VALID.conv2d_backward_weight(x, grad_out, grad_w, stride, padding,
                                                     dilation, groups))  # fmt: skip
+        if x.dtype in dtypes.HALVES:
+
+            def kernel(x32, g32, out32):
+                self.conv2d_backward_weight(x32, g32, out32, stride, padding, dilation, groups)
+
+            self.on_float32(kernel, (x, grad_out), (grad_w,))
+            return
         x, grad_out, target = self._conv_operands("conv2d_backward_weight", x, grad_out, grad_w)
         if math.prod(grad_w.shape) == 0:
             return

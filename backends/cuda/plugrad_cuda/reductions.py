@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from . import checks, layout
+from . import checks, dtypes, layout
 from .base import MAX_BLOCKS, THREADS, View
 from .checks import VALID
 from .launch import Geometry, i64
@@ -44,6 +44,9 @@ class ReductionKernels:
         inner = layout.make(tuple(x.shape[d] for d in axes), tuple(x.strides[d] for d in axes))
         name = f"pg_reduce_{x.dtype}"
         if n_red >= SPLIT_ROW and n_out < FEW_OUTPUTS:
+            if x.dtype in dtypes.HALVES:  # the partial results in float32, rounded once
+                self.on_float32(lambda x32, out32: self.reduce(op, x32, axes, out32), (x,), (out,))
+                return
             # pass 1: each row in `split` parts into a compact (n_out, split) scratch
             split = min(-(-n_red // (LONG_ROW * 8)), 1024)
             partial = self.scratch((n_out, split), x.dtype)

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -89,7 +90,7 @@ def backend_cuda():
     return plugrad.device("cuda").backend
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("dtype", list(plugrad.dtypes.ALL))
 @pytest.mark.parametrize(
     ("kernel", "args"),
     [("random_uniform", (-2.0, 3.0)), ("random_normal", (0.5, 2.0)), ("random_bernoulli", (0.3,))],
@@ -102,7 +103,7 @@ def test_random_numbers_are_bit_identical_to_c_cpu(backend_cuda, kernel, args, d
     for backend in (c_cpu, backend_cuda):
         buffer = backend.allocate(3 * 257, dtype)
         view = Strided(buffer, (3, 257), (257, 1), 0, dtype)
-        if kernel != "random_bernoulli" and dtype in ("int64", "bool"):
+        if kernel != "random_bernoulli" and not plugrad.dtypes.ALL[dtype].is_floating:
             with pytest.raises(TypeError, match="floating"):  # the spec: floats only
                 getattr(backend, kernel)(view, *args, 20240607)
             continue
@@ -112,9 +113,11 @@ def test_random_numbers_are_bit_identical_to_c_cpu(backend_cuda, kernel, args, d
         return
     if kernel == "random_normal" and not backend_cuda.runtime.emulated:
         # the GPU's log and cos may round the last bit differently from the host's libm
-        if dtype in ("float32", "float64"):
-            np.testing.assert_allclose(draws[1], draws[0], rtol=4 * np.finfo(dtype).eps)
-        else:  # truncation to int64 / bool flips only where a value sits on a boundary
+        if plugrad.dtypes.ALL[dtype].is_floating:
+            eps = float(ml_dtypes.finfo(plugrad.dtypes.ALL[dtype].numpy).eps)
+            np.testing.assert_allclose(draws[1].astype(np.float64), draws[0].astype(np.float64),
+                                       rtol=4 * eps)  # fmt: skip
+        else:  # truncation to an integer / bool flips only where a value sits on a boundary
             assert np.mean(draws[1] != draws[0]) < 1e-3
     else:
         assert draws[0].tobytes() == draws[1].tobytes()

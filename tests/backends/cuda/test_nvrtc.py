@@ -79,4 +79,5 @@ def test_the_dtype_table_matches_the_kernels():
 
     assert tuple(names("PG_ALL_DTYPES")) == dtypes.NAMES
     assert tuple(names("PG_FLOAT_DTYPES")) == dtypes.FLOATS
-    assert tuple(names("PG_NUMERIC_DTYPES")) == dtypes.NUMERIC
+    assert tuple(names("PG_INT_DTYPES")) == dtypes.INTS
+    assert tuple(names("PG_HALF_DTYPES")) == dtypes.HALVES

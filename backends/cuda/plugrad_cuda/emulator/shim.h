@@ -206,6 +206,10 @@ inline int atomicCAS(int *a, int compare, int value) {
     __atomic_compare_exchange_n(a, &compare, value, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     return compare;
 }
+inline unsigned atomicCAS(unsigned *a, unsigned compare, unsigned value) {
+    __atomic_compare_exchange_n(a, &compare, value, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    return compare;
+}
 inline unsigned long long atomicCAS(unsigned long long *a, unsigned long long compare,
                                     unsigned long long value) {
     __atomic_compare_exchange_n(a, &compare, value, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);

@@ -88,7 +88,7 @@ template <class T> __device__ __forceinline__ T unary_op(int op, T v) {
         case U_CEIL: return v;
         case U_NOT: return v == 0;
         case U_BNOT: return ~v;
-        default: return (T)d2i(unary_float<double>(op, (double)v));
+        default: return d2int<T>(unary_float<double>(op, (double)v));
         }
     }
 }
@@ -122,8 +122,8 @@ __device__ __forceinline__ pg_i64 ipow(pg_i64 a, pg_i64 b) {
     return (pg_i64)r;
 }
 
-/* torch's shifts of a signed integer: a count outside [0, bits) gives 0 to the left and the
-   sign to the right; a left shift wraps (shifted as unsigned). */
+/* torch's shifts of an integer: a count outside [0, bits) gives 0 to the left and the sign
+   (0 or -1; 0 for uint8) to the right; a left shift wraps (shifted as unsigned). */
 template <class T> __device__ __forceinline__ T shift_left(T a, T b) {
     const T bits = (T)(sizeof(T) * 8);
     return (b < 0 || b >= bits) ? T(0) : (T)((pg_u64)a << b);
@@ -131,14 +131,15 @@ template <class T> __device__ __forceinline__ T shift_left(T a, T b) {
 
 template <class T> __device__ __forceinline__ T shift_right(T a, T b) {
     const T bits = (T)(sizeof(T) * 8);
-    return (b < 0 || b >= bits) ? (T)(a >> (bits - 1)) : (T)(a >> b);
+    return (b < 0 || b >= bits) ? (T)(a < 0 ? -1 : 0) : (T)(a >> b);
 }
 
-/* Arithmetic ops: a op b in T. Comparisons are separate (they write bool). */
+/* Arithmetic ops: a op b in T, a type arithmetic runs in (Acc<T>: 16-bit floats arrive as
+   float32). Comparisons are separate (they write bool). */
 template <class T> __device__ __forceinline__ T arith(int op, T a, T b) {
-    if constexpr (is_floating<typename Acc<T>::type>::value) {
-        typedef typename Acc<T>::type A;
-        A x = convert<A>(a), y = convert<A>(b), r;
+    if constexpr (is_floating<T>::value) {
+        typedef T A;
+        A x = a, y = b, r;
         switch (op) {
         case B_ADD: r = x + y; break;
         case B_SUB: r = x - y; break;
@@ -150,7 +151,7 @@ template <class T> __device__ __forceinline__ T arith(int op, T a, T b) {
         case B_AND: r = (x != A(0) && y != A(0)) ? A(1) : A(0); break;
         default: r = (x != A(0) || y != A(0)) ? A(1) : A(0); break;
         }
-        return convert<T>(r);
+        return r;
     } else if constexpr (is_same<T, bool>::value) {
         switch (op) {
         case B_SUB: return a != b;
@@ -169,7 +170,7 @@ template <class T> __device__ __forceinline__ T arith(int op, T a, T b) {
         case B_ADD: return (T)(x + y);
         case B_SUB: return (T)(x - y);
         case B_MUL: return (T)(x * y);
-        case B_DIV: return (T)d2i((double)a / (double)b);
+        case B_DIV: return d2int<T>((double)a / (double)b);
         case B_POW: return (T)ipow(a, b);
         case B_MAX: return a > b ? a : b;
         case B_MIN: return a < b ? a : b;
@@ -184,9 +185,7 @@ template <class T> __device__ __forceinline__ T arith(int op, T a, T b) {
     }
 }
 
-template <class T> __device__ __forceinline__ bool compare(int op, T a, T b) {
-    typedef typename Acc<T>::type A;
-    A x = convert<A>(a), y = convert<A>(b);
+template <class T> __device__ __forceinline__ bool compare(int op, T x, T y) {
     switch (op) {
     case B_EQ: return x == y;
     case B_NE: return x != y;
@@ -197,9 +196,12 @@ template <class T> __device__ __forceinline__ bool compare(int op, T a, T b) {
     }
 }
 
+/* Operands are loaded as A = Acc<T> (a scalar operand arrives as A: float32 for 16-bit
+   floats, as torch and the NumPy reference compute it), computed in A, stored as T. */
 template <class T, class O, bool CMP>
-__device__ void binary_loop(int op, O *out, const T *a, const T *b, T scalar, int side,
-                            const Layout<3> &L, pg_i64 n) {
+__device__ void binary_loop(int op, O *out, const T *a, const T *b, typename Acc<T>::type scalar,
+                            int side, const Layout<3> &L, pg_i64 n) {
+    typedef typename Acc<T>::type A;
     for (pg_i64 i = global_thread(); i < n; i += grid_threads()) {
         pg_i64 off[3];
         if (contiguous(L)) {
@@ -207,12 +209,12 @@ __device__ void binary_loop(int op, O *out, const T *a, const T *b, T scalar, in
         } else {
             offsets(L, i, off);
         }
-        T x = side == SCALAR_LEFT ? scalar : a[off[1]];
-        T y = side == SCALAR_RIGHT ? scalar : b[off[2]];
+        A x = side == SCALAR_LEFT ? scalar : convert<A>(a[off[1]]);
+        A y = side == SCALAR_RIGHT ? scalar : convert<A>(b[off[2]]);
         if constexpr (CMP) {
             out[off[0]] = compare(op, x, y);
         } else {
-            out[off[0]] = arith(op, x, y);
+            out[off[0]] = convert<T>(arith(op, x, y));
         }
     }
 }
@@ -220,6 +222,7 @@ __device__ void binary_loop(int op, O *out, const T *a, const T *b, T scalar, in
 /* The contiguous array-array case, four elements a thread in flight (memory-bound ops). */
 template <class T>
 __device__ void binary_contiguous(int op, T *out, const T *a, const T *b, pg_i64 n) {
+    typedef typename Acc<T>::type A;
     const int U = 4;
     pg_i64 step = grid_threads() * U;
     for (pg_i64 base = (pg_i64)blockIdx.x * blockDim.x * U + threadIdx.x; base < n; base += step) {
@@ -235,14 +238,14 @@ __device__ void binary_contiguous(int op, T *out, const T *a, const T *b, pg_i64
 #pragma unroll
         for (int u = 0; u < U; u++) {
             pg_i64 i = base + (pg_i64)u * blockDim.x;
-            if (i < n) out[i] = arith(op, x[u], y[u]);
+            if (i < n) out[i] = convert<T>(arith(op, convert<A>(x[u]), convert<A>(y[u])));
         }
     }
 }
 
 template <class T>
-__device__ void binary(int op, void *out, const T *a, const T *b, T scalar, int side,
-                       const Layout<3> &L, pg_i64 n) {
+__device__ void binary(int op, void *out, const T *a, const T *b, typename Acc<T>::type scalar,
+                       int side, const Layout<3> &L, pg_i64 n) {
     if (op >= B_EQ) {
         binary_loop<T, bool, true>(op, (bool *)out, a, b, scalar, side, L, n);
     } else if (side == SCALAR_NONE && contiguous(L)) {
@@ -308,7 +311,8 @@ PG_ELEMENT_SIZES(PG_SIZED_KERNELS)
     }                                                                                       \
     PG_REGISTER_KERNEL_NO_SYNC(pg_unary_##name)                                             \
     extern "C" __global__ void pg_binary_##name(pg_i64 op, void *out, const T *a,           \
-                                                const T *b, T scalar, pg_i64 side,          \
+                                                const T *b, pg::Acc<T>::type scalar,        \
+                                                pg_i64 side,                                \
                                                 pg::Layout<3> L, pg_i64 n) {                \
         pg::binary((int)op, out, a, b, scalar, (int)side, L, n);                            \
     }                                                                                       \

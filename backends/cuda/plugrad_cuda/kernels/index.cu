@@ -18,11 +18,54 @@ __device__ void gather(T *out, const T *x, const pg_i64 *index, const Layout<3> 
     }
 }
 
+/* The bits of a 1- or 2-byte element, and back. */
+template <class T> __device__ __forceinline__ pg_u32 bits_of(T v) {
+    if constexpr (is_half<T>::value) {
+        return v.bits;
+    } else if constexpr (sizeof(T) == 1) {
+        return (unsigned char)v;
+    } else {
+        return (unsigned short)v;
+    }
+}
+template <class T> __device__ __forceinline__ T of_bits(pg_u32 u) {
+    if constexpr (is_half<T>::value) {
+        T r;
+        r.bits = (unsigned short)u;
+        return r;
+    } else {
+        return (T)u; /* truncated to the type's bits */
+    }
+}
+
+/* *p += v for an element narrower than 32 bits: a compare-and-swap loop on the aligned word
+   that holds it (integers wrap; 16-bit floats add in float32 and round once, as c_cpu). */
+template <class T> __device__ __forceinline__ void add_narrow(T *p, T v) {
+    const pg_u64 address = (pg_u64)p;
+    unsigned int *word = (unsigned int *)(address & ~(pg_u64)3);
+    const unsigned shift = (unsigned)(address & 3) * 8;
+    const unsigned mask = (sizeof(T) == 1 ? 0xffu : 0xffffu) << shift;
+    unsigned old = *word, assumed;
+    do {
+        assumed = old;
+        T cur = of_bits<T>((assumed & mask) >> shift), sum;
+        if constexpr (is_half<T>::value) {
+            sum = T((float)cur + (float)v);
+        } else {
+            sum = (T)((pg_u32)cur + (pg_u32)v);
+        }
+        unsigned desired = (assumed & ~mask) | ((bits_of(sum) << shift) & mask);
+        old = atomicCAS(word, assumed, desired);
+    } while (old != assumed);
+}
+
 template <class T> __device__ __forceinline__ void add_to(T *p, T v) {
     if constexpr (is_same<T, bool>::value) {
         if (v) *p = true; /* OR: every writer writes the same value */
     } else if constexpr (is_same<T, long long>::value) {
         atomicAdd((unsigned long long *)p, (unsigned long long)v);
+    } else if constexpr (sizeof(T) < 4) {
+        add_narrow(p, v);
     } else {
         atomicAdd(p, v);
     }

@@ -121,10 +121,20 @@ __device__ void sort_store(T *values_out, pg_i64 *indices_out, const T *v, const
 /* ---------------------------------------------------------------------------- scans ---- */
 enum ScanOp { S_SUM, S_PROD, S_MAX, S_MIN, S_LOGADDEXP };
 
-/* The type a scan runs in: float32 accumulates in float64, bool as int (sum and prod arrive
-   as max and min: logical or and and). */
+/* The type a scan runs in: float32 and the 16-bit floats accumulate in float64 (rounded once
+   an element), every integer type in int64 (wrapping, truncated to the dtype), bool as int
+   (sum and prod arrive as max and min: logical or and and). */
 template <class T> struct ScanAcc { typedef typename Acc<T>::type type; };
 template <> struct ScanAcc<float> { typedef double type; };
+#define PG_SCAN_IN(name, T, A) \
+    template <> struct ScanAcc<T> { typedef A type; };
+#define PG_SCAN_IN_INT64(name, T) PG_SCAN_IN(name, T, long long)
+#define PG_SCAN_IN_DOUBLE(name, T) PG_SCAN_IN(name, T, double)
+PG_INT_DTYPES(PG_SCAN_IN_INT64)
+PG_HALF_DTYPES(PG_SCAN_IN_DOUBLE)
+#undef PG_SCAN_IN_DOUBLE
+#undef PG_SCAN_IN_INT64
+#undef PG_SCAN_IN
 template <> struct ScanAcc<bool> { typedef int type; };
 
 template <class A> __device__ __forceinline__ A plus(A a, A b) { return a + b; }
@@ -202,7 +212,7 @@ __device__ void scan(int op, T *out, pg_i64 *indices_out, const T *x, const Layo
             pg_i64 i = start + threadIdx.x;
             bool valid = active && i < n;
             /* lanes past the row's end hold anything: they only feed higher lanes */
-            Item<A> it = {valid ? (A)x[base[1] + i * x_stride] : A(0), i};
+            Item<A> it = {valid ? convert<A>(x[base[1] + i * x_stride]) : A(0), i};
             it = warp_scan(op, it);
             if (lane == 31) {
                 warp_v[warp] = it.v;

@@ -8,13 +8,17 @@ typedef unsigned long long pg_u64;
 typedef unsigned int pg_u32;
 
 /* The dtype table, X(name, storage type), in dtype-code order (plugrad_cuda/dtypes.py mirrors
-   it). A kernel family is instantiated over one of these lists, so a new dtype is one entry
-   here and one in dtypes.py; types whose arithmetic runs in another type (float16, bfloat16
-   in float32) say so in pg::Acc below. */
+   it; the codes are c_cpu's). A kernel family is instantiated over one of these lists, so a new
+   dtype is one entry here and one in dtypes.py; types whose arithmetic runs in another type
+   (float16, bfloat16 in float32) say so in pg::Acc below. float16 and bfloat16 are stored as
+   their 16 bits (pg::f16, pg::bf16) and converted with portable bit code, the same on the GPU
+   and in the emulator, and bit for bit c_cpu's (backends/c_cpu/csrc/half.h). */
+#define PG_HALF_DTYPES(X) X(float16, pg::f16) X(bfloat16, pg::bf16)
+/* floating types with kernels of their own everywhere (GEMM, convolution, fused) */
 #define PG_FLOAT_DTYPES(X) X(float32, float) X(float64, double)
-#define PG_INT_DTYPES(X) X(int64, long long)
-#define PG_NUMERIC_DTYPES(X) PG_FLOAT_DTYPES(X) PG_INT_DTYPES(X)
-#define PG_ALL_DTYPES(X) PG_NUMERIC_DTYPES(X) X(bool, bool)
+#define PG_INT_DTYPES(X) X(int64, long long) X(int8, signed char) X(int16, short) X(int32, int) X(uint8, unsigned char)
+/* every dtype, in code order (one line each: tests/backends/cuda/test_nvrtc.py reads them) */
+#define PG_ALL_DTYPES(X) PG_FLOAT_DTYPES(X) X(int64, long long) X(bool, bool) X(int8, signed char) X(int16, short) X(int32, int) X(uint8, unsigned char) PG_HALF_DTYPES(X)
 /* Copies and fills move bits: one kernel per element size. */
 #define PG_ELEMENT_SIZES(X) X(1, unsigned char) X(2, unsigned short) X(4, unsigned int) \
     X(8, unsigned long long)
@@ -43,9 +47,92 @@ template <class T> struct is_floating { static const bool value = false; };
 template <> struct is_floating<float> { static const bool value = true; };
 template <> struct is_floating<double> { static const bool value = true; };
 
-/* The type arithmetic on T runs in. */
-template <class T> struct Acc { typedef T type; };
+/* ------------------------------------------------ float16 and bfloat16, as 16 bits ---- */
+__device__ __forceinline__ pg_u32 f32_bits(float f) { return (pg_u32)__float_as_int(f); }
+__device__ __forceinline__ float bits_f32(pg_u32 u) { return __int_as_float((int)u); }
 
+__device__ __forceinline__ float f16_to_f32(unsigned short h) {
+    pg_u32 sign = (pg_u32)(h & 0x8000u) << 16, em = h & 0x7fffu, bits;
+    if (em >= 0x7c00u)
+        bits = 0x7f800000u | ((em & 0x3ffu) << 13); /* inf, NaN */
+    else if (em >= 0x400u)
+        bits = (em << 13) + ((pg_u32)(127 - 15) << 23); /* normal */
+    else
+        bits = f32_bits((float)em * 5.9604644775390625e-08f); /* subnormal: em * 2^-24 */
+    return bits_f32(bits | sign);
+}
+
+/* float32 -> float16, nearest even */
+__device__ __forceinline__ unsigned short f32_to_f16(float f) {
+    pg_u32 u = f32_bits(f), sign = (u >> 16) & 0x8000u, ax = u & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (unsigned short)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
+    if (ax >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u); /* 65520 and up: inf */
+    if (ax < 0x38800000u) { /* below 2^-14: a subnormal; the FPU rounds at 2^-24 */
+        pg_u32 r = f32_bits(bits_f32(ax) + 0.5f);
+        return (unsigned short)(sign | (r - 0x3f000000u));
+    }
+    ax += ((pg_u32)(15 - 127) << 23) + 0xfffu + ((ax >> 13) & 1);
+    return (unsigned short)(sign | (ax >> 13));
+}
+
+__device__ __forceinline__ float bf16_to_f32(unsigned short h) { return bits_f32((pg_u32)h << 16); }
+
+/* float32 -> bfloat16, nearest even */
+__device__ __forceinline__ unsigned short f32_to_bf16(float f) {
+    pg_u32 u = f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40); /* qNaN */
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (unsigned short)(u >> 16);
+}
+
+/* d rounded to float32 "to odd" (toward zero, last bit set when inexact): rounding that to a
+   format at least two bits narrower equals rounding d directly, so float64 -> 16 bits rounds
+   once, as NumPy does. */
+__device__ __forceinline__ float f64_to_f32_odd(double d) {
+    float f = (float)d;
+    if ((double)f != d && f == f) {
+        pg_u32 u = f32_bits(f);
+        if ((f < 0 ? -(double)f : (double)f) > (d < 0 ? -d : d)) u -= 1;
+        f = bits_f32(u | 1);
+    }
+    return f;
+}
+
+/* The 16-bit floats: their bits, a float32 view for arithmetic. Trivial (no constructor runs
+   for __shared__ arrays), so they pass to kernels by value as 2 bytes. */
+struct f16 {
+    unsigned short bits;
+    f16() = default;
+    __device__ __forceinline__ explicit f16(float f) : bits(f32_to_f16(f)) {}
+    __device__ __forceinline__ explicit f16(double d) : bits(f32_to_f16(f64_to_f32_odd(d))) {}
+    __device__ __forceinline__ explicit f16(int i) : f16((double)i) {}
+    __device__ __forceinline__ operator float() const { return f16_to_f32(bits); }
+};
+struct bf16 {
+    unsigned short bits;
+    bf16() = default;
+    __device__ __forceinline__ explicit bf16(float f) : bits(f32_to_bf16(f)) {}
+    __device__ __forceinline__ explicit bf16(double d) : bits(f32_to_bf16(f64_to_f32_odd(d))) {}
+    __device__ __forceinline__ explicit bf16(int i) : bf16((double)i) {}
+    __device__ __forceinline__ operator float() const { return bf16_to_f32(bits); }
+};
+template <class T> struct is_half { static const bool value = false; };
+template <> struct is_half<f16> { static const bool value = true; };
+template <> struct is_half<bf16> { static const bool value = true; };
+
+/* The type arithmetic on T runs in: 16-bit floats in float32. */
+template <class T> struct Acc { typedef T type; };
+template <> struct Acc<f16> { typedef float type; };
+template <> struct Acc<bf16> { typedef float type; };
+
+/* The signed integer types (the unsigned uint8 is not) */
+template <class T> struct is_integer {
+    static const bool value = is_same<T, long long>::value || is_same<T, int>::value ||
+                              is_same<T, short>::value || is_same<T, signed char>::value ||
+                              is_same<T, unsigned char>::value;
+};
+
+/* Layouts and loops --------------------------------------------------------------------- */
 /* N operands over one shape: shape and per-operand strides in elements, by value. */
 template <int N> struct Layout {
     pg_i64 nd;
@@ -84,16 +171,43 @@ __device__ __forceinline__ pg_i64 d2i(double v) {
         return (pg_i64)0x8000000000000000ull;
     return (pg_i64)v;
 }
+/* double -> int32 as x86's cvttsd2si: NaN and out of range give INT32_MIN. */
+__device__ __forceinline__ int d2i32(double v) {
+    if (!(v > -2147483649.0 && v < 2147483648.0)) return (int)0x80000000u;
+    return (int)v;
+}
+/* double -> integer type D as NumPy on x86: int64 directly, narrower ones through int32
+   (truncated to their bits). */
+template <class D> __device__ __forceinline__ D d2int(double v) {
+    if constexpr (sizeof(D) == 8) {
+        return (D)d2i(v);
+    } else {
+        return (D)(pg_u32)d2i32(v);
+    }
+}
 
 /* Conversion between element types with the protocol's rules (float -> int truncates, NaN and
-   out of range to INT64_MIN; anything -> bool is != 0). */
+   out of range as NumPy on x86; anything -> bool is != 0; float64 and integers -> 16 bits
+   round once, from double; 16-bit floats convert as their float32 value). */
 template <class D, class S> __device__ __forceinline__ D convert(S v) {
-    if constexpr (is_same<D, bool>::value) {
+    if constexpr (is_same<D, S>::value) {
+        return v;
+    } else if constexpr (is_half<S>::value) {
+        return convert<D>((float)v);
+    } else if constexpr (is_same<D, bool>::value) {
         return v != S(0);
+    } else if constexpr (is_half<D>::value) {
+        if constexpr (is_same<S, float>::value) {
+            return D(v);
+        } else if constexpr (is_same<S, bool>::value) {
+            return D(v ? 1.0f : 0.0f);
+        } else {
+            return D((double)v);
+        }
     } else if constexpr (is_same<S, bool>::value) {
         return v ? D(1) : D(0);
     } else if constexpr (is_floating<S>::value && !is_floating<D>::value) {
-        return (D)d2i((double)v);
+        return d2int<D>((double)v);
     } else {
         return (D)v;
     }
@@ -135,6 +249,9 @@ template <> __device__ __forceinline__ long long lowest<long long>() {
     return (long long)0x8000000000000000ull;
 }
 template <> __device__ __forceinline__ int lowest<int>() { return (int)0x80000000u; }
+template <> __device__ __forceinline__ short lowest<short>() { return (short)-32768; }
+template <> __device__ __forceinline__ signed char lowest<signed char>() { return (signed char)-128; }
+template <> __device__ __forceinline__ unsigned char lowest<unsigned char>() { return 0; }
 template <class T> __device__ __forceinline__ T highest();
 template <> __device__ __forceinline__ float highest<float>() { return __int_as_float(0x7f800000); }
 template <> __device__ __forceinline__ double highest<double>() {
@@ -144,6 +261,9 @@ template <> __device__ __forceinline__ long long highest<long long>() {
     return 0x7fffffffffffffffll;
 }
 template <> __device__ __forceinline__ int highest<int>() { return 0x7fffffff; }
+template <> __device__ __forceinline__ short highest<short>() { return 32767; }
+template <> __device__ __forceinline__ signed char highest<signed char>() { return 127; }
+template <> __device__ __forceinline__ unsigned char highest<unsigned char>() { return 255; }
 
 /* max / min that propagate NaN (NumPy, torch). */
 template <class T> __device__ __forceinline__ T maximum(T a, T b) {

@@ -37,6 +37,16 @@ __device__ __forceinline__ float below(float x) { return nextafterf(x, -3.402823
 __device__ __forceinline__ double below(double x) {
     return nextafter(x, -1.7976931348623157e308);
 }
+/* 16-bit floats: the bits order magnitudes */
+template <class H> __device__ __forceinline__ H half_below(H x) {
+    H r;
+    r.bits = (x.bits & 0x7fffu) == 0 ? (unsigned short)0x8001u
+             : (x.bits & 0x8000u)   ? (unsigned short)(x.bits + 1)
+                                    : (unsigned short)(x.bits - 1);
+    return r;
+}
+__device__ __forceinline__ f16 below(f16 x) { return half_below(x); }
+__device__ __forceinline__ bf16 below(bf16 x) { return half_below(x); }
 template <class T>
 __device__ __forceinline__ T below(T x) { return x; }
 

@@ -10,8 +10,16 @@ namespace pg {
 enum ReduceOp { R_SUM, R_MAX, R_MIN, R_PROD };
 enum ArgOp { A_MAX, A_MIN };
 
-/* The type a reduction accumulates in: bool folds as int (max = any, min = all). */
-template <class T> struct ReduceAcc { typedef typename Acc<T>::type type; };
+/* The type a reduction accumulates in: 16-bit floats in float32 (rounded once at the end),
+   every integer type in int64 (wrapping: truncated to the dtype at the end, its sum and
+   product wrap in the dtype, as NumPy's), bool as int (max = any, min = all). */
+template <class T> struct ReduceAcc {
+    typedef typename Acc<T>::type type;
+};
+#define PG_REDUCE_IN_INT64(name, T) \
+    template <> struct ReduceAcc<T> { typedef long long type; };
+PG_INT_DTYPES(PG_REDUCE_IN_INT64)
+#undef PG_REDUCE_IN_INT64
 template <> struct ReduceAcc<bool> { typedef int type; };
 
 template <class A> struct Fold {
@@ -77,12 +85,12 @@ __device__ void reduce(int op, T *out, const T *x, const Layout<2> &outer, const
             pg_i64 end = (part + 1) * part_len < n_red ? (part + 1) * part_len : n_red;
             if (inner.nd == 1) {
                 pg_i64 s = inner.strides[0][0];
-                for (pg_i64 i = begin; i < end; i += lanes) acc = fold(acc, (A)row[i * s]);
+                for (pg_i64 i = begin; i < end; i += lanes) acc = fold(acc, convert<A>(row[i * s]));
             } else {
                 for (pg_i64 i = begin; i < end; i += lanes) {
                     pg_i64 off[1];
                     offsets(inner, i, off);
-                    acc = fold(acc, (A)row[off[0]]);
+                    acc = fold(acc, convert<A>(row[off[0]]));
                 }
             }
         }
@@ -139,7 +147,7 @@ __device__ void arg_reduce(int op, pg_i64 *out, const T *x, const Layout<2> &out
             offsets(outer, o, base);
             const T *row = x + base[1];
             for (pg_i64 i = lane; i < n; i += lanes) {
-                A v = (A)row[i * stride];
+                A v = convert<A>(row[i * stride]);
                 if (better(op, v, i, bv, bi)) {
                     bv = v;
                     bi = i;
