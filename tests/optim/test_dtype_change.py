@@ -89,30 +89,9 @@ def test_optimizer_to_refuses_an_integer_dtype():
         opt.to(plugrad.int64)
 
 
-class _Float32Only:
-    """numpy_ref's kernels on a device that declares only float32, float64, int64 and bool (as a
-    third-party backend may)."""
-
-    name = "four_dtypes"
-    dtypes = ("float32", "float64", "int64", "bool")
-
-    def __init__(self) -> None:
-        self._inner = plugrad.device("numpy_ref").backend
-
-    def __getattr__(self, attr: str):
-        if attr.startswith("_"):
-            raise AttributeError(attr)
-        return getattr(self._inner, attr)
-
-
-def test_a_16_bit_model_on_a_device_without_16_bit_dtypes_is_refused_by_name():
-    from plugrad.backend import registry
-
-    plugrad.register_backend(_Float32Only())
-    try:
-        model, _ = _pair("four_dtypes")
-        with pytest.raises(TypeError, match="does not support dtype float16"):
-            model.half()
-        assert model.weight.dtype == plugrad.float32  # refused before anything changed
-    finally:
-        registry.unregister_backend("four_dtypes")
+def test_a_16_bit_model_on_a_device_without_16_bit_dtypes_is_refused_by_name(make_device):
+    make_device("four_dtypes", ("float32", "float64", "int64", "bool"))
+    model, _ = _pair("four_dtypes")
+    with pytest.raises(TypeError, match="does not support dtype float16"):
+        model.half()
+    assert model.weight.dtype == plugrad.float32  # refused before anything changed
