@@ -61,8 +61,10 @@ def _as_index_array(item: object, device: Device) -> NDArray:
             f"index is on device {array.device.name} but the array is on {device.name}; "
             "move the index with .to()"
         )
+    if array.dtype.is_floating:
+        raise IndexError(f"index arrays must be integer or bool, got {array.dtype.name}")
     if array.dtype is not dt.bool_ and array.dtype is not dt.int64:
-        raise IndexError(f"index arrays must be int64 or bool, got {array.dtype.name}")
+        array = array.astype(dt.int64)  # int8 .. int32 and uint8 index as torch's do
     return array
 
 

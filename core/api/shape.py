@@ -90,9 +90,9 @@ def repeat_interleave(
 
 
 def _counts(repeats: Tensor, n: int | None) -> np.ndarray:
-    if repeats.dtype is not dt.int64 or repeats.ndim > 1:
+    if repeats.dtype.is_floating or repeats.dtype is dt.bool_ or repeats.ndim > 1:
         raise TypeError(
-            f"repeat_interleave(): repeats must be a 0-d or 1-d int64 tensor, got "
+            f"repeat_interleave(): repeats must be a 0-d or 1-d integer tensor, got "
             f"{repeats.dtype.name} of shape {repeats.shape}"
         )
     counts = repeats.array.numpy().reshape(-1)

@@ -189,7 +189,8 @@ def _unique(x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     device = x.device
 
     def back(a: np.ndarray, dtype: dt.DType) -> Tensor:
-        return Tensor._wrap(NDArray.from_numpy(np.ascontiguousarray(a), device, dtype))
+        # (np.ascontiguousarray would make a 0-d array 1-d)
+        return Tensor._wrap(NDArray.from_numpy(np.array(a, order="C"), device, dtype))
 
     return (back(values, x.dtype), back(index, dt.int64),
             back(inverse.reshape(host.shape), dt.int64), back(counts, dt.int64))  # fmt: skip

@@ -170,7 +170,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.dtype is not dt.int64 or self.numel() != 1:
+        if self.dtype.is_floating or self.dtype is dt.bool_ or self.numel() != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
@@ -738,11 +738,11 @@ class Tensor:
 
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         dims = _dims("any", dim, None, self.ndim)
-        return Tensor._wrap(self.array.astype(dt.bool_).reduce("max", dims, keepdim))
+        return Tensor._wrap(_logical_reduce(self.array, "max", dims, keepdim))
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         dims = _dims("all", dim, None, self.ndim)
-        return Tensor._wrap(self.array.astype(dt.bool_).reduce("min", dims, keepdim))
+        return Tensor._wrap(_logical_reduce(self.array, "min", dims, keepdim))
 
     # --- elementwise math ----------------------------------------------------------------
     def neg(self) -> Tensor:
@@ -1053,6 +1053,21 @@ class _Clone(Op):
 # --- helpers shared by the functional API ----------------------------------------------
 def _dim(dim: Any, axis: Any) -> Any:
     return axis if dim is None else dim
+
+
+def _logical_reduce(
+    array: NDArray, op: str, dims: tuple[int, ...] | None, keepdim: bool
+) -> NDArray:
+    """any (op "max") or all ("min") of `array` as bool over `dims` (None: every dim); an
+    empty extent gives the identity, False for any and True for all."""
+    x = array.astype(dt.bool_)
+    axes = tuple(range(x.ndim)) if dims is None else dims
+    if any(x.shape[a] == 0 for a in axes):
+        shape = tuple(
+            1 if d in axes else n for d, n in enumerate(x.shape) if keepdim or d not in axes
+        )
+        return NDArray.full(shape, op == "min", dt.bool_, x.device)
+    return x.reduce(op, dims, keepdim)
 
 
 def _dims(fn: str, dim: Any, axis: Any, ndim: int) -> tuple[int, ...] | None:
