@@ -139,7 +139,8 @@ def scan_reference(op: str, x: np.ndarray, axis: int) -> tuple[np.ndarray, np.nd
         # narrower dtype (mod 2**bits).
         scan = np.cumsum if op == "sum" else np.cumprod
         return scan(x.astype(np.int64), axis=axis), np.zeros(x.shape, np.int64)
-    wide = x.astype(np.float64) if x.dtype.kind == "f" else x.astype(np.int64)
+    # bfloat16's NumPy kind is "V" (ml_dtypes), so test for the integer and bool kinds
+    wide = x.astype(np.int64) if x.dtype.kind in "iub" else x.astype(np.float64)
     out = np.zeros(x.shape, dtype=wide.dtype)
     positions = np.zeros(x.shape, dtype=np.int64)
     out_rows, pos_rows = np.moveaxis(out, axis, -1), np.moveaxis(positions, axis, -1)
