@@ -26,7 +26,7 @@ INT_DTYPES = tuple(d.name for d in plugrad.dtypes.INTEGER)
 NUMERIC = FLOAT_DTYPES + INT_DTYPES
 # float16 and bfloat16: every backend computes them in float32 and rounds once to 16 bits.
 HALF_DTYPES = tuple(d for d in FLOAT_DTYPES if plugrad.dtypes.ALL[d].bits == 16)
-NUMPY_DTYPES = {name: d.numpy for name, d in plugrad.dtypes.ALL.items()}
+NUMPY_DTYPES = {name: d.numpy.type for name, d in plugrad.dtypes.ALL.items()}  # scalar types
 
 MAX_EXAMPLES = int(os.environ.get("PLUGRAD_KIT_MAX_EXAMPLES", "25"))
 

@@ -125,7 +125,7 @@ def test_random_large_sample_matches_reference_stream(backend, kernel, dtype):
 def test_random_uniform_never_returns_high(backend, dtype):
     """Rounding to the dtype may reach `high`; the stream keeps [low, high) half-open."""
     need(backend, dtype)
-    np_dtype = NUMPY_DTYPES[dtype].type
+    np_dtype = NUMPY_DTYPES[dtype]
     low = 1.0
     high = float(np.nextafter(np_dtype(1.0), np_dtype(2.0)))  # nothing lies between them
     out = compact_out(backend, (4096,), dtype)
