@@ -59,7 +59,7 @@ def _integer_values(rng: np.random.Generator, size: int, dtype: str, kind: str) 
     if kind == "prod":  # magnitudes 1 and 2 only, so products of ~80 terms stay modest
         choices = [-2, -1, 1, 1, 2] if signed else [1, 1, 2]
         return rng.choice(np.array(choices, dtype=np_dtype), size=size)
-    low, high = {"positive": (1, 6), "nonzero": (1, 6), "exponent": (0, 4),
+    low, high = {"positive": (1, 6), "nonzero": (1, 6), "exponent": (0, 4), "base": (-5, 6),
                  "shift": (-2, info.bits + 6)}.get(kind, (-9, 10))  # fmt: skip
     values = rng.integers(low if signed else max(low, 0), high, size=size)
     if kind == "nonzero" and signed:
@@ -70,6 +70,7 @@ def _integer_values(rng: np.random.Generator, size: int, dtype: str, kind: str) 
 def random_values(rng: np.random.Generator, size: int, dtype: str, kind: str = "any"):
     """`size` host values of `dtype`. kind: "any", "positive" (0.1..3), "nonzero" (|x| >= 0.5),
     "ties" (small integers, so equal values are common), "exponent" (int 0..3 / float -2..2),
+    "base" (int -5..5, so a cube fits int8; floats as "any"),
     "prod" (near 1, so products stay modest), "shift" (int -2..bits+5: shift counts, some
     outside [0, bits)), "wrap" (integers over their whole range; floats as "any"). Unsigned
     integers never go below 0."""

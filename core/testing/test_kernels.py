@@ -258,7 +258,7 @@ BINARY = {
 def _binary_kinds(op: str, dtype: str) -> tuple[str, str]:
     _, kind_a, kind_b, _ = BINARY[op]
     if op == "pow" and dtype in INT_DTYPES:
-        return "any", "exponent"  # integer base of either sign, exponent 0..3
+        return "base", "exponent"  # integer base of either sign, exponent 0..3: no overflow
     return kind_a, kind_b
 
 
