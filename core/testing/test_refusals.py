@@ -274,6 +274,8 @@ def test_outputs_of_another_dtype_are_refused(backend, dtype):
     on float32 copies must check the operands as given), and nothing is written."""
     need(backend, dtype)
     others = [d for d in FLOAT_DTYPES if d != dtype and d in backend.dtypes]
+    if not others:
+        pytest.skip(f"{backend.name} declares no other floating dtype than {dtype}")
     x = upload(backend, _f(2, 3), dtype)
     for other in others:
         out = compact_out(backend, (2, 3), other)
