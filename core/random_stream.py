@@ -43,18 +43,18 @@ fused multiply-add), in this order:
     word64               w = r0 << 32 | r1                                (integer draws below)
 
 Output dtypes. x is rounded once, to nearest even, from float64 to the output's dtype
-(float32 today; float16 and bfloat16 the same way, directly from float64, never through
-float32). uniform then keeps its interval half-open: where the rounded value is >= H, with
-H = round(high) > round(low), it becomes the largest value of the dtype below H (rounding can
-reach `high`, in float64 too). bernoulli writes 1 or 0 in any dtype (floating, int64, bool);
-uniform and normal write floating dtypes only.
+(float16 and bfloat16 too: directly from float64, never through float32). uniform then keeps
+its interval half-open: where the rounded value is >= H, with H = round(high) > round(low), it
+becomes the largest value of the dtype below H (rounding can reach `high`, in float64 too).
+bernoulli writes 1 or 0 in any dtype (floating, integer, bool); uniform and normal write
+floating dtypes only.
 
 Accuracy. uniform, bernoulli and the integer draws use only exact integer operations and
 correctly rounded +, *, compare: every backend gives the same bits. normal calls log, sqrt and
 cos, whose last bit differs between math libraries: a backend's z lies within 2 ulp of this
 reference's in float64, so normal(0, 1) does, and normal(mean, std) within what the two
-roundings of mean + std * z add: |dx| <= 2 |std| ulp(z) + ulp(x - mean) + ulp(x). float32
-adds one float32 ulp.
+roundings of mean + std * z add: |dx| <= 2 |std| ulp(z) + ulp(x - mean) + ulp(x). A
+narrower dtype adds one ulp of its own.
 
 Integer draws, permutations and decisions are computed by the core on the host with this
 module, from one call's words, and copied to the device, so they are the same everywhere:
@@ -75,6 +75,8 @@ import math
 from collections.abc import Iterator
 
 import numpy as np
+
+from . import dtypes as _dtypes
 
 __all__ = [
     "BLOCK",
@@ -101,8 +103,9 @@ _SHIFT11 = np.uint64(11)
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85
 _TWO_PI = 6.283185307179586
-_FLOATING = {"float32": np.float32, "float64": np.float64}
-_ANY = {**_FLOATING, "int64": np.int64, "bool": np.bool_}
+# Every plugrad dtype (plugrad.dtypes): bernoulli writes any, uniform and normal the floating.
+_ANY = {name: d.numpy.type for name, d in _dtypes.ALL.items()}
+_FLOATING = {d.name: d.numpy.type for d in _dtypes.FLOATING}
 
 
 def splitmix64(x: int) -> int:

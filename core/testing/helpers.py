@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from plugrad.backend.protocol import Strided
-from plugrad.testing.strategies import NUMPY_DTYPES
+from plugrad.dtypes import finfo
+from plugrad.testing.strategies import FLOAT_DTYPES, HALF_DTYPES, NUMPY_DTYPES
 
-EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
-RTOL = {"float32": 1e-5, "float64": 1e-12}
-ATOL = {"float32": 1e-6, "float64": 1e-12}
-SENTINEL = {"float32": 7.25, "float64": 7.25, "int64": 7, "bool": True}
+EPS = {d: finfo(d).eps for d in FLOAT_DTYPES}
+# The precision results are computed in: float16 and bfloat16 in float32, then rounded once.
+ACC_EPS = {d: EPS["float32"] if d in HALF_DTYPES else EPS[d] for d in FLOAT_DTYPES}
+# float32 and float64 leave room for libm differences of a few ulp. A 16-bit result is a
+# float32 value rounded once, compared with the float64 oracle rounded once: the two are the
+# same or adjacent 16-bit values, at most one ulp (<= eps |x|) apart; subnormals by atol.
+RTOL = {"float32": 1e-5, "float64": 1e-12} | {d: 2 * EPS[d] for d in HALF_DTYPES}
+ATOL = {"float32": 1e-6, "float64": 1e-12} | {d: finfo(d).smallest_normal for d in HALF_DTYPES}
+# Exact in every dtype, and unlikely as a kernel's result.
+SENTINEL = {d: True if d == "bool" else 7.25 if d in FLOAT_DTYPES else 7 for d in NUMPY_DTYPES}
+
+
+def need(backend, dtype: str) -> None:
+    """Skip when the backend does not declare `dtype`."""
+    if dtype not in backend.dtypes:
+        pytest.skip(f"{backend.name} does not support {dtype}")
 
 
 def row_major(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -52,16 +66,20 @@ def read_flat(backend, buffer, size: int, dtype: str) -> np.ndarray:
 
 
 def assert_close(actual, expected, dtype: str, k: int = 1, scale: float = 1.0, msg: str = ""):
-    """Exact for int64/bool; for floats rtol/atol by dtype, atol widened for a sum of `k` terms
-    of magnitude `scale` (matmul, conv, reductions)."""
+    """Exact for integers and bool (`expected` wrapped to the dtype, as torch's integers wrap);
+    for floats rtol/atol by dtype, widened for a sum of `k` terms of magnitude `scale` (matmul,
+    conv, reductions) by the precision the sum is accumulated in. A 16-bit float result is
+    compared with `expected` (the float64 oracle) rounded to its dtype."""
     actual, expected = np.asarray(actual), np.asarray(expected)
     assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape} {msg}"
-    if dtype in ("int64", "bool"):
+    if dtype not in FLOAT_DTYPES:
         np.testing.assert_array_equal(actual, expected.astype(NUMPY_DTYPES[dtype]), err_msg=msg)
         return
-    atol = ATOL[dtype] + 4 * EPS[dtype] * max(k, 1) * scale
-    rtol = RTOL[dtype] + 2 * EPS[dtype] * max(k, 1)
-    np.testing.assert_allclose(
-        actual.astype(np.float64), np.asarray(expected, dtype=np.float64),
-        rtol=rtol, atol=atol, equal_nan=True, err_msg=msg,
-    )  # fmt: skip
+    expected = np.asarray(expected, dtype=np.float64)
+    if dtype in HALF_DTYPES:
+        with np.errstate(over="ignore"):  # past the format's range: inf, as the backend's
+            expected = expected.astype(NUMPY_DTYPES[dtype]).astype(np.float64)
+    atol = ATOL[dtype] + 4 * ACC_EPS[dtype] * max(k, 1) * scale
+    rtol = RTOL[dtype] + 2 * ACC_EPS[dtype] * max(k, 1)
+    np.testing.assert_allclose(actual.astype(np.float64), expected, rtol=rtol, atol=atol,
+                               equal_nan=True, err_msg=msg)  # fmt: skip

@@ -15,11 +15,18 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+import plugrad
 from plugrad.backend.protocol import Strided
 
-DTYPES = ("float32", "float64", "int64", "bool")
-FLOAT_DTYPES = ("float32", "float64")
-NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
+# Every dtype plugrad has, from plugrad.dtypes (the one place they are defined); a test draws
+# each one the backend declares and skips the others (`need`).
+DTYPES = tuple(plugrad.dtypes.ALL)
+FLOAT_DTYPES = tuple(d.name for d in plugrad.dtypes.FLOATING)
+INT_DTYPES = tuple(d.name for d in plugrad.dtypes.INTEGER)
+NUMERIC = FLOAT_DTYPES + INT_DTYPES
+# float16 and bfloat16: every backend computes them in float32 and rounds once to 16 bits.
+HALF_DTYPES = tuple(d for d in FLOAT_DTYPES if plugrad.dtypes.ALL[d].bits == 16)
+NUMPY_DTYPES = {name: d.numpy.type for name, d in plugrad.dtypes.ALL.items()}  # scalar types
 
 MAX_EXAMPLES = int(os.environ.get("PLUGRAD_KIT_MAX_EXAMPLES", "25"))
 
@@ -42,23 +49,35 @@ def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 0, max_side: in
     )
 
 
+def _integer_values(rng: np.random.Generator, size: int, dtype: str, kind: str) -> np.ndarray:
+    """Integers valid for `dtype` (uint8 non-negative), small unless `kind` is "wrap"."""
+    np_dtype = NUMPY_DTYPES[dtype]
+    info = np.iinfo(np_dtype)
+    signed = info.min < 0
+    if kind == "wrap":  # the whole range: sums, differences and products wrap
+        return rng.integers(int(info.min), int(info.max), size=size, endpoint=True, dtype=np_dtype)
+    if kind == "prod":  # magnitudes 1 and 2 only, so products of ~80 terms stay modest
+        choices = [-2, -1, 1, 1, 2] if signed else [1, 1, 2]
+        return rng.choice(np.array(choices, dtype=np_dtype), size=size)
+    low, high = {"positive": (1, 6), "nonzero": (1, 6), "exponent": (0, 4), "base": (-5, 6),
+                 "shift": (-2, info.bits + 6)}.get(kind, (-9, 10))  # fmt: skip
+    values = rng.integers(low if signed else max(low, 0), high, size=size)
+    if kind == "nonzero" and signed:
+        values *= rng.choice(np.array([-1, 1]), size=size)
+    return values.astype(np_dtype)
+
+
 def random_values(rng: np.random.Generator, size: int, dtype: str, kind: str = "any"):
     """`size` host values of `dtype`. kind: "any", "positive" (0.1..3), "nonzero" (|x| >= 0.5),
     "ties" (small integers, so equal values are common), "exponent" (int 0..3 / float -2..2),
-    "prod" (near 1, so products stay modest), "shift" (int -2..69: shift counts, some outside
-    [0, 64))."""
-    np_dtype = NUMPY_DTYPES[dtype]
+    "base" (int -5..5, so a cube fits int8; floats as "any"),
+    "prod" (near 1, so products stay modest), "shift" (int -2..bits+5: shift counts, some
+    outside [0, bits)), "wrap" (integers over their whole range; floats as "any"). Unsigned
+    integers never go below 0."""
     if dtype == "bool":
         return rng.random(size) < 0.5
-    if dtype == "int64":
-        if kind == "prod":  # magnitudes 1 and 2 only, so products of ~80 terms fit in int64
-            return rng.choice(np.array([-2, -1, 1, 1, 2], dtype=np.int64), size=size)
-        low, high = {"positive": (1, 6), "nonzero": (1, 6), "exponent": (0, 4),
-                     "shift": (-2, 70)}.get(kind, (-9, 10))  # fmt: skip
-        values = rng.integers(low, high, size=size)
-        if kind == "nonzero":
-            values *= rng.choice(np.array([-1, 1]), size=size)
-        return values.astype(np_dtype)
+    if dtype in INT_DTYPES:
+        return _integer_values(rng, size, dtype, kind)
     if kind == "positive":
         values = rng.uniform(0.1, 3.0, size)
     elif kind == "nonzero":
@@ -71,7 +90,7 @@ def random_values(rng: np.random.Generator, size: int, dtype: str, kind: str = "
         values = rng.uniform(0.5, 1.5, size) * rng.choice(np.array([-1.0, 1.0]), size=size)
     else:
         values = rng.uniform(-3.0, 3.0, size)
-    return values.astype(np_dtype)
+    return values.astype(NUMPY_DTYPES[dtype])
 
 
 @dataclass

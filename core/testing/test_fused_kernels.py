@@ -14,8 +14,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plugrad.backend.protocol import OPTIONAL_KERNELS, Strided
-from plugrad.testing.helpers import EPS, SENTINEL, assert_close, compact_out, read, upload
-from plugrad.testing.strategies import FLOAT_DTYPES, NUMPY_DTYPES, kit_settings, shapes, views
+from plugrad.testing.helpers import EPS, SENTINEL, assert_close, compact_out, need, read, upload
+from plugrad.testing.strategies import (
+    FLOAT_DTYPES,
+    HALF_DTYPES,
+    NUMPY_DTYPES,
+    kit_settings,
+    shapes,
+    views,
+)
 
 FUSED_CHECKED = (
     "relu_backward", "axpy", "cross_entropy", "cross_entropy_backward", "softmax",
@@ -34,11 +41,6 @@ def optional_kernel(backend, name: str):
             "required kernels, see plugrad.ops.fused)"
         )
     return kernel
-
-
-def need_int64(backend) -> None:
-    if "int64" not in backend.dtypes:
-        pytest.skip(f"{backend.name} does not support int64")
 
 
 def seed_rng(data) -> np.random.Generator:
@@ -102,6 +104,7 @@ RELU_Y = np.array([-2.5, -1.0, -0.0, 0.0, 0.0, 0.5, 1.0, 3.0, np.nan])
 @kit_settings()
 @given(data=st.data())
 def test_fused_relu_backward(backend, dtype, data):
+    need(backend, dtype)
     relu_backward = optional_kernel(backend, "relu_backward")
     shape = data.draw(shapes(), label="shape")
     grad = data.draw(views(shape, dtype), label="grad")
@@ -119,6 +122,7 @@ def test_fused_relu_backward(backend, dtype, data):
 def test_fused_relu_backward_blocks_nonfinite_gradients(backend, dtype):
     """Where y <= 0 the result is exactly 0 whatever grad holds (not grad * 0); NaN in y
     passes the gradient, as in torch."""
+    need(backend, dtype)
     relu_backward = optional_kernel(backend, "relu_backward")
     y = np.array([-1.0, 0.0, -0.0, np.nan, 2.0, np.nan])
     grad = np.array([np.inf, np.nan, -np.inf, 5.0, -3.0, np.nan])
@@ -136,6 +140,7 @@ ALPHAS = (1.0, -1.0, 0.5, -2.75, 0.0, 1e-3, 3.0)
 @kit_settings()
 @given(data=st.data())
 def test_fused_axpy(backend, dtype, data):
+    need(backend, dtype)
     axpy = optional_kernel(backend, "axpy")
     shape = data.draw(shapes(), label="shape")
     x = data.draw(views(shape, dtype), label="x")
@@ -153,6 +158,7 @@ def test_fused_axpy(backend, dtype, data):
 @given(data=st.data())
 def test_fused_axpy_same_view(backend, dtype, data):
     """x may be the very view out is: out = (1 + alpha) * out."""
+    need(backend, dtype)
     axpy = optional_kernel(backend, "axpy")
     case = data.draw(shapes().flatmap(lambda s: views(s, dtype, compact=True)), label="out")
     alpha = data.draw(st.sampled_from(ALPHAS), label="alpha")
@@ -172,8 +178,9 @@ BIG_CASES = [(700, 3), (1500, 10), (333, 7), (300, 2048), (3, 2049), (2, 5000), 
 
 
 def check_log_probs(backend, log_probs: Strided, logits: np.ndarray, dtype: str, msg: str):
-    """log_probs read back against the NumPy oracle, with a tolerance for the row's sum."""
-    expected = log_softmax_rows(logits)
+    """log_probs read back against the NumPy oracle on the logits the backend holds (`logits`
+    rounded to the dtype), with a tolerance for the row's sum."""
+    expected = log_softmax_rows(np.asarray(logits).astype(NUMPY_DTYPES[dtype]))
     # Each entry is (x - max) - log(sum of C exps): relative error for the first term, about
     # C * eps absolute for the second.
     assert_close(read(backend, log_probs), expected, dtype, k=logits.shape[1], msg=msg)
@@ -184,8 +191,9 @@ def check_log_probs(backend, log_probs: Strided, logits: np.ndarray, dtype: str,
 @kit_settings()
 @given(data=st.data())
 def test_fused_cross_entropy(backend, dtype, data):
+    need(backend, dtype)
     cross_entropy = optional_kernel(backend, "cross_entropy")
-    need_int64(backend)
+    need(backend, "int64")
     n = data.draw(st.integers(1, 6), label="N")
     c = data.draw(classes_strategy, label="C")
     logits = data.draw(views((n, c), dtype), label="logits")
@@ -205,8 +213,9 @@ def test_fused_cross_entropy(backend, dtype, data):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_fused_cross_entropy_large_transposed_logits(backend, dtype):
     """Logits of +-1000 do not overflow exp; a transposed (column-major) logits view."""
+    need(backend, dtype)
     cross_entropy = optional_kernel(backend, "cross_entropy")
-    need_int64(backend)
+    need(backend, "int64")
     logits = np.array(
         [[1000.0, 0.0, -1000.0, 999.0], [1000.0, 1000.0, 1000.0, 1000.0],
          [-1000.0, -1001.0, -1000.0, -1003.0], [5.0, 1000.0, -2.0, 0.5],
@@ -232,8 +241,9 @@ def test_fused_cross_entropy_large_transposed_logits(backend, dtype):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize(("n", "c"), BIG_CASES, ids=str)
 def test_fused_cross_entropy_many_or_long_rows(backend, dtype, n, c):
+    need(backend, dtype)
     cross_entropy = optional_kernel(backend, "cross_entropy")
-    need_int64(backend)
+    need(backend, "int64")
     rng = np.random.default_rng(n + c)
     logits = rng.uniform(-8, 8, (n, c))
     target = rng.integers(0, c, n)
@@ -253,8 +263,9 @@ def test_fused_cross_entropy_many_or_long_rows(backend, dtype, n, c):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize(("n", "c"), [(1, 1), (1, 5), (4, 1)], ids=str)
 def test_fused_cross_entropy_single_row_or_class(backend, dtype, n, c):
+    need(backend, dtype)
     cross_entropy = optional_kernel(backend, "cross_entropy")
-    need_int64(backend)
+    need(backend, "int64")
     logits = np.random.default_rng(n * 10 + c).uniform(-3, 3, (n, c))
     target = np.arange(n) % c
     for scale in (1.0, 1.0 / n):
@@ -274,8 +285,9 @@ def test_fused_cross_entropy_single_row_or_class(backend, dtype, n, c):
 @pytest.mark.parametrize("row", [0, 2])
 def test_fused_cross_entropy_rejects_targets_out_of_range(backend, dtype, bad, row):
     """IndexError before anything is written: log_probs and the loss keep their sentinel."""
+    need(backend, dtype)
     cross_entropy = optional_kernel(backend, "cross_entropy")
-    need_int64(backend)
+    need(backend, "int64")
     n, c = 3, 4
     target = np.array([1, 3, 0])
     target[row] = bad
@@ -295,8 +307,9 @@ def test_fused_cross_entropy_rejects_targets_out_of_range(backend, dtype, bad, r
 @kit_settings()
 @given(data=st.data())
 def test_fused_cross_entropy_backward(backend, dtype, data):
+    need(backend, dtype)
     backward = optional_kernel(backend, "cross_entropy_backward")
-    need_int64(backend)
+    need(backend, "int64")
     n = data.draw(st.integers(1, 6), label="N")
     c = data.draw(classes_strategy, label="C")
     rng = seed_rng(data)
@@ -315,8 +328,9 @@ def test_fused_cross_entropy_backward(backend, dtype, data):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize(("n", "c"), BIG_CASES, ids=str)
 def test_fused_cross_entropy_backward_many_or_long_rows(backend, dtype, n, c):
+    need(backend, dtype)
     backward = optional_kernel(backend, "cross_entropy_backward")
-    need_int64(backend)
+    need(backend, "int64")
     rng = np.random.default_rng(n * c)
     log_probs = log_softmax_rows(rng.uniform(-8, 8, (n, c))).astype(NUMPY_DTYPES[dtype])
     target = rng.integers(0, c, n)
@@ -334,9 +348,10 @@ def test_fused_cross_entropy_backward_many_or_long_rows(backend, dtype, n, c):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_fused_cross_entropy_backward_of_forward(backend, dtype):
     """The backward kernel on the forward kernel's log_probs: softmax - one_hot, scaled."""
+    need(backend, dtype)
     forward = optional_kernel(backend, "cross_entropy")
     backward = optional_kernel(backend, "cross_entropy_backward")
-    need_int64(backend)
+    need(backend, "int64")
     n, c = 5, 7
     logits = np.random.default_rng(3).uniform(-5, 5, (n, c))
     target = np.array([6, 0, 3, 3, 1])
@@ -348,6 +363,10 @@ def test_fused_cross_entropy_backward_of_forward(backend, dtype):
     backward(log_probs, target_view, scalar_at(backend, 3.0, dtype), 1.0 / n, out)
     softmax = np.exp(logits - logits.max(1, keepdims=True))
     softmax /= softmax.sum(1, keepdims=True)
+    if dtype in HALF_DTYPES:
+        # A 16-bit log_prob is off by up to eps |log_prob| / 2, which scales its exp by as
+        # much: more than one rounding, so take the softmax of the log_probs the forward wrote.
+        softmax = np.exp(f64(read(backend, log_probs)))
     expected = (softmax - one_hot(target, c)) * 3.0 / n
     assert_close(read(backend, out), expected, dtype, k=c, scale=3.0)
     # each row of the gradient sums to 0
@@ -357,8 +376,9 @@ def test_fused_cross_entropy_backward_of_forward(backend, dtype):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("bad", [-1, 4, 2**62])
 def test_fused_cross_entropy_backward_rejects_targets_out_of_range(backend, dtype, bad):
+    need(backend, dtype)
     backward = optional_kernel(backend, "cross_entropy_backward")
-    need_int64(backend)
+    need(backend, "int64")
     n, c = 3, 4
     log_probs = upload(backend, log_softmax_rows(np.ones((n, c))), dtype)
     target = upload(backend, np.array([0, bad, 1]), "int64")
@@ -406,6 +426,7 @@ def check_softmax(backend, name: str, x: np.ndarray, dtype: str, msg: str = "") 
 @kit_settings()
 @given(data=st.data())
 def test_fused_softmax(backend, name, dtype, data):
+    need(backend, dtype)
     optional_kernel(backend, name)
     shape = data.draw(shapes(min_dims=1), label="shape")
     if data.draw(st.booleans(), label="long rows"):
@@ -425,6 +446,7 @@ def test_fused_softmax(backend, name, dtype, data):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize(("n", "c"), BIG_CASES + [(1, 1), (5, 1), (1, 33)], ids=str)
 def test_fused_softmax_many_or_long_rows(backend, name, dtype, n, c):
+    need(backend, dtype)
     x = np.random.default_rng(n + c).uniform(-8, 8, (n, c))
     check_softmax(backend, name, x, dtype, f"({n}, {c})")
 
@@ -434,6 +456,7 @@ def test_fused_softmax_many_or_long_rows(backend, name, dtype, n, c):
 def test_fused_softmax_stability_masks_and_nan_rows(backend, name, dtype):
     """+-1000 do not overflow; -inf entries give 0 (log: -inf); a row of only -inf, or one
     holding +inf or NaN, gives NaN throughout (torch's results)."""
+    need(backend, dtype)
     inf, nan = np.inf, np.nan
     x = np.array(
         [[1000.0, 0.0, -1000.0, 999.0], [1000.0, 1000.0, 1000.0, 1000.0],
@@ -453,6 +476,7 @@ def test_fused_softmax_stability_masks_and_nan_rows(backend, name, dtype):
 @kit_settings()
 @given(data=st.data())
 def test_fused_softmax_backward(backend, name, dtype, data):
+    need(backend, dtype)
     kernel = optional_kernel(backend, name)
     log = name == "log_softmax_backward"
     shape = data.draw(shapes(min_dims=1), label="shape")
@@ -478,6 +502,7 @@ def test_fused_softmax_backward(backend, name, dtype, data):
 def test_fused_softmax_backward_of_forward(backend, log, dtype, n, c):
     """The backward kernel on the forward kernel's output: the Jacobian-vector product of
     the softmax of x, checked against finite differences of the oracle in float64."""
+    need(backend, dtype)
     forward = optional_kernel(backend, "log_softmax" if log else "softmax")
     backward = optional_kernel(backend, "log_softmax_backward" if log else "softmax_backward")
     rng = np.random.default_rng(n * c)
@@ -492,7 +517,8 @@ def test_fused_softmax_backward_of_forward(backend, log, dtype, n, c):
     fd = ((grad * softmax_oracle(x + h * v, log)).sum(-1)
           - (grad * softmax_oracle(x - h * v, log)).sum(-1)) / (2 * h)  # fmt: skip
     got = (f64(read(backend, out)) * v).sum(-1)
-    fd_tol = 1e-6 if dtype == "float64" else 1e-4  # central differences carry about h^2
+    # central differences carry about h^2; a 16-bit y (and out) about its eps, relative
+    fd_tol = {"float64": 1e-6, "float32": 1e-4}.get(dtype, 4 * EPS[dtype])
     np.testing.assert_allclose(got, fd, rtol=fd_tol, atol=fd_tol * max(1.0, c / 100))
     if log:  # the gradient of log_softmax sums to sum(grad) - sum(grad) * 1 = 0 by rows
         np.testing.assert_allclose(read(backend, out).sum(-1), 0.0, atol=40 * c * EPS[dtype])
@@ -503,6 +529,7 @@ def test_fused_softmax_backward_of_forward(backend, log, dtype, n, c):
 def test_fused_softmax_kernels_refuse_views_and_write_nothing_when_empty(backend, name, dtype):
     """The softmax kernels take compact operands only (the core compacts); an empty operand
     writes nothing."""
+    need(backend, dtype)
     kernel = optional_kernel(backend, name)
     operands = 1 if name in SOFTMAX_KERNELS else 2
     wide = upload(backend, np.ones((2, 6)), dtype)
@@ -553,7 +580,7 @@ def _int64_call(backend, name: str):
 @pytest.mark.parametrize("name", FUSED_CHECKED)
 def test_fused_kernels_refuse_int64(backend, name):
     kernel = optional_kernel(backend, name)
-    need_int64(backend)
+    need(backend, "int64")
     with pytest.raises(TypeError):
         _int64_call(backend, name)(kernel)
 
@@ -596,8 +623,9 @@ def _mismatched_calls(backend, name: str, dtype: str):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("name", FUSED_CHECKED)
 def test_fused_kernels_refuse_mismatched_shapes(backend, name, dtype):
+    need(backend, dtype)
     kernel = optional_kernel(backend, name)
-    need_int64(backend)
+    need(backend, "int64")
     for call in _mismatched_calls(backend, name, dtype):
         with pytest.raises(ValueError):
             call(kernel)

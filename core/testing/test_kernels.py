@@ -27,6 +27,7 @@ from plugrad.backend.protocol import (
 from plugrad.testing.helpers import (
     assert_close,
     compact_out,
+    need,
     read,
     read_flat,
     row_major,
@@ -35,6 +36,8 @@ from plugrad.testing.helpers import (
 from plugrad.testing.strategies import (
     DTYPES,
     FLOAT_DTYPES,
+    INT_DTYPES,
+    NUMERIC,
     NUMPY_DTYPES,
     kit_settings,
     random_values,
@@ -42,13 +45,7 @@ from plugrad.testing.strategies import (
     views,
 )
 
-NUMERIC = ("float32", "float64", "int64")
-
-
-def need(backend, dtype: str) -> None:
-    """Skip when the backend does not store `dtype`."""
-    if dtype not in backend.dtypes:
-        pytest.skip(f"{backend.name} does not support {dtype}")
+BITWISE = (*INT_DTYPES, "bool")
 
 
 def cases(table: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
@@ -108,18 +105,26 @@ def test_to_numpy_strided(backend, dtype, data):
     np.testing.assert_array_equal(read(backend, case.upload(backend)), case.view)
 
 
+def fill_values(dtype: str):
+    """Values `fill` must store exactly: the dtype's own tiny value for floats, integers over
+    the whole range of a narrow integer dtype."""
+    if dtype == "bool":
+        return st.booleans()
+    if dtype in FLOAT_DTYPES:
+        return st.sampled_from([0.0, -1.5, 2.25, plugrad.finfo(dtype).tiny])
+    if dtype == "int64":
+        return st.integers(-(2**40), 2**40)
+    info = plugrad.iinfo(dtype)
+    return st.integers(info.min, info.max)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @kit_settings()
 @given(data=st.data())
 def test_fill(backend, dtype, data):
     need(backend, dtype)
     case = data.draw(shapes().flatmap(lambda s: views(s, dtype, writable=True)), label="out")
-    value = {
-        "float32": data.draw(st.sampled_from([0.0, -1.5, 2.25, 1e-3]), label="value"),
-        "float64": data.draw(st.sampled_from([0.0, -1.5, 2.25, 1e-300]), label="value"),
-        "int64": data.draw(st.integers(-(2**40), 2**40), label="value"),
-        "bool": data.draw(st.booleans(), label="value"),
-    }[dtype]
+    value = data.draw(fill_values(dtype), label="value")
     out = case.upload(backend)
     backend.fill(out, value)
     expected = case.flat.copy()
@@ -161,7 +166,7 @@ def test_assign(backend, dtype, data):
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 UNARY = {
-    # op: (dtypes, value kind, oracle on float64 / int64 / bool arrays)
+    # op: (dtypes, value kind, oracle on float64 arrays, or integer / bool ones in their dtype)
     "neg": (NUMERIC, "any", np.negative),
     "abs": (NUMERIC, "any", np.abs),
     "exp": (FLOAT_DTYPES, "any", np.exp),
@@ -177,7 +182,7 @@ UNARY = {
     "floor": (FLOAT_DTYPES, "any", np.floor),
     "ceil": (FLOAT_DTYPES, "any", np.ceil),
     "logical_not": (("bool",), "any", np.logical_not),
-    "bitwise_not": (("int64", "bool"), "any", np.invert),
+    "bitwise_not": (BITWISE, "any", np.invert),
 }
 
 
@@ -199,18 +204,22 @@ def test_unary(backend, op, dtype, data):
 
 
 def _shift(left: bool):
-    """torch's int64 shifts: a count outside [0, 64) gives 0 (left) or the sign (right)."""
+    """torch's integer shifts, in Python integers: the left shift wraps to the dtype's bits,
+    and a count outside [0, bits) gives 0 (left) or the sign (right: -1 or 0; uint8 0)."""
 
     def oracle(a, b):
-        a, b = np.broadcast_arrays(np.asarray(a, np.int64), np.asarray(b, np.int64))
-        out = np.empty(a.shape, np.int64)
+        bits, signed = 8 * a.dtype.itemsize, a.dtype.kind == "i"
+        a, b = np.broadcast_arrays(a, b)
+        out = np.empty(a.shape, a.dtype)
         for i in np.ndindex(a.shape):
             x, n = int(a[i]), int(b[i])
-            if left:
-                r = 0 if not 0 <= n < 64 else (x << n) & (2**64 - 1)
-                out[i] = r - 2**64 if r >= 2**63 else r
+            if not 0 <= n < bits:
+                out[i] = 0 if left or x >= 0 else -1
+            elif left:
+                r = (x << n) & (2**bits - 1)
+                out[i] = r - 2**bits if signed and r >= 2 ** (bits - 1) else r
             else:
-                out[i] = x >> (n if 0 <= n < 64 else 63)
+                out[i] = x >> n
         return out
 
     return oracle
@@ -221,21 +230,22 @@ def _pow(a, b):
 
 
 BINARY = {
-    # op: (dtypes, kind of a, kind of b, oracle)
-    "add": (DTYPES, "any", "any", np.add),  # on bool: logical or
-    "sub": (NUMERIC, "any", "any", np.subtract),
-    "mul": (DTYPES, "any", "any", np.multiply),  # on bool: logical and
+    # op: (dtypes, kind of a, kind of b, oracle). Integer oracles run in the dtype itself, so
+    # they wrap as torch's integers do; add, sub and mul draw integers over the whole range.
+    "add": (DTYPES, "wrap", "wrap", np.add),  # on bool: logical or
+    "sub": (NUMERIC, "wrap", "wrap", np.subtract),
+    "mul": (DTYPES, "wrap", "wrap", np.multiply),  # on bool: logical and
     "div": (FLOAT_DTYPES, "any", "nonzero", np.divide),
     "pow": (NUMERIC, "positive", "exponent", _pow),
     "maximum": (NUMERIC, "ties", "ties", np.maximum),
     "minimum": (NUMERIC, "ties", "ties", np.minimum),
     "logical_and": (("bool",), "any", "any", np.logical_and),
     "logical_or": (("bool",), "any", "any", np.logical_or),
-    "bitwise_and": (("int64", "bool"), "any", "any", np.bitwise_and),
-    "bitwise_or": (("int64", "bool"), "any", "any", np.bitwise_or),
-    "bitwise_xor": (("int64", "bool"), "any", "any", np.bitwise_xor),
-    "bitwise_left_shift": (("int64",), "any", "shift", _shift(left=True)),
-    "bitwise_right_shift": (("int64",), "any", "shift", _shift(left=False)),
+    "bitwise_and": (BITWISE, "wrap", "wrap", np.bitwise_and),
+    "bitwise_or": (BITWISE, "wrap", "wrap", np.bitwise_or),
+    "bitwise_xor": (BITWISE, "wrap", "wrap", np.bitwise_xor),
+    "bitwise_left_shift": (INT_DTYPES, "wrap", "shift", _shift(left=True)),
+    "bitwise_right_shift": (INT_DTYPES, "wrap", "shift", _shift(left=False)),
     "eq": (DTYPES, "ties", "ties", np.equal),
     "ne": (DTYPES, "ties", "ties", np.not_equal),
     "lt": (DTYPES, "ties", "ties", np.less),
@@ -247,8 +257,8 @@ BINARY = {
 
 def _binary_kinds(op: str, dtype: str) -> tuple[str, str]:
     _, kind_a, kind_b, _ = BINARY[op]
-    if op == "pow" and dtype == "int64":
-        return "any", "exponent"  # integer base of either sign, exponent 0..3
+    if op == "pow" and dtype in INT_DTYPES:
+        return "base", "exponent"  # integer base of either sign, exponent 0..3: no overflow
     return kind_a, kind_b
 
 
@@ -338,11 +348,13 @@ def test_cast(backend, src, dst, data):
     need(backend, src)
     need(backend, dst)
     kind = data.draw(st.sampled_from(["any", "ties"]), label="kind")
+    if src in FLOAT_DTYPES and dst == "uint8":
+        kind = "positive"  # a negative float's uint8 is undefined (C, and so torch)
     case = data.draw(shapes().flatmap(lambda s: views(s, src, kind=kind)), label="x")
     out = compact_out(backend, case.shape, dst)
     backend.cast(case.upload(backend), out)
     x = case.view
-    if src in FLOAT_DTYPES and dst == "int64":
+    if src in FLOAT_DTYPES and dst in INT_DTYPES:
         expected = np.trunc(f64(x)).astype(np.int64)  # toward zero
     elif dst == "bool":
         expected = x != 0
@@ -401,7 +413,8 @@ def test_arg_reduce(backend, op, dtype, data):
     out_shape = shape[:axis] + shape[axis + 1 :]
     out = compact_out(backend, out_shape, "int64")
     backend.arg_reduce(op, case.upload(backend), axis, out)
-    expected = (np.argmax if op == "argmax" else np.argmin)(case.view, axis=axis)  # first index
+    x = f64(case.view) if dtype in FLOAT_DTYPES else case.view
+    expected = (np.argmax if op == "argmax" else np.argmin)(x, axis=axis)  # first index
     assert_close(read(backend, out), expected, "int64", msg=f"{op} axis={axis} {case.layout}")
 
 

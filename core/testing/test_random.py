@@ -16,8 +16,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plugrad import random_stream
-from plugrad.testing.helpers import compact_out, read, read_flat
-from plugrad.testing.strategies import DTYPES, FLOAT_DTYPES, kit_settings, shapes, views
+from plugrad.testing.helpers import compact_out, need, read, read_flat
+from plugrad.testing.strategies import (
+    DTYPES,
+    FLOAT_DTYPES,
+    INT_DTYPES,
+    NUMPY_DTYPES,
+    kit_settings,
+    shapes,
+    views,
+)
 
 SAMPLES = 100_000
 KIND_OF = {"random_uniform": "uniform", "random_normal": "normal", "random_bernoulli": "bernoulli"}
@@ -34,23 +42,20 @@ CASES = (
 SEEDS = st.one_of(st.sampled_from([0, 1, 2**63, 2**64 - 1]), st.integers(0, 2**64 - 1))
 
 
-def need(backend, dtype: str) -> None:
-    if dtype not in backend.dtypes:
-        pytest.skip(f"{backend.name} does not support {dtype}")
-
-
 def normal_tolerance(shape: tuple[int, ...], mean: float, std: float, seed: int,
                      dtype: str) -> np.ndarray:  # fmt: skip
     """How far a backend's normal may lie from the reference (random_stream's docstring): z
     within 2 ulp, so x = mean + std * z within 2 |std| ulp(z) + ulp(x - mean) + ulp(x)
-    (2 ulp(x) for normal(0, 1), where x is z); float32 adds one float32 ulp."""
+    (2 ulp(x) for normal(0, 1), where x is z); a narrower dtype adds one ulp of its own (the
+    reference rounds x once, from float64)."""
     x = random_stream.draw("normal", shape, (mean, std), seed)
     z = random_stream.draw("normal", shape, (0.0, 1.0), seed)
     tol = 2 * abs(std) * np.spacing(np.abs(z))
     if (mean, std) != (0.0, 1.0):
         tol += np.spacing(np.abs(x - mean)) + np.spacing(np.abs(x))
-    if dtype == "float32":
-        tol += np.spacing(np.abs(x.astype(np.float32))).astype(np.float64)
+    if dtype != "float64":
+        narrow = np.abs(x.astype(NUMPY_DTYPES[dtype]))
+        tol += np.spacing(narrow).astype(np.float64)
     return tol
 
 
@@ -120,7 +125,7 @@ def test_random_large_sample_matches_reference_stream(backend, kernel, dtype):
 def test_random_uniform_never_returns_high(backend, dtype):
     """Rounding to the dtype may reach `high`; the stream keeps [low, high) half-open."""
     need(backend, dtype)
-    np_dtype = np.dtype(dtype).type
+    np_dtype = NUMPY_DTYPES[dtype]
     low = 1.0
     high = float(np.nextafter(np_dtype(1.0), np_dtype(2.0)))  # nothing lies between them
     out = compact_out(backend, (4096,), dtype)
@@ -132,7 +137,7 @@ def test_random_uniform_never_returns_high(backend, dtype):
 
 
 @pytest.mark.parametrize("kernel", ["random_uniform", "random_normal"])
-@pytest.mark.parametrize("dtype", ["int64", "bool"])
+@pytest.mark.parametrize("dtype", [*INT_DTYPES, "bool"])
 def test_random_float_kernels_refuse_other_dtypes(backend, kernel, dtype):
     need(backend, dtype)
     out = compact_out(backend, (4,), dtype)

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from plugrad.backend.protocol import LINALG_KERNELS, OPTIONAL_KERNELS, Strided
-from plugrad.testing.helpers import compact_out, read, read_flat, upload
+from plugrad.testing.helpers import compact_out, need, read, read_flat, upload
+from plugrad.testing.strategies import FLOAT_DTYPES
 
 REFUSED = (IndexError, ValueError, TypeError)
 F32 = "float32"
@@ -247,6 +248,41 @@ def test_sort_and_scan_refuse_axes_outputs_and_dtypes_that_do_not_fit(backend):
                 call()
     np.testing.assert_array_equal(read(backend, values), before[0])
     np.testing.assert_array_equal(read(backend, indices), before[1])
+
+
+def _dtype_calls(backend, x: Strided, out: Strided) -> dict:
+    """Kernels whose out must be of x's dtype, called with x and this out."""
+    w = upload(backend, np.ones((3, 3)), x.dtype)
+    calls = {
+        "unary": lambda: backend.unary("exp", x, out),
+        "binary": lambda: backend.binary("add", x, x, out),
+        "scalar": lambda: backend.scalar("mul", x, 2.0, out, False),
+        "reduce": lambda: backend.reduce("sum", x, (), out),
+        "scan": lambda: backend.scan("sum", x, 1, out, None),
+        "matmul": lambda: backend.matmul(x, w, out),
+    }
+    for name in ("softmax", "log_softmax"):
+        kernel = getattr(backend, name, None)
+        if kernel is not None:
+            calls[name] = lambda kernel=kernel: kernel(x, out)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_outputs_of_another_dtype_are_refused(backend, dtype):
+    """An out of another floating dtype than x is refused (a backend computing 16-bit floats
+    on float32 copies must check the operands as given), and nothing is written."""
+    need(backend, dtype)
+    others = [d for d in FLOAT_DTYPES if d != dtype and d in backend.dtypes]
+    if not others:
+        pytest.skip(f"{backend.name} declares no other floating dtype than {dtype}")
+    x = upload(backend, _f(2, 3), dtype)
+    for other in others:
+        out = compact_out(backend, (2, 3), other)
+        for name, call in _dtype_calls(backend, x, out).items():
+            with pytest.raises(TypeError):
+                call()
+            np.testing.assert_array_equal(read(backend, out), 7.25, err_msg=f"{name} {other}")
 
 
 def test_scan_refuses_what_its_ops_do_not_take(backend):

@@ -16,15 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plugrad.backend.protocol import SCAN_INDEXED_OPS, SCAN_OPS
-from plugrad.testing.helpers import assert_close, compact_out, read
-from plugrad.testing.strategies import DTYPES, FLOAT_DTYPES, kit_settings, shapes, views
-
-NUMERIC = ("float32", "float64", "int64")
-
-
-def need(backend, dtype: str) -> None:
-    if dtype not in backend.dtypes:
-        pytest.skip(f"{backend.name} does not support {dtype}")
+from plugrad.testing.helpers import assert_close, compact_out, need, read
+from plugrad.testing.strategies import DTYPES, FLOAT_DTYPES, NUMERIC, kit_settings, shapes, views
 
 
 def _rows(array: np.ndarray, axis: int):
@@ -83,7 +76,7 @@ def test_sort(backend, dtype, descending, data):
     np.testing.assert_array_equal(read(backend, values), expected_values, err_msg=msg)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "int64"])
+@pytest.mark.parametrize("dtype", NUMERIC)
 @kit_settings(4)
 @given(data=st.data())
 def test_sort_long_rows_and_many_rows(backend, dtype, data):
@@ -97,10 +90,11 @@ def test_sort_long_rows_and_many_rows(backend, dtype, data):
     values, indices = compact_out(backend, shape, dtype), compact_out(backend, shape, "int64")
     backend.sort(case.upload(backend), axis, descending, values, indices)
     x = case.view
+    wide = x.astype(np.float64)  # exact for the small integers drawn ("ties"), in every dtype
     if descending:  # -x keeps the order of equal values, so stable argsort of -x sorts down
-        order = np.argsort(-x.astype(np.float64), axis=axis, kind="stable")
+        order = np.argsort(-wide, axis=axis, kind="stable")
     else:
-        order = np.argsort(x, axis=axis, kind="stable")
+        order = np.argsort(wide, axis=axis, kind="stable")
     np.testing.assert_array_equal(read(backend, indices), order, err_msg=case.layout)
     np.testing.assert_array_equal(read(backend, values), np.take_along_axis(x, order, axis))
 
@@ -109,8 +103,9 @@ def test_sort_long_rows_and_many_rows(backend, dtype, data):
 
 
 def _running(op: str, row: list) -> tuple[list, list]:
-    """The inclusive scan of one row in float64 (ints for int64), and for max/min the position
-    of each running extreme: the last of equal values and the latest NaN (torch's rule)."""
+    """The inclusive scan of one row in float64 (Python ints for integers), and for max/min
+    the position of each running extreme: the last of equal values and the latest NaN (torch's
+    rule)."""
     values, positions = [], []
     acc, at = None, 0
     for i, v in enumerate(row):
@@ -140,10 +135,13 @@ def _running(op: str, row: list) -> tuple[list, list]:
 def scan_reference(op: str, x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     if x.dtype == np.bool_ and op in ("sum", "prod"):
         op = "max" if op == "sum" else "min"  # logical or / and
-    if x.dtype == np.int64 and op in ("sum", "prod"):  # int64 wraps: NumPy's cumsum does too
+    if x.dtype.kind in "iu" and op in ("sum", "prod"):
+        # Integers wrap: NumPy's cumsum in int64 does too, and assert_close wraps it to the
+        # narrower dtype (mod 2**bits).
         scan = np.cumsum if op == "sum" else np.cumprod
-        return scan(x, axis=axis), np.zeros(x.shape, np.int64)
-    wide = x.astype(np.float64) if x.dtype.kind == "f" else x.astype(np.int64)
+        return scan(x.astype(np.int64), axis=axis), np.zeros(x.shape, np.int64)
+    # bfloat16's NumPy kind is "V" (ml_dtypes), so test for the integer and bool kinds
+    wide = x.astype(np.int64) if x.dtype.kind in "iub" else x.astype(np.float64)
     out = np.zeros(x.shape, dtype=wide.dtype)
     positions = np.zeros(x.shape, dtype=np.int64)
     out_rows, pos_rows = np.moveaxis(out, axis, -1), np.moveaxis(positions, axis, -1)

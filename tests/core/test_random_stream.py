@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+import plugrad
 from plugrad import random_stream as rs
 
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
@@ -157,8 +158,32 @@ def test_bad_arguments_are_refused():
         rs.draw("bernoulli", (2,), (0.1, 0.2), 1)
     with pytest.raises(ValueError, match=r"\[0, 2\*\*64\)"):
         rs.draw("uniform", (2,), (0.0, 1.0), -1)
-    with pytest.raises(TypeError, match="unknown dtype 'float16'"):
-        rs.draw("uniform", (2,), (0.0, 1.0), 1, "float16")
+    with pytest.raises(TypeError, match="unknown dtype 'complex64'"):
+        rs.draw("uniform", (2,), (0.0, 1.0), 1, "complex64")
+    with pytest.raises(TypeError, match="int8"):
+        rs.draw("normal", (2,), (0.0, 1.0), 1, "int8")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("kind", ["uniform", "normal"])
+def test_16_bit_floats_round_the_float64_value_once(kind, dtype):
+    wide = rs.draw(kind, (4096,), (-2.0, 3.0), 5)
+    narrow = rs.draw(kind, (4096,), (-2.0, 3.0), 5, dtype)
+    np_dtype = plugrad.dtypes.ALL[dtype].numpy
+    assert narrow.dtype == np_dtype
+    expected = wide.astype(np_dtype)
+    if kind == "uniform":  # kept below high after rounding
+        expected[expected >= np_dtype.type(3.0)] = np.nextafter(
+            np_dtype.type(3.0), np_dtype.type(0)
+        )
+    np.testing.assert_array_equal(narrow, expected)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "uint8"])
+def test_bernoulli_writes_narrow_integers(dtype):
+    got = rs.draw("bernoulli", (64,), (0.5,), 3, dtype)
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, rs.draw("bernoulli", (64,), (0.5,), 3))
 
 
 # --- integer derivations ----------------------------------------------------------------

@@ -381,6 +381,7 @@ class CCpuBackend:
 
     def reduce(self, op, x, axes, out):
         if x.dtype in _HALF:
+            _check(out, "reduce", x.dtype, "out")  # out as given, not its float32 copy
             self._half(lambda x32, out32: self.reduce(op, x32, axes, out32), (x,), (out,))
             return
         _check(x, "reduce")
@@ -601,6 +602,7 @@ class CCpuBackend:
     # --- optional fused kernels (protocol.FusedKernels) -------------------------------------
     def relu_backward(self, grad, y, out):
         if out.dtype in _HALF:
+            _VALID.relu_backward(grad, y, out)  # the operands as given, not their copies
             self._half(self.relu_backward, (grad, y), (out,))
             return
         code = self._float_dtype("relu_backward", out.dtype)
@@ -611,6 +613,7 @@ class CCpuBackend:
 
     def axpy(self, alpha, x, out):
         if out.dtype in _HALF:  # out + alpha * x in float32, rounded once
+            _VALID.axpy(alpha, x, out)
             self._half(lambda x32, out32: self.axpy(alpha, x32, out32), (x,), (out,), True)
             return
         code = self._float_dtype("axpy", out.dtype)
@@ -620,6 +623,7 @@ class CCpuBackend:
 
     def cross_entropy(self, logits, target, scale, log_probs, loss):
         if logits.dtype in _HALF:
+            _VALID.cross_entropy(logits, target, scale, log_probs, loss)
 
             def wide(logits32, log_probs32, loss32):
                 self.cross_entropy(logits32, target, scale, log_probs32, loss32)
@@ -640,6 +644,7 @@ class CCpuBackend:
     def cross_entropy_backward(self, log_probs, target, grad, scale, out):
         what = "cross_entropy_backward"
         if out.dtype in _HALF:
+            _VALID.cross_entropy_backward(log_probs, target, grad, scale, out)
 
             def wide(log_probs32, grad32, out32):
                 self.cross_entropy_backward(log_probs32, target, grad32, scale, out32)
@@ -670,6 +675,8 @@ class CCpuBackend:
 
     def _softmax(self, what, log, x, out):
         if x.dtype in _HALF:
+            # checked as given: the float32 copies would be compact and of one dtype
+            _VALID.softmax(what, x, out)
             self._half(lambda x32, out32: self._softmax(what, log, x32, out32), (x,), (out,))
             return
         code = self._float_dtype(what, x.dtype)
@@ -679,6 +686,7 @@ class CCpuBackend:
 
     def _softmax_backward(self, what, log, y, grad, out):
         if y.dtype in _HALF:
+            _VALID.softmax_backward(what, y, grad, out)
 
             def wide(y32, grad32, out32):
                 self._softmax_backward(what, log, y32, grad32, out32)
