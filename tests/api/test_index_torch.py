@@ -366,3 +366,26 @@ def test_scatter_reduce_in_place_and_refusals(device):
         t.scatter_reduce(1, plugrad.tensor(SCATTER_INDEX, device=device), t, "max")
     with pytest.raises(TypeError, match="bool"):
         (t > 0).scatter_reduce(1, plugrad.tensor(SCATTER_INDEX, device=device), t > 0, "sum")
+
+
+@pytest.mark.parametrize("index_dtype", ["int8", "int16", "int32", "uint8"])
+def test_index_tensors_of_every_integer_dtype_index_as_numpys(device, index_dtype):
+    """x[i], x[0, i], repeat_interleave(repeats) and a 1-element tensor as a Python index,
+    with i of any integer dtype (the core widens it to int64), as NumPy and the Array API
+    index; torch takes int32 and int64 alike, refuses int8 and int16, and reads uint8 as a
+    (deprecated) mask, where plugrad follows NumPy."""
+    x = normal(4, 3, seed=7)
+    ours = plugrad.tensor(x, device=device)
+    i = np.array([3, 0, 2, 0], dtype=getattr(np, index_dtype))
+    oi = plugrad.tensor(i, device=device)
+    assert oi.dtype.name == index_dtype
+    np.testing.assert_array_equal(ours[oi].numpy(), x[i])
+    np.testing.assert_array_equal(ours[0, oi[1:]].numpy(), x[0, i[1:]])
+    counts = plugrad.repeat_interleave(ours[:, 0], oi)
+    np.testing.assert_array_equal(counts.numpy(), np.repeat(x[:, 0], i))
+    assert [10, 20, 30, 40][oi[2]] == 30
+    if index_dtype == "int32":
+        ti = torch.tensor(i.astype(np.int64), dtype=torch.int32)
+        np.testing.assert_array_equal(ours[oi].numpy(), torch.tensor(x)[ti].numpy())
+    with pytest.raises(TypeError, match="only integer tensors"):
+        [1, 2][plugrad.tensor(1.0, device=device)]

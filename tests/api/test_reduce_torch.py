@@ -48,6 +48,18 @@ def test_all_any_count_nonzero(device, dim, keepdim):
     )
 
 
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (0, 4, 2)], ids=str)
+def test_all_and_any_of_empty_extents_are_torchs(device, shape):
+    """An empty extent has the identities: all is True, any False (no error, as torch)."""
+    x = np.zeros(shape, dtype=bool)
+    for name in ("all", "any"):
+        compare(method(name), method(name), [x], device, grad=False)
+        for dim in range(len(shape)):
+            for keepdim in (False, True):
+                args = (dim, keepdim)
+                compare(method(name, *args), method(name, *args), [x], device, grad=False)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["std_mean", "var_mean"])
 @pytest.mark.parametrize("dim", DIMS, ids=str)

@@ -453,3 +453,9 @@ def test_array_api_compat_helpers():
     x = xp.asarray(A)
     assert array_api_compat.size(x) == 12
     assert array_api_compat.to_device(x, x.device) is x
+
+
+def test_unique_inverse_of_a_0d_array_keeps_its_shape():
+    """inverse_indices has x's shape, () for a 0-d x (the official array-api-tests found it)."""
+    values, inverse = xp.unique_inverse(xp.asarray(False))
+    assert inverse.shape == () and values.tolist() == [False] and inverse.tolist() == 0
