@@ -108,6 +108,12 @@ def environment() -> str:
     except Exception:
         parts.append(f"NumPy {np.__version__}")
     try:
+        import plugrad
+
+        parts.append(f"plugrad {plugrad.get_num_threads()} threads")
+    except Exception:
+        pass
+    try:
         import torch
 
         parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
