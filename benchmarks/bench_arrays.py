@@ -1,4 +1,5 @@
-"""Array-level timings per plugrad device: elementwise, reductions, matmul, conv2d, overhead."""
+"""Array-level timings per plugrad device: elementwise, reductions, matmul, conv2d, overhead;
+matmul and add in float16 and bfloat16 next to float32."""
 
 from . import common
 
@@ -55,6 +56,60 @@ class Matmul(common.SlowBenchmark):
 
     def time_matmul(self, device, n):
         self.run()
+
+
+class _Dtypes(common.SlowBenchmark):
+    """A workload in each floating dtype, timed, and its time over float32's (`track_`, median
+    of interleaved samples in the same process). A dtype the device lacks is skipped."""
+
+    params = [DEVICES, list(common.FLOAT_DTYPES)]
+    param_names = ["device", "dtype"]
+    timeout = 600
+
+    def build(self, device, dtype):
+        raise NotImplementedError
+
+    def setup(self, device, dtype):
+        self.run = self.build(device, dtype)
+        self.float32 = None if dtype == "float32" else self.build(device, "float32")
+
+    def _vs_float32(self):
+        if self.float32 is None:
+            return 1.0
+        return common.median_ratio(self.run, self.float32, repeats=5, budget=10.0)
+
+
+class MatmulDtypes(_Dtypes):
+    """1024x1024 matmul in float32, float16 and bfloat16 (c_cpu: stored in 16 bits, computed
+    in float32)."""
+
+    def build(self, device, dtype):
+        return common.matmul("plugrad", device, n=common.DTYPE_MATMUL_N, dtype=dtype)
+
+    def time_matmul(self, device, dtype):
+        self.run()
+
+    def track_vs_float32(self, device, dtype):
+        return self._vs_float32()
+
+    track_vs_float32.unit = "time / float32 time"
+
+
+class AddDtypes(_Dtypes):
+    """`x + y` of 4M elements in float32, float16 and bfloat16: memory-bound, so 16-bit storage
+    halves the bytes moved."""
+
+    def build(self, device, dtype):
+        n = common.DTYPE_ELEMENTWISE_N
+        return common.elementwise("plugrad", device, op="add", n=n, dtype=dtype)
+
+    def time_add(self, device, dtype):
+        self.run()
+
+    def track_vs_float32(self, device, dtype):
+        return self._vs_float32()
+
+    track_vs_float32.unit = "time / float32 time"
 
 
 class Conv2d(common.SlowBenchmark):

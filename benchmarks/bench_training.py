@@ -1,4 +1,5 @@
-"""Training steps (SGD) of an MLP, a CNN and a transformer block: time and peak memory."""
+"""Training steps of an MLP, a CNN, a transformer block and an LSTM, and an epoch of the digits
+demo's CNN: time and peak memory."""
 
 from . import common
 
@@ -51,6 +52,31 @@ class TransformerStep(_Training):
     sequences of 32 x 64, MSE loss."""
 
     model = "transformer"
+
+    def time_step(self, device):
+        self.run()
+
+    def peakmem_step(self, device):
+        self.run()
+
+
+class CNNEpoch(_Training):
+    """One epoch of the digits demo's CNN (plugrad.demo.build_model("cnn"): two conv-BN-ReLU-
+    pool blocks, dropout, a linear head) with the demo's AdamW and cosine schedule, batch 32,
+    45 batches."""
+
+    model = "digits_cnn"
+    steps = None
+
+    def time_epoch(self, device):
+        self.run()
+
+
+class LSTMStep(_Training):
+    """One SGD step of a 2-layer nn.LSTM (input 128, hidden 256) on 32 sequences of 35, MSE on
+    its outputs."""
+
+    model = "lstm"
 
     def time_step(self, device):
         self.run()

@@ -3,8 +3,8 @@
 For every workload of `benchmarks.common.CASES` and every plugrad device, one child process
 builds plugrad's version and the peers', and times them round-robin (`--repeats` samples each,
 after a warm-up call); the table gives the medians and the ratios plugrad time / peer time,
-and checks issue 4's targets. Writes benchmarks/results/compare.md (or `--out`) and prints
-it; `--update FILE` also replaces the table between the `<!-- compare:start -->` and
+and checks the targets (issues 4 and 13). Writes benchmarks/results/compare.md (or `--out`)
+and prints it; `--update FILE` also replaces the table between the `<!-- compare:start -->` and
 `<!-- compare:end -->` lines of FILE (the main README.md holds the latest one).
 """
 
@@ -108,6 +108,12 @@ def environment() -> str:
     except Exception:
         parts.append(f"NumPy {np.__version__}")
     try:
+        import plugrad
+
+        parts.append(f"plugrad {plugrad.get_num_threads()} threads")
+    except Exception:
+        pass
+    try:
         import torch
 
         parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
@@ -138,13 +144,13 @@ def render(rows: list[Row], repeats: int, provenance_line: str) -> str:
     head = ["workload", "device", "plugrad"]
     head += [PEER_TITLES[p] for p in peers]
     head += [f"plugrad / {PEER_TITLES[p]}" for p in peers]
-    head += ["issue 4 target"]
+    head += ["target"]
     lines = [
         provenance_line,
         "",
         f"Times are medians of {repeats} interleaved samples per call; each row is measured in "
         "one process. **Ratios are plugrad time / peer time: below 1.00 plugrad is faster, "
-        "above 1.00 it is slower.** Targets are issue 4's, set for the c_cpu backend.",
+        "above 1.00 it is slower.** Targets are issues 4's and 13's, set for the c_cpu backend.",
         "",
         "| " + " | ".join(head) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in range(1 + 2 * len(peers))) + " | --- |",

@@ -176,6 +176,11 @@ def _propagate(
         if node._retains_grad and wanted is None:
             node._accumulate_grad(grad, create_graph, owned=False)
         check_saved_versions(node)
+        if not create_graph and _add_into_pending(node, grad, grads, handed):
+            handed.release(grad)
+            if not retain_graph:
+                node._free_graph()
+            continue
         input_grads = node._op.gradient_as_tuple(grad, node)
         weight = 2 if node._op.user_defined else 1
         for child, child_grad in zip(node._inputs, input_grads):
@@ -194,3 +199,36 @@ def _propagate(
         handed.release(grad)  # this node is done with its gradient
         if not retain_graph:
             node._free_graph()
+
+
+def _add_into_pending(
+    node: Tensor, grad: Tensor, grads: dict[int, Tensor], handed: _HandedBuffers
+) -> bool:
+    """For a basic-indexing node (x[t], a chunk) whose input already has a pending gradient
+    that this pass alone holds, compact and of the input's shape and dtype: add `grad` into
+    that gradient's slice in place and return True. Without it, every slice's gradient is a
+    zero-filled array of the input's whole shape added to the pending one, so the L steps of
+    a recurrence over `projected[t]` cost O(L^2) memory traffic. False: nothing was done."""
+    from ..ops.shape import BasicIndex
+
+    op = node._op
+    if type(op) is not BasicIndex or len(node._inputs) != 1:
+        return False
+    child = node._inputs[0]
+    if not child.requires_grad:
+        return False
+    pending = grads.get(id(child))
+    if pending is None or not hasattr(pending, "array") or not hasattr(grad, "array"):
+        return False
+    target, addend = pending.array, grad.array
+    if (
+        target.shape != tuple(child.shape)
+        or target.dtype is not addend.dtype
+        or target.device is not addend.device
+        or not target.is_compact()
+        or not handed.owned(pending)
+    ):
+        return False
+    view = target.slice_view(op.key)
+    view.assign_(view.binary("add", addend))
+    return True
