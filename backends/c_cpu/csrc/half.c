@@ -35,7 +35,10 @@ static int have_f16c(void) {
 
 PG_CLONES void pg_widen(int dt, const uint16_t *x, int64_t sx, float *o, int64_t n) {
     if (dt == DT_BF16) {
-        for (int64_t i = 0; i < n; i++) o[i] = pg_bf16_to_f32(x[i * sx]);
+        if (sx == 1) /* the contiguous loop apart, so it vectorises */
+            for (int64_t i = 0; i < n; i++) o[i] = pg_bf16_to_f32(x[i]);
+        else
+            for (int64_t i = 0; i < n; i++) o[i] = pg_bf16_to_f32(x[i * sx]);
         return;
     }
 #ifdef PG_HAVE_F16C_PATH
@@ -49,7 +52,10 @@ PG_CLONES void pg_widen(int dt, const uint16_t *x, int64_t sx, float *o, int64_t
 
 PG_CLONES void pg_narrow(int dt, const float *x, uint16_t *o, int64_t so, int64_t n) {
     if (dt == DT_BF16) {
-        for (int64_t i = 0; i < n; i++) o[i * so] = pg_f32_to_bf16(x[i]);
+        if (so == 1)
+            for (int64_t i = 0; i < n; i++) o[i] = pg_f32_to_bf16(x[i]);
+        else
+            for (int64_t i = 0; i < n; i++) o[i * so] = pg_f32_to_bf16(x[i]);
         return;
     }
 #ifdef PG_HAVE_F16C_PATH

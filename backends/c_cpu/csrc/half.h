@@ -22,11 +22,11 @@ static inline float pg_bits_f32(uint32_t u) {
 
 static inline float pg_bf16_to_f32(uint16_t h) { return pg_bits_f32((uint32_t)h << 16); }
 
+/* Branch-free, so loops of it vectorise: NaN keeps its top bits, made quiet. */
 static inline uint16_t pg_f32_to_bf16(float f) {
     uint32_t u = pg_f32_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
+    uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1)) >> 16, quiet = (u >> 16) | 0x40;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
 }
 
 static inline float pg_f16_to_f32(uint16_t h) {
