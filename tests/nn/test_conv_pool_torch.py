@@ -228,3 +228,58 @@ def test_bad_arguments_name_the_fix():
         nn.GroupNorm(4, 6)
     with pytest.raises(ValueError, match="exactly one"):
         F.interpolate(x)
+
+
+BATCHNORM_TRAIN = [
+    dict(shape=(4, 3, 5, 6), affine=True, bias=True, momentum=0.1),
+    dict(shape=(2, 3, 1, 7), affine=True, bias=False, momentum=None),
+    dict(shape=(5, 3, 2, 2), affine=False, bias=True, momentum=0.3),
+    dict(shape=(2, 3, 3, 1), affine=True, bias=True, momentum=None),
+]
+
+
+@pytest.mark.parametrize("case", BATCHNORM_TRAIN, ids=range(len(BATCHNORM_TRAIN)))
+def test_batchnorm2d_training_one_node(device, case):
+    """The one-node training batch norm (plugrad.ops.normalization) against torch: outputs,
+    input, weight and bias gradients and the running statistics over two batches."""
+    kwargs = dict(affine=case["affine"], momentum=case["momentum"])
+    ours = nn.BatchNorm2d(3, device=device, dtype=F64, bias=case["bias"], **kwargs)
+    if case["affine"]:
+        with plugrad.no_grad():
+            ours.weight.copy_(make((3,), device, F64, seed=5))
+            if case["bias"]:
+                ours.bias.copy_(make((3,), device, F64, seed=7))
+    theirs = torch.nn.BatchNorm2d(3, bias=case["bias"], **kwargs)
+    x = make(case["shape"], device, F64) * 3.0 + 1.5
+    compare_module(ours, theirs, [x], device, F64)
+    compare_module(ours, theirs, [make(case["shape"], device, F64, seed=9)], device, F64, seed=4)
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5)])
+def test_batchnorm1d_training_one_node(device, shape):
+    ours = nn.BatchNorm1d(4, device=device, dtype=F64)
+    with plugrad.no_grad():
+        ours.weight.copy_(make((4,), device, F64, seed=5))
+        ours.bias.copy_(make((4,), device, F64, seed=7))
+    compare_module(ours, torch.nn.BatchNorm1d(4), [make(shape, device, F64)], device, F64)
+
+
+def test_batch_norm_training_second_derivatives(device):
+    """create_graph through the one-node batch norm: the gradients' own gradients (of x,
+    weight and bias) match torch's."""
+    x, w, b = (make(s, device, F64, seed=k) for k, s in enumerate([(3, 2, 2, 3), (2,), (2,)]))
+    up = make((3, 2, 2, 3), device, F64, seed=8)
+    ours = [t.detach().requires_grad_(True) for t in (x, w, b)]
+    theirs = [to_torch(t).requires_grad_(True) for t in (x, w, b)]
+    out = F.batch_norm(ours[0], None, None, ours[1], ours[2], training=True)
+    tout = tf.batch_norm(theirs[0], None, None, theirs[1], theirs[2], training=True)
+    assert_close(out, tout, F64)
+    grads = plugrad.autograd.grad((out * up).sum(), ours, create_graph=True)
+    tgrads = torch.autograd.grad((tout * to_torch(up)).sum(), theirs, create_graph=True)
+    for g, tg in zip(grads, tgrads):
+        assert_close(g, tg, F64)
+    total = sum(((g * g).sum() for g in grads), plugrad.tensor(0.0, dtype=F64, device=device))
+    second = plugrad.autograd.grad(total, ours[:2])
+    tsecond = torch.autograd.grad(sum((g * g).sum() for g in tgrads), theirs[:2])
+    for g, tg in zip(second, tsecond):
+        assert_close(g, tg, F64)
