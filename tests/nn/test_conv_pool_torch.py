@@ -102,6 +102,48 @@ def test_max_pool2d(device, kwargs):
     compare_module(nn.MaxPool2d(**kwargs), torch.nn.MaxPool2d(**kwargs), [x], device, F64)
 
 
+MAXPOOL_ONE_NODE = [
+    dict(kernel_size=2),  # the demo's: non-overlapping, one strided write back
+    dict(kernel_size=(2, 3), stride=(3, 4)),  # stride beyond the kernel; rows left over
+    dict(kernel_size=2, stride=1),  # overlapping windows: one add per kernel offset
+    dict(kernel_size=2, stride=2, dilation=2),  # dilated windows interleave
+    dict(kernel_size=3, stride=3, padding=1, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 7, 8), (1, 2, 6, 6)])
+@pytest.mark.parametrize("kwargs", MAXPOOL_ONE_NODE, ids=range(len(MAXPOOL_ONE_NODE)))
+def test_max_pool2d_one_node(device, kwargs, shape):
+    """max_pool2d without indices (plugrad.ops.pooling): values and input gradients against
+    torch, random data and data with many ties (rounded to halves, as after ReLU)."""
+    x = make(shape, device, F64)
+    ties = plugrad.tensor(np.round(x.numpy() * 2).clip(0, None) / 2, dtype=F64, device=device)
+    for data in (x, ties):
+        compare_fn(lambda t: F.max_pool2d(t, **kwargs), lambda t: tf.max_pool2d(t, **kwargs),
+                   [data], device)  # fmt: skip
+        compare_module(nn.MaxPool2d(**kwargs), torch.nn.MaxPool2d(**kwargs), [data], device, F64)
+
+
+def test_max_pool2d_one_node_nan_and_second_derivatives(device):
+    """A NaN wins its window (and takes the gradient), as in torch; the gradient's own
+    gradient (create_graph) matches torch's."""
+    host = np.arange(32.0).reshape(1, 2, 4, 4) % 5
+    host[0, 0, 1, 1] = np.nan
+    x = plugrad.tensor(host, dtype=F64, device=device)
+    compare_fn(lambda t: F.max_pool2d(t, 2), lambda t: tf.max_pool2d(t, 2), [x], device)
+    y = make((2, 3, 6, 5), device, F64).requires_grad_(True)
+    ty = to_torch(y.detach()).requires_grad_(True)
+    up = make((2, 3, 5, 4), device, F64, seed=4).requires_grad_(True)
+    tup = to_torch(up.detach()).requires_grad_(True)
+    (g,) = plugrad.autograd.grad((F.max_pool2d(y, 2, 1) * up).sum(), [y], create_graph=True)
+    (tg,) = torch.autograd.grad((tf.max_pool2d(ty, 2, 1) * tup).sum(), [ty], create_graph=True)
+    assert_close(g, tg, F64)
+    w = make(tuple(g.shape), device, F64, seed=6)
+    second = plugrad.autograd.grad((g * g * w).sum(), [up])  # through the backward's backward
+    tsecond = torch.autograd.grad((tg * tg * to_torch(w)).sum(), [tup])
+    assert_close(second[0], tsecond[0], F64)
+
+
 def test_max_pool2d_ties_give_the_gradient_to_the_first(device):
     x = plugrad.tensor(np.zeros((1, 1, 4, 4)), dtype=F64, device=device)  # all tied, as after ReLU
     compare_fn(lambda t: F.max_pool2d(t, 2), lambda t: tf.max_pool2d(t, 2), [x], device)
