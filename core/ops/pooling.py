@@ -1,12 +1,15 @@
 """Max pooling over (N, C, H, W) as one node, without index tables.
 
-The forward copies the windows' taps into (N, C, OH, OW, KH * KW) once, takes each window's
+The forward copies the windows' taps into (KH * KW, N, C, OH, OW) once, takes each window's
 first maximum's tap (argmax) and the maximum itself (max; both take the first NaN, as torch).
-The backward builds (N, C, OH, OW, KH * KW) gradient taps as `where(tap == argmax, g, 0)` in
+The backward builds (KH * KW, N, C, OH, OW) gradient taps as `where(tap == argmax, g, 0)` in
 one pass and writes them back through the windows view of a zero input gradient: one strided
 assignment when the windows do not overlap (stride >= kernel, no dilation), else one add per
-kernel offset (within one offset no two windows collide). The backward is itself an op, linear
-in the gradient, whose own gradient takes each window's argmax tap (second derivatives).
+kernel offset (within one offset no two windows collide). When the windows tile the input
+exactly (stride == kernel, the sizes multiples of it: the usual 2 x 2 pool) the taps are
+copied into the input gradient viewed as (N, C, OH, KH, OW, KW), with no zero fill. The
+backward is itself an op, linear in the gradient, whose own gradient takes each window's
+argmax tap (second derivatives).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ Pair = tuple[int, int]
 
 class _Geometry:
     """The windows of an (N, C, H, W) input: kernel, stride, dilation, the (OH, OW) windows
-    kept, and each window's argmax tap (N, C, OH, OW, 1) int64, set by the forward."""
+    kept, and each window's argmax tap (1, N, C, OH, OW) int64, set by the forward."""
 
     def __init__(self, kernel: Pair, stride: Pair, dilation: Pair, out: Pair) -> None:
         self.kernel, self.stride, self.dilation, self.out = kernel, stride, dilation, out
@@ -43,16 +46,31 @@ class _Geometry:
         shape = (*shape[:-4], *self.out, *shape[-2:])
         return x._view(shape, strides, x.offset)
 
+    def tap_major(self, x: NDArray) -> NDArray:
+        """A compact copy of x's window taps, taps first: (KH * KW, N, C, OH, OW) (the
+        reductions over the taps then run over the outer axis, the inner ones contiguous)."""
+        view = self.view(x)
+        order = (view.ndim - 2, view.ndim - 1, *range(view.ndim - 2))
+        return view.permute(order).reshape(self.taps, *view.shape[:-2])
+
+    def tiles(self) -> bool:
+        """Whether the windows tile the whole input exactly (stride == kernel, no dilation,
+        OH * KH == H, OW * KW == W): the input then is an (N, C, OH, KH, OW, KW) view."""
+        return (
+            self.dilation == (1, 1)
+            and self.stride == self.kernel
+            and self.x_shape[-2:] == (self.out[0] * self.kernel[0], self.out[1] * self.kernel[1])
+        )
+
     def overlapping(self) -> bool:
         return self.dilation != (1, 1) or any(s < k for s, k in zip(self.stride, self.kernel))
 
     def take(self, y: NDArray) -> NDArray:
         """y's value at each window's argmax tap: (N, C, OH, OW)."""
-        view = self.view(y)
-        taps = view.reshape(*view.shape[:-2], self.taps)
-        out = NDArray.empty((*taps.shape[:-1], 1), y.dtype, y.device)
-        y.backend.gather(taps.strided(), taps.ndim - 1, self.argmax.strided(), out.strided())
-        return out.reshape(*taps.shape[:-1])
+        taps = self.tap_major(y)
+        out = NDArray.empty((1, *taps.shape[1:]), y.dtype, y.device)
+        y.backend.gather(taps.strided(), 0, self.argmax.strided(), out.strided())
+        return out.reshape(*taps.shape[1:])
 
     def scatter(self, g: NDArray) -> NDArray:
         """The input-shaped array holding each g at its window's argmax tap (summed where
@@ -61,22 +79,31 @@ class _Geometry:
             g = g.astype(self.dtype)
         index = self.argmax
         taps = NDArray.from_numpy(np.arange(self.taps, dtype=np.int64), g.device, dt.int64)
-        shape = (*index.shape[:-1], self.taps)
-        hit = index.binary("eq", taps)  # (N, C, OH, OW, T) bool
-        grads = NDArray.empty(shape, g.dtype, g.device)
+        shape = (self.taps, *index.shape[1:])
+        hit = index.binary("eq", taps.reshape(self.taps, *(1,) * (index.ndim - 1)))
+        grads = NDArray.empty(shape, g.dtype, g.device)  # (T, N, C, OH, OW)
         zero = NDArray.full((), 0, g.dtype, g.device)._broadcast_view(shape)
-        spread = g.reshape(*g.shape, 1)._broadcast_view(shape)
+        spread = g.reshape(1, *g.shape)._broadcast_view(shape)
         g.backend.where(hit.strided(), spread.strided(), zero.strided(), grads.strided())
+        if self.tiles():  # every input element is one window's tap: no zero fill
+            (kh, kw), (oh, ow) = self.kernel, self.out
+            lead = len(self.x_shape) - 2
+            out = NDArray.empty(self.x_shape, g.dtype, g.device)
+            tiled = out.reshape(*self.x_shape[:-2], oh, kh, ow, kw)
+            order = (*range(2, 2 + lead), 2 + lead, 0, 3 + lead, 1)
+            tiled.assign_(grads.reshape(kh, kw, *grads.shape[1:]).permute(order))
+            return out
         out = NDArray.full(self.x_shape, 0, g.dtype, g.device)
-        places = self.view(out)
+        view = self.view(out)  # (N, C, OH, OW, KH, KW), its taps first as grads are
+        places = view.permute((view.ndim - 2, view.ndim - 1, *range(view.ndim - 2)))
         grads = grads.reshape(places.shape)
         if not self.overlapping():
             places.assign_(grads)
             return out
         for i in range(self.kernel[0]):
             for j in range(self.kernel[1]):
-                target = places.slice_view((..., i, j))
-                target.assign_(target.binary("add", grads.slice_view((..., i, j))))
+                target = places.slice_view((i, j))
+                target.assign_(target.binary("add", grads.slice_view((i, j))))
         return out
 
 
@@ -94,11 +121,10 @@ class MaxPool2d(Op):
 
     def compute(self, x: NDArray) -> NDArray:
         geometry = self.geometry
-        view = geometry.view(x)
-        taps = view.reshape(*view.shape[:-2], geometry.taps)  # the one copy
-        geometry.argmax = taps.arg_reduce("argmax", taps.ndim - 1, True)
+        taps = geometry.tap_major(x)  # the one copy
+        geometry.argmax = taps.arg_reduce("argmax", 0, True)  # (1, N, C, OH, OW)
         geometry.x_shape, geometry.dtype = x.shape, x.dtype
-        return taps.reduce("max", (taps.ndim - 1,), False)
+        return taps.reduce("max", (0,), False)
 
     def gradient(self, g: Tensor, node: Tensor) -> Tensor:
         return MaxPool2dBackward(self.geometry)(g)
