@@ -286,9 +286,10 @@ def batch_norm(
                     if num_batches_tracked is not None:
                         num_batches_tracked.add_(1)
                     factor = momentum
-                running_mean.mul_(1.0 - factor).add_(mean.detach().reshape(channels) * factor)
-                unbiased = var.detach().reshape(channels) * (count / (count - 1))
-                running_var.mul_(1.0 - factor).add_(unbiased * factor)
+                # alpha= takes the fused axpy (one pass) where the dtypes agree
+                running_mean.mul_(1.0 - factor).add_(mean.detach().reshape(channels), alpha=factor)
+                unbiased = factor * count / (count - 1)  # the variance's unbiased weight
+                running_var.mul_(1.0 - factor).add_(var.detach().reshape(channels), alpha=unbiased)
         if fast is not None:
             return out
         out = centered * (var + eps).rsqrt()
