@@ -22,6 +22,7 @@ from plugrad.factory import zeros as plugrad_zeros
 from plugrad.ops.gather import Gather
 from plugrad.ops.linalg import Linear as LinearOp
 from plugrad.ops.loss import CrossEntropy
+from plugrad.ops.normalization import BatchNormTrain
 from plugrad.random import Generator
 
 from ._reduction import check_reduction as _check_reduction
@@ -265,9 +266,15 @@ def batch_norm(
                 f"batch_norm needs more than one value per channel when training, got input "
                 f"of shape {input.shape}; use a larger batch or eval()"
             )
-        mean = input.mean(axes, keepdim=True)
-        centered = input - mean
-        var = (centered * centered).mean(axes, keepdim=True)
+        fast = _one_node_batch_norm(input, weight, bias)
+        if fast is not None:
+            op = BatchNormTrain(eps, weight is not None, bias is not None)
+            out = op(*fast)
+            mean, var = Tensor._wrap(op.mean), Tensor._wrap(op.var)
+        else:
+            mean = input.mean(axes, keepdim=True)
+            centered = input - mean
+            var = (centered * centered).mean(axes, keepdim=True)
         if running_mean is not None and running_var is not None:
             with no_grad():
                 if momentum is None:
@@ -279,9 +286,12 @@ def batch_norm(
                     if num_batches_tracked is not None:
                         num_batches_tracked.add_(1)
                     factor = momentum
-                running_mean.mul_(1.0 - factor).add_(mean.detach().reshape(channels) * factor)
-                unbiased = var.detach().reshape(channels) * (count / (count - 1))
-                running_var.mul_(1.0 - factor).add_(unbiased * factor)
+                # alpha= takes the fused axpy (one pass) where the dtypes agree
+                running_mean.mul_(1.0 - factor).add_(mean.detach().reshape(channels), alpha=factor)
+                unbiased = factor * count / (count - 1)  # the variance's unbiased weight
+                running_var.mul_(1.0 - factor).add_(var.detach().reshape(channels), alpha=unbiased)
+        if fast is not None:
+            return out
         out = centered * (var + eps).rsqrt()
     else:
         if running_mean is None or running_var is None:
@@ -293,6 +303,25 @@ def batch_norm(
     if bias is not None:
         out = out + bias.reshape(shape)
     return out
+
+
+def _one_node_batch_norm(
+    input: Tensor,  # noqa: A002
+    weight: Tensor | None,
+    bias: Tensor | None,
+) -> tuple[Tensor, ...] | None:
+    """The inputs of the one-node training batch norm (`BatchNormTrain`) when it applies: a
+    floating input, weight and bias (where given) of its dtype and device; else None (the
+    composed path, which promotes mixed dtypes)."""
+    if not input.dtype.is_floating or input.dtype.itemsize < 4:
+        return None
+    inputs = [input]
+    for t in (weight, bias):
+        if t is not None:
+            if t.dtype is not input.dtype or t.device is not input.device:
+                return None
+            inputs.append(t)
+    return tuple(inputs)
 
 
 @autocast_op("layer_norm")

@@ -15,6 +15,7 @@ import numpy as np
 
 from plugrad import arguments
 from plugrad.autograd.tensor import Tensor, gather, pad
+from plugrad.ops.pooling import MaxPool2d
 from plugrad.ops.windows import windows
 
 from .functional_conv import _batched, _pair
@@ -36,6 +37,15 @@ def _pooled_windows(fn: str, x: Tensor, k: Pair, s: Pair, p: Pair, d: Pair, ceil
                     fill: float) -> tuple[Tensor, Pair]:  # fmt: skip
     """x padded with `fill` (and past the right/bottom edge in ceil mode), as its
     (N, C, OH, OW, KH, KW) windows view; and the input's (H, W)."""
+    x, out, size = _padded(fn, x, k, s, p, d, ceil_mode, fill)
+    view = windows(x, k, s, d)[:, :, : out[0], : out[1]]
+    return view, size  # type: ignore[return-value]
+
+
+def _padded(fn: str, x: Tensor, k: Pair, s: Pair, p: Pair, d: Pair, ceil_mode: bool,
+            fill: float) -> tuple[Tensor, list[int], Pair]:  # fmt: skip
+    """x padded with `fill` (and past the right/bottom edge in ceil mode), the pooled (OH, OW)
+    and the input's (H, W)."""
     size = x.shape[-2:]
     for i in range(2):
         if p[i] * 2 > d[i] * (k[i] - 1) + 1:
@@ -51,8 +61,7 @@ def _pooled_windows(fn: str, x: Tensor, k: Pair, s: Pair, p: Pair, d: Pair, ceil
     ]
     if any(p) or any(after):
         x = pad(x, (p[1], after[1], p[0], after[0]), value=fill)
-    view = windows(x, k, s, d)[:, :, : out[0], : out[1]]
-    return view, size  # type: ignore[return-value]
+    return x, out, size  # type: ignore[return-value]
 
 
 def _pool_args(fn: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any):
@@ -97,6 +106,10 @@ def max_pool2d(
     fn = "max_pool2d"
     x, unbatched = _batched(fn, input)
     k, s, p, d = _pool_args(fn, kernel_size, stride, padding, dilation)
+    if not return_indices and x.dtype.is_floating:  # one node, no index tables
+        padded, out, _ = _padded(fn, x, k, s, p, d, ceil_mode, -math.inf)
+        pooled = MaxPool2d(k, s, d, tuple(out))(padded)  # type: ignore[arg-type]
+        return pooled.squeeze(0) if unbatched else pooled
     view, (_, width) = _pooled_windows(fn, x, k, s, p, d, ceil_mode, -math.inf)
     n, c, oh, ow = view.shape[:4]
     taps = view.reshape(n, c, oh, ow, k[0] * k[1])  # the one copy: max needs one taps axis

@@ -102,6 +102,48 @@ def test_max_pool2d(device, kwargs):
     compare_module(nn.MaxPool2d(**kwargs), torch.nn.MaxPool2d(**kwargs), [x], device, F64)
 
 
+MAXPOOL_ONE_NODE = [
+    dict(kernel_size=2),  # the demo's: non-overlapping, one strided write back
+    dict(kernel_size=(2, 3), stride=(3, 4)),  # stride beyond the kernel; rows left over
+    dict(kernel_size=2, stride=1),  # overlapping windows: one add per kernel offset
+    dict(kernel_size=2, stride=2, dilation=2),  # dilated windows interleave
+    dict(kernel_size=3, stride=3, padding=1, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 7, 8), (1, 2, 6, 6)])
+@pytest.mark.parametrize("kwargs", MAXPOOL_ONE_NODE, ids=range(len(MAXPOOL_ONE_NODE)))
+def test_max_pool2d_one_node(device, kwargs, shape):
+    """max_pool2d without indices (plugrad.ops.pooling): values and input gradients against
+    torch, random data and data with many ties (rounded to halves, as after ReLU)."""
+    x = make(shape, device, F64)
+    ties = plugrad.tensor(np.round(x.numpy() * 2).clip(0, None) / 2, dtype=F64, device=device)
+    for data in (x, ties):
+        compare_fn(lambda t: F.max_pool2d(t, **kwargs), lambda t: tf.max_pool2d(t, **kwargs),
+                   [data], device)  # fmt: skip
+        compare_module(nn.MaxPool2d(**kwargs), torch.nn.MaxPool2d(**kwargs), [data], device, F64)
+
+
+def test_max_pool2d_one_node_nan_and_second_derivatives(device):
+    """A NaN wins its window (and takes the gradient), as in torch; the gradient's own
+    gradient (create_graph) matches torch's."""
+    host = np.arange(32.0).reshape(1, 2, 4, 4) % 5
+    host[0, 0, 1, 1] = np.nan
+    x = plugrad.tensor(host, dtype=F64, device=device)
+    compare_fn(lambda t: F.max_pool2d(t, 2), lambda t: tf.max_pool2d(t, 2), [x], device)
+    y = make((2, 3, 6, 5), device, F64).requires_grad_(True)
+    ty = to_torch(y.detach()).requires_grad_(True)
+    up = make((2, 3, 5, 4), device, F64, seed=4).requires_grad_(True)
+    tup = to_torch(up.detach()).requires_grad_(True)
+    (g,) = plugrad.autograd.grad((F.max_pool2d(y, 2, 1) * up).sum(), [y], create_graph=True)
+    (tg,) = torch.autograd.grad((tf.max_pool2d(ty, 2, 1) * tup).sum(), [ty], create_graph=True)
+    assert_close(g, tg, F64)
+    w = make(tuple(g.shape), device, F64, seed=6)
+    second = plugrad.autograd.grad((g * g * w).sum(), [up])  # through the backward's backward
+    tsecond = torch.autograd.grad((tg * tg * to_torch(w)).sum(), [tup])
+    assert_close(second[0], tsecond[0], F64)
+
+
 def test_max_pool2d_ties_give_the_gradient_to_the_first(device):
     x = plugrad.tensor(np.zeros((1, 1, 4, 4)), dtype=F64, device=device)  # all tied, as after ReLU
     compare_fn(lambda t: F.max_pool2d(t, 2), lambda t: tf.max_pool2d(t, 2), [x], device)
@@ -228,3 +270,58 @@ def test_bad_arguments_name_the_fix():
         nn.GroupNorm(4, 6)
     with pytest.raises(ValueError, match="exactly one"):
         F.interpolate(x)
+
+
+BATCHNORM_TRAIN = [
+    dict(shape=(4, 3, 5, 6), affine=True, bias=True, momentum=0.1),
+    dict(shape=(2, 3, 1, 7), affine=True, bias=False, momentum=None),
+    dict(shape=(5, 3, 2, 2), affine=False, bias=True, momentum=0.3),
+    dict(shape=(2, 3, 3, 1), affine=True, bias=True, momentum=None),
+]
+
+
+@pytest.mark.parametrize("case", BATCHNORM_TRAIN, ids=range(len(BATCHNORM_TRAIN)))
+def test_batchnorm2d_training_one_node(device, case):
+    """The one-node training batch norm (plugrad.ops.normalization) against torch: outputs,
+    input, weight and bias gradients and the running statistics over two batches."""
+    kwargs = dict(affine=case["affine"], momentum=case["momentum"])
+    ours = nn.BatchNorm2d(3, device=device, dtype=F64, bias=case["bias"], **kwargs)
+    if case["affine"]:
+        with plugrad.no_grad():
+            ours.weight.copy_(make((3,), device, F64, seed=5))
+            if case["bias"]:
+                ours.bias.copy_(make((3,), device, F64, seed=7))
+    theirs = torch.nn.BatchNorm2d(3, bias=case["bias"], **kwargs)
+    x = make(case["shape"], device, F64) * 3.0 + 1.5
+    compare_module(ours, theirs, [x], device, F64)
+    compare_module(ours, theirs, [make(case["shape"], device, F64, seed=9)], device, F64, seed=4)
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5)])
+def test_batchnorm1d_training_one_node(device, shape):
+    ours = nn.BatchNorm1d(4, device=device, dtype=F64)
+    with plugrad.no_grad():
+        ours.weight.copy_(make((4,), device, F64, seed=5))
+        ours.bias.copy_(make((4,), device, F64, seed=7))
+    compare_module(ours, torch.nn.BatchNorm1d(4), [make(shape, device, F64)], device, F64)
+
+
+def test_batch_norm_training_second_derivatives(device):
+    """create_graph through the one-node batch norm: the gradients' own gradients (of x,
+    weight and bias) match torch's."""
+    x, w, b = (make(s, device, F64, seed=k) for k, s in enumerate([(3, 2, 2, 3), (2,), (2,)]))
+    up = make((3, 2, 2, 3), device, F64, seed=8)
+    ours = [t.detach().requires_grad_(True) for t in (x, w, b)]
+    theirs = [to_torch(t).requires_grad_(True) for t in (x, w, b)]
+    out = F.batch_norm(ours[0], None, None, ours[1], ours[2], training=True)
+    tout = tf.batch_norm(theirs[0], None, None, theirs[1], theirs[2], training=True)
+    assert_close(out, tout, F64)
+    grads = plugrad.autograd.grad((out * up).sum(), ours, create_graph=True)
+    tgrads = torch.autograd.grad((tout * to_torch(up)).sum(), theirs, create_graph=True)
+    for g, tg in zip(grads, tgrads):
+        assert_close(g, tg, F64)
+    total = sum(((g * g).sum() for g in grads), plugrad.tensor(0.0, dtype=F64, device=device))
+    second = plugrad.autograd.grad(total, ours[:2])
+    tsecond = torch.autograd.grad(sum((g * g).sum() for g in tgrads), theirs[:2])
+    for g, tg in zip(second, tsecond):
+        assert_close(g, tg, F64)

@@ -87,6 +87,14 @@ CONFIGS = {
         ),
         None,
     ),
+    "adam_weight_decay": (  # L2 decay on the one-pass array update (no amsgrad)
+        lambda m, o: o.Adam(m.parameters(), lr=0.01, betas=(0.8, 0.99), weight_decay=0.1),
+        None,
+    ),
+    "adamw_maximize": (
+        lambda m, o: o.AdamW(m.parameters(), lr=0.01, weight_decay=0.05, maximize=True),
+        None,
+    ),
     "adamw_cosine": (
         lambda m, o: o.AdamW(m.parameters(), lr=0.01, weight_decay=0.1),
         lambda opt, s: s.CosineAnnealingLR(opt, T_max=10, eta_min=1e-3),
