@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import api
 from .. import dtypes as dt
+from ..api.arith import FloatRemainder
 from ..autograd.tensor import Tensor
 from ..ndarray import NDArray
 
@@ -163,7 +164,6 @@ multiply = _binary("multiply", "__mul__")
 divide = _binary("divide", "__truediv__")
 pow = _binary("pow", "__pow__")  # noqa: A001
 floor_divide = _binary("floor_divide", "__floordiv__")
-remainder = _binary("remainder", "__mod__")
 equal = _binary("equal", "__eq__")
 not_equal = _binary("not_equal", "__ne__")
 less = _binary("less", "__lt__")
@@ -177,6 +177,16 @@ bitwise_or = _binary("bitwise_or", "bitwise_or")
 bitwise_xor = _binary("bitwise_xor", "bitwise_xor")
 bitwise_left_shift = _binary("bitwise_left_shift", "bitwise_left_shift")
 bitwise_right_shift = _binary("bitwise_right_shift", "bitwise_right_shift")
+
+
+def remainder(x1: Any, x2: Any, /) -> Tensor:
+    """x1 - floor(x1 / x2) * x2, the sign of x2 (Python's %). A zero result has x2's sign, as
+    the standard (and NumPy, Python) say; plugrad.remainder and the % operator follow torch,
+    whose zero has x1's sign. Everything else is the same in both."""
+    a, b = _pair(x1, x2)
+    if a.dtype.is_floating or b.dtype.is_floating:
+        return FloatRemainder("floor", "other")(a, b)
+    return a % b
 
 
 def atan2(x1: Any, x2: Any, /) -> Tensor:

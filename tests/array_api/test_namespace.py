@@ -202,6 +202,7 @@ def test_astype_copy_semantics():
 # --- values against NumPy ----------------------------------------------------------------
 RNG = np.random.default_rng(12)
 A = RNG.normal(size=(3, 4))
+INF, NAN = math.inf, math.nan
 B = RNG.normal(size=(4,))
 POS = RNG.uniform(0.5, 2.0, size=(3, 4))
 INTS = RNG.integers(-20, 20, size=(3, 4))
@@ -459,3 +460,21 @@ def test_unique_inverse_of_a_0d_array_keeps_its_shape():
     """inverse_indices has x's shape, () for a 0-d x (the official array-api-tests found it)."""
     values, inverse = xp.unique_inverse(xp.asarray(False))
     assert inverse.shape == () and values.tolist() == [False] and inverse.tolist() == 0
+
+
+def test_remainder_follows_the_standard_at_zeros_and_infinities(device):
+    """xp.remainder is NumPy's (Python's %): a zero result has x2's sign (torch's, which
+    plugrad.remainder and % follow, has x1's), a finite x1 over an infinite x2 is x1 or x2."""
+    a = [0.0, -0.0, 0.0, -0.0, 4.0, -4.0, 3.0, 3.0, -3.0, -3.0, 5.0, -5.0, 0.0, INF, NAN]
+    b = [-2.0, -2.0, 2.0, 2.0, -2.0, 2.0, INF, -INF, INF, -INF, 3.0, 3.0, -INF, 2.0, 1.0]
+    for dtype in (xp.float32, xp.float64):
+        x1 = xp.asarray(a, dtype=dtype, device=device)
+        got = xp.remainder(x1, xp.asarray(b, dtype=dtype, device=device))
+        want = np.remainder(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+        assert got.dtype is dtype
+        got = np.asarray(got.tolist())
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+    assert xp.remainder(xp.asarray([5, -5], device=device), 3).tolist() == [2, 1]
+    assert xp.remainder(-0.0, xp.asarray([-2.0], device=device)).tolist() == [-0.0]
+    assert math.copysign(1, xp.remainder(0.0, xp.asarray([-2.0], device=device)).tolist()[0]) == -1
