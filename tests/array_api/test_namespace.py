@@ -478,3 +478,36 @@ def test_remainder_follows_the_standard_at_zeros_and_infinities(device):
     assert xp.remainder(xp.asarray([5, -5], device=device), 3).tolist() == [2, 1]
     assert xp.remainder(-0.0, xp.asarray([-2.0], device=device)).tolist() == [-0.0]
     assert math.copysign(1, xp.remainder(0.0, xp.asarray([-2.0], device=device)).tolist()[0]) == -1
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "cumulative_sum", "cumulative_prod"])
+def test_accumulations_honour_dtype(device, name):
+    """An explicit dtype is the result's (uint8 wraps, as NumPy's); with none, an integer x
+    gives int64 (the default integer; plugrad has no default unsigned one), a float x its own."""
+    a = np.array([200, 100, 7], dtype=np.uint8)
+    fn, np_fn = getattr(xp, name), getattr(np, name.replace("ulative_", ""))
+    x = xp.asarray(a, device=device)
+    got = fn(x, dtype=xp.uint8)
+    assert got.dtype is xp.uint8 and got.tolist() == np_fn(a, dtype=np.uint8).tolist()
+    got = fn(x)
+    assert got.dtype is xp.int64 and got.tolist() == np_fn(a.astype(np.int64)).tolist()
+    small = xp.asarray([100, 100], dtype=xp.int8, device=device)
+    assert fn(small, dtype=xp.int8).tolist() == np_fn(np.int8([100, 100]), dtype=np.int8).tolist()
+    assert fn(xp.asarray([1.5, 2.0], dtype=xp.float32, device=device)).dtype is xp.float32
+    assert fn(x, dtype=xp.float64).dtype is xp.float64
+
+
+def test_integer_vecdot_and_tensordot_keep_the_promoted_dtype(device):
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 255, size=(3, 4), dtype=np.uint8), rng.integers(0, 255, size=(4, 2))
+    b = b.astype(np.uint8)
+    x1, x2 = xp.asarray(a, device=device), xp.asarray(b, device=device)
+    out = xp.tensordot(x1, x2, axes=1)
+    want = np.tensordot(a, b, axes=1)
+    assert out.dtype is xp.uint8 and want.dtype == np.uint8 and out.tolist() == want.tolist()
+    out = xp.vecdot(x1, x1)
+    want = (a * a).sum(-1, dtype=np.uint8)  # NumPy's vecdot of uint8 is uint8 too
+    assert out.dtype is xp.uint8 and out.tolist() == want.tolist()
+    mixed = xp.vecdot(xp.asarray([1, 2], dtype=xp.int8, device=device),
+                      xp.asarray([3, 4], dtype=xp.int16, device=device))  # fmt: skip
+    assert mixed.dtype is xp.int16 and mixed.tolist() == 11
