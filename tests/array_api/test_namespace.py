@@ -460,6 +460,14 @@ def test_unique_inverse_of_a_0d_array_keeps_its_shape():
     """inverse_indices has x's shape, () for a 0-d x (the official array-api-tests found it)."""
     values, inverse = xp.unique_inverse(xp.asarray(False))
     assert inverse.shape == () and values.tolist() == [False] and inverse.tolist() == 0
+    values, indices, inverse, counts = xp.unique_all(xp.asarray(3.0))
+    want = np.unique(np.asarray(3.0), return_index=True, return_inverse=True, return_counts=True)
+    assert [values.tolist(), indices.tolist(), counts.tolist()] == [
+        want[0].tolist(),
+        want[1].tolist(),
+        want[3].tolist(),
+    ]
+    assert inverse.shape == want[2].shape == () and inverse.tolist() == 0
 
 
 def test_remainder_follows_the_standard_at_zeros_and_infinities(device):
