@@ -25,8 +25,14 @@ Scalar = builtins.bool | int | float
 
 def _pair(x1: Any, x2: Any) -> tuple[Tensor, Tensor]:
     """Both operands as tensors on one device, a Python scalar taking the array's dtype
-    family (as the standard's mixed array-scalar rules)."""
+    family (as the standard's mixed array-scalar rules); two arrays of different dtypes both
+    in their promoted dtype, whatever their ranks (torch's rule, which plugrad's operators
+    follow, lets a 0-d array of a wider dtype of the same kind yield: int8 + 0-d int16 is
+    int8 there, int16 here)."""
     if isinstance(x1, Tensor) and isinstance(x2, Tensor):
+        if x1.dtype is not x2.dtype:
+            common = dt.promote(x1.dtype, x2.dtype)
+            return x1.astype(common), x2.astype(common)
         return x1, x2
     if isinstance(x1, Tensor):
         return x1, _scalar_like(x2, x1)

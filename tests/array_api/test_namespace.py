@@ -519,3 +519,28 @@ def test_integer_vecdot_and_tensordot_keep_the_promoted_dtype(device):
     mixed = xp.vecdot(xp.asarray([1, 2], dtype=xp.int8, device=device),
                       xp.asarray([3, 4], dtype=xp.int16, device=device))  # fmt: skip
     assert mixed.dtype is xp.int16 and mixed.tolist() == 11
+
+
+@pytest.mark.parametrize(
+    "name", ["add", "subtract", "multiply", "divide", "greater", "not_equal", "bitwise_or",
+             "bitwise_left_shift", "logaddexp", "maximum", "atan2", "pow"],
+)  # fmt: skip
+def test_binary_functions_promote_a_0d_array_as_any_other(device, name):
+    """The standard promotes whatever the ranks (NumPy 2 too): int8 with a 0-d int16 is int16
+    (torch's rule, plugrad's operators', would give int8 and wrap 300 to 44)."""
+    floating = name in ("divide", "logaddexp", "atan2")
+    pairs = (
+        [(np.float32, np.float64, [1.5, -2.0], 3.25)]
+        if floating
+        else [(np.int8, np.int16, [1, 5], 300), (np.int16, np.int8, [300, -2], 3)]
+    )
+    np_name = {"atan2": "arctan2", "bitwise_left_shift": "left_shift", "pow": "power"}
+    for small, wide, values, scalar in pairs:
+        a, b = np.asarray(values, dtype=small), np.asarray(scalar, dtype=wide)
+        if name in ("bitwise_left_shift", "pow"):  # (no overflow, no negative exponents)
+            a, b = np.asarray([1, 2], dtype=small), np.asarray(2, dtype=wide)
+        want = getattr(np, np_name.get(name, name))(a, b)
+        for x1, x2, w in ((a, b, want), (b, a, getattr(np, np_name.get(name, name))(b, a))):
+            got = getattr(xp, name)(xp.asarray(x1, device=device), xp.asarray(x2, device=device))
+            assert str(got.dtype).split(".")[-1] == str(w.dtype), (name, x1.dtype, x2.dtype)
+            np.testing.assert_allclose(np.asarray(got.tolist()), w, rtol=1e-6)
