@@ -338,7 +338,13 @@ def take(x: Tensor, indices: Tensor, /, *, axis: int | None = None) -> Tensor:
         if x.ndim != 1:
             raise ValueError(f"take: axis is required for a {x.ndim}-d array")
         axis = 0
-    return _F["index_select"](x, normalize_axis(axis, x.ndim), indices)
+    axis = normalize_axis(axis, x.ndim)
+    if isinstance(indices, Tensor) and not indices.dtype.is_floating:
+        # the standard's indices lie in [-n, n), counting from the end where negative (torch's
+        # index_select refuses them), of any integer dtype
+        indices = indices.astype(dt.int64)
+        indices = _where(indices < 0, indices + x.shape[axis], indices)
+    return _F["index_select"](x, axis, indices)
 
 
 def take_along_axis(x: Tensor, indices: Tensor, /, *, axis: int = -1) -> Tensor:

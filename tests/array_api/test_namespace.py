@@ -544,3 +544,16 @@ def test_binary_functions_promote_a_0d_array_as_any_other(device, name):
             got = getattr(xp, name)(xp.asarray(x1, device=device), xp.asarray(x2, device=device))
             assert str(got.dtype).split(".")[-1] == str(w.dtype), (name, x1.dtype, x2.dtype)
             np.testing.assert_allclose(np.asarray(got.tolist()), w, rtol=1e-6)
+
+
+def test_take_counts_negative_indices_from_the_end(device):
+    """The standard's take accepts indices in [-n, n) of any integer dtype (NumPy's take)."""
+    a = np.arange(12.0).reshape(3, 4)
+    x = xp.asarray(a, device=device)
+    for dtype in (xp.int8, xp.int16, xp.int32, xp.int64):
+        idx = xp.asarray([0, -1, -4, 2], dtype=dtype, device=device)
+        assert xp.take(x, idx, axis=1).tolist() == np.take(a, [0, -1, -4, 2], axis=1).tolist()
+        assert xp.take(x, idx[:2], axis=-2).tolist() == np.take(a, [0, -1], axis=0).tolist()
+    assert xp.take(
+        xp.asarray([True, False], device=device), xp.asarray([-1], device=device)
+    ).tolist() == [False]
