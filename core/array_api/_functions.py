@@ -353,7 +353,23 @@ def take_along_axis(x: Tensor, indices: Tensor, /, *, axis: int = -1) -> Tensor:
 
 # --- linear algebra in the main namespace -------------------------------------------------
 def matmul(x1: Tensor, x2: Tensor, /) -> Tensor:
-    return x1 @ x2
+    """x1 @ x2; integer operands (which plugrad's matmul kernel does not take) as the sum of
+    products over the contracted axis, in their promoted dtype (wrapping, as NumPy's)."""
+    dtype = dt.promote(x1.dtype, x2.dtype)
+    if dtype.is_floating or dtype is dt.bool_:
+        return x1 @ x2
+    if x1.ndim == 0 or x2.ndim == 0:
+        raise ValueError("matmul: 0-d arrays are not matrices (use multiply)")
+    a = x1.astype(dtype) if x1.ndim > 1 else x1.astype(dtype).reshape((1, -1))
+    b = x2.astype(dtype) if x2.ndim > 1 else x2.astype(dtype).reshape((-1, 1))
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: shapes {x1.shape} and {x2.shape} do not line up")
+    out = (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2).astype(dtype)  # (..., M, K, N) over K
+    if x1.ndim == 1:
+        out = out.reshape(out.shape[:-2] + out.shape[-1:])
+    if x2.ndim == 1:
+        out = out.reshape(out.shape[:-1])
+    return out
 
 
 def matrix_transpose(x: Tensor, /) -> Tensor:

@@ -557,3 +557,22 @@ def test_take_counts_negative_indices_from_the_end(device):
     assert xp.take(
         xp.asarray([True, False], device=device), xp.asarray([-1], device=device)
     ).tolist() == [False]
+
+
+@pytest.mark.parametrize(
+    "shapes", [((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)),
+               ((2, 1, 3, 4), (5, 4, 2)), ((5, 3, 4), (4,))],
+)  # fmt: skip
+def test_integer_matmul_matches_numpy(device, shapes):
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 255, size=shapes[0]).astype(np.uint8)
+    b = rng.integers(-128, 127, size=shapes[1]).astype(np.int8)
+    for x1, x2 in ((a, b), (a, a.T if a.ndim == 2 else a), (b.astype(np.int64), b)):
+        if x1.shape[-1] != x2.shape[-2 if x2.ndim > 1 else 0]:
+            continue
+        got = xp.matmul(xp.asarray(x1, device=device), xp.asarray(x2, device=device))
+        want = np.matmul(x1, x2)
+        assert got.shape == want.shape and str(got.dtype).split(".")[-1] == str(want.dtype)
+        assert np.array_equal(np.asarray(got.tolist()), want)
+    with pytest.raises(ValueError):
+        xp.matmul(xp.asarray(a, device=device), xp.asarray(np.uint8(3), device=device))
