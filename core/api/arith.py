@@ -14,7 +14,7 @@ from .. import dtypes as dt
 from ..autograd.tensor import Tensor, matmul, where
 from ..ndarray import NDArray
 from ..ops import elementwise as ew
-from ..ops.base import Op
+from ..ops.base import Op, unbroadcast
 from ..ops.composite import Composite, round_half_even
 from ..ops.composite import trunc as _trunc_array
 from .registry import export
@@ -131,18 +131,71 @@ class _FloorQuotient(Op):
 
 @export(inplace_form=True)
 def remainder(input: Tensor, other: Operand) -> Tensor:  # noqa: A002
-    """input - floor(input / other) * other: the sign of other (Python's %)."""
+    """input - floor(input / other) * other: the sign of other (Python's %). A finite input
+    over an infinite other is input, or other where their signs differ (as torch and
+    Python); a zero result has input's sign, as torch's (Python's and the Array API's has
+    other's: `plugrad.array_api.remainder`)."""
     if _integers(input, other):
         return input - _integer_division(input, other, "floor") * other
-    return input - (input / other).floor() * other
+    return FloatRemainder("floor", "input")(input, _tensor(other, input))
 
 
 @export(inplace_form=True)
 def fmod(input: Tensor, other: Operand) -> Tensor:  # noqa: A002
-    """input - trunc(input / other) * other: the sign of input (C's fmod)."""
+    """input - trunc(input / other) * other: the sign of input (C's fmod); a finite input over
+    an infinite other is input."""
     if _integers(input, other):
         return input - _integer_division(input, other, "trunc") * other
-    return input - trunc(input / other) * other
+    return FloatRemainder("trunc", "input")(input, _tensor(other, input))
+
+
+class FloatRemainder(Op):
+    """a - round(a / b) * b for floating operands, round floor (remainder) or trunc (fmod),
+    with C's and Python's values where the formula has none: a finite a over an infinite b
+    is a (remainder: b where the signs differ, a != 0), not NaN. A zero result takes the sign
+    of `zero_sign`'s operand: "input" (torch, C's fmod) or "other" (Python's %, NumPy and the
+    Array API's remainder). Gradients as torch's: g for a, -g * round(a / b) for b."""
+
+    saved = (0, 1)
+
+    def __init__(self, rounding: str, zero_sign: str) -> None:
+        self.rounding = rounding
+        self.zero_sign = zero_sign
+
+    @property
+    def name(self) -> str:
+        return "remainder" if self.rounding == "floor" else "fmod"
+
+    def _quotient(self, a: NDArray, b: NDArray) -> NDArray:
+        q = a.binary("div", b)
+        return q.unary("floor") if self.rounding == "floor" else _trunc_array(q)
+
+    def compute(self, a: NDArray, b: NDArray) -> NDArray:
+        r = a.binary("sub", self._quotient(a, b).binary("mul", b))
+        a, b = a.astype(r.dtype), b.astype(r.dtype)  # (an integer operand beside a float one)
+        over_infinity = (
+            b.unary("abs").scalar_op("eq", math.inf)
+            .binary("logical_and", a.binary("sub", a).scalar_op("eq", 0.0))
+        )  # fmt: skip
+        value: NDArray | float = a
+        if self.rounding == "floor":
+            differ = a.scalar_op("lt", 0.0).binary("ne", b.scalar_op("lt", 0.0))
+            value = NDArray.where(differ.binary("logical_and", a.scalar_op("ne", 0.0)), b, a)
+        r = NDArray.where(over_infinity, value, r)
+        if self.zero_sign == "input":  # a is finite where r is 0: a * 0 is 0 with a's sign
+            zero = a.scalar_op("mul", 0.0)
+        else:  # b is not -0 where r is 0 (x % -0 is NaN)
+            zero = NDArray.where(b.scalar_op("lt", 0.0), -0.0, 0.0).astype(r.dtype)
+        return NDArray.where(r.scalar_op("eq", 0.0), zero, r)
+
+    def gradient(self, g: Tensor, node: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = node._inputs
+        grad_a = unbroadcast(g, a.shape).astype(a.dtype) if a.requires_grad else None
+        grad_b = None
+        if b.requires_grad:
+            q = Tensor._wrap(self._quotient(a.detach().array, b.detach().array))
+            grad_b = unbroadcast(-g * q, b.shape).astype(b.dtype)
+        return grad_a, grad_b
 
 
 def _reflected(op: Any) -> Any:

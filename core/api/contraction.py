@@ -16,7 +16,9 @@ def batched_product(a: Tensor, b: Tensor) -> Tensor:
         return a.astype(dtype) @ b.astype(dtype)
     if dtype is dt.bool_:
         raise TypeError("a contraction of bool tensors is not supported; cast with .long() first")
-    return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2)  # (B, M, K, N) summed over K
+    # (B, M, K, N) summed over K, in the operands' dtype (a uint8 contraction is uint8,
+    # wrapping, as torch's; sum alone would widen it to int64)
+    return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2).astype(dtype)
 
 
 def permuted_matrix(x: Tensor, rows: list[int], cols: list[int]) -> Tensor:

@@ -12,7 +12,10 @@ may meet: the dtypes are bool, int8, int16, int32, int64, uint8, float32 and flo
 wider unsigned or complex ones; which of them a device holds, `__array_namespace_info__()`
 says); the default floating dtype is float64 (NumPy's), where plugrad's own factories default
 to float32; `tan`, `copysign`, `nextafter`, `signbit` and the `unique_*` functions compute on
-a host copy.
+a host copy. The namespace's functions follow the standard where torch differs (promotion
+whatever the ranks, a zero remainder with x2's sign); the array's operators (`+`, `%`, `>`...)
+are plugrad's, i.e. torch's: a 0-d array of a wider dtype of the same kind does not widen the
+result (int8 array + 0-d int16 is int8), and `x % y` is 0 with x's sign where it is 0.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import api
 from .. import dtypes as dt
+from ..api.arith import FloatRemainder
 from ..autograd.tensor import Tensor
 from ..ndarray import NDArray
 
@@ -24,8 +25,14 @@ Scalar = builtins.bool | int | float
 
 def _pair(x1: Any, x2: Any) -> tuple[Tensor, Tensor]:
     """Both operands as tensors on one device, a Python scalar taking the array's dtype
-    family (as the standard's mixed array-scalar rules)."""
+    family (as the standard's mixed array-scalar rules); two arrays of different dtypes both
+    in their promoted dtype, whatever their ranks (torch's rule, which plugrad's operators
+    follow, lets a 0-d array of a wider dtype of the same kind yield: int8 + 0-d int16 is
+    int8 there, int16 here)."""
     if isinstance(x1, Tensor) and isinstance(x2, Tensor):
+        if x1.dtype is not x2.dtype:
+            common = dt.promote(x1.dtype, x2.dtype)
+            return x1.astype(common), x2.astype(common)
         return x1, x2
     if isinstance(x1, Tensor):
         return x1, _scalar_like(x2, x1)
@@ -163,7 +170,6 @@ multiply = _binary("multiply", "__mul__")
 divide = _binary("divide", "__truediv__")
 pow = _binary("pow", "__pow__")  # noqa: A001
 floor_divide = _binary("floor_divide", "__floordiv__")
-remainder = _binary("remainder", "__mod__")
 equal = _binary("equal", "__eq__")
 not_equal = _binary("not_equal", "__ne__")
 less = _binary("less", "__lt__")
@@ -177,6 +183,16 @@ bitwise_or = _binary("bitwise_or", "bitwise_or")
 bitwise_xor = _binary("bitwise_xor", "bitwise_xor")
 bitwise_left_shift = _binary("bitwise_left_shift", "bitwise_left_shift")
 bitwise_right_shift = _binary("bitwise_right_shift", "bitwise_right_shift")
+
+
+def remainder(x1: Any, x2: Any, /) -> Tensor:
+    """x1 - floor(x1 / x2) * x2, the sign of x2 (Python's %). A zero result has x2's sign, as
+    the standard (and NumPy, Python) say; plugrad.remainder and the % operator follow torch,
+    whose zero has x1's sign. Everything else is the same in both."""
+    a, b = _pair(x1, x2)
+    if a.dtype.is_floating or b.dtype.is_floating:
+        return FloatRemainder("floor", "other")(a, b)
+    return a % b
 
 
 def atan2(x1: Any, x2: Any, /) -> Tensor:

@@ -33,6 +33,20 @@ def _cast(x: Tensor, dtype: Any) -> Tensor:
     return x if dtype is None else x.astype(dtype)
 
 
+def _accumulation_dtype(x: Tensor, dtype: Any) -> Any:
+    """sum's, prod's and the cumulative ones' dtype: `dtype` when given (plugrad's own would
+    widen a small integer dtype to int64, as torch's); else int64 for a bool or integer x
+    (the standard's default integer, and in place of its default unsigned one, which plugrad
+    has none of: uint8 is its only unsigned dtype), else x's own."""
+    if dtype is not None:
+        return dt.as_dtype(dtype)
+    return dt.int64 if not x.dtype.is_floating else None
+
+
+def _accumulate(out: Tensor, dtype: Any) -> Tensor:
+    return out if dtype is None or out.dtype is dtype else out.astype(dtype)
+
+
 # --- statistical -------------------------------------------------------------------------
 def max(x: Tensor, /, *, axis: Any = None, keepdims: builtins.bool = False) -> Tensor:  # noqa: A001
     return x.amax(_axes(axis, x.ndim), keepdims) if x.ndim else x.clone()
@@ -49,17 +63,15 @@ def mean(x: Tensor, /, *, axis: Any = None, keepdims: builtins.bool = False) -> 
 def sum(  # noqa: A001
     x: Tensor, /, *, axis: Any = None, dtype: Any = None, keepdims: builtins.bool = False
 ) -> Tensor:
-    if dtype is None and x.dtype is dt.bool_:
-        dtype = dt.int64
-    return _cast(x, dtype).sum(_axes(axis, x.ndim), keepdims)
+    dtype = _accumulation_dtype(x, dtype)
+    return _accumulate(_cast(x, dtype).sum(_axes(axis, x.ndim), keepdims), dtype)
 
 
 def prod(
     x: Tensor, /, *, axis: Any = None, dtype: Any = None, keepdims: builtins.bool = False
 ) -> Tensor:
-    if dtype is None and x.dtype is dt.bool_:
-        dtype = dt.int64
-    return _cast(x, dtype).prod(_axes(axis, x.ndim), keepdims)
+    dtype = _accumulation_dtype(x, dtype)
+    return _accumulate(_cast(x, dtype).prod(_axes(axis, x.ndim), keepdims), dtype)
 
 
 def var(
@@ -82,11 +94,10 @@ def _cumulative(fn: str, x: Tensor, axis: Any, dtype: Any, include_initial: buil
         if x.ndim > 1:
             raise ValueError(f"cumulative_{fn}: axis is required for a {x.ndim}-d array")
         axis = 0
-    if dtype is None and x.dtype is dt.bool_:
-        dtype = dt.int64
+    dtype = _accumulation_dtype(x, dtype)
     x = _cast(x, dtype)
     axis = normalize_axis(axis, x.ndim)
-    out = _F["cum" + fn](x, axis)
+    out = _accumulate(_F["cum" + fn](x, axis), dtype)
     if include_initial:
         shape = list(x.shape)
         shape[axis] = 1
@@ -327,7 +338,13 @@ def take(x: Tensor, indices: Tensor, /, *, axis: int | None = None) -> Tensor:
         if x.ndim != 1:
             raise ValueError(f"take: axis is required for a {x.ndim}-d array")
         axis = 0
-    return _F["index_select"](x, normalize_axis(axis, x.ndim), indices)
+    axis = normalize_axis(axis, x.ndim)
+    if isinstance(indices, Tensor) and not indices.dtype.is_floating:
+        # the standard's indices lie in [-n, n), counting from the end where negative (torch's
+        # index_select refuses them), of any integer dtype
+        indices = indices.astype(dt.int64)
+        indices = _where(indices < 0, indices + x.shape[axis], indices)
+    return _F["index_select"](x, axis, indices)
 
 
 def take_along_axis(x: Tensor, indices: Tensor, /, *, axis: int = -1) -> Tensor:
@@ -336,7 +353,23 @@ def take_along_axis(x: Tensor, indices: Tensor, /, *, axis: int = -1) -> Tensor:
 
 # --- linear algebra in the main namespace -------------------------------------------------
 def matmul(x1: Tensor, x2: Tensor, /) -> Tensor:
-    return x1 @ x2
+    """x1 @ x2; integer operands (which plugrad's matmul kernel does not take) as the sum of
+    products over the contracted axis, in their promoted dtype (wrapping, as NumPy's)."""
+    dtype = dt.promote(x1.dtype, x2.dtype)
+    if dtype.is_floating or dtype is dt.bool_:
+        return x1 @ x2
+    if x1.ndim == 0 or x2.ndim == 0:
+        raise ValueError("matmul: 0-d arrays are not matrices (use multiply)")
+    a = x1.astype(dtype) if x1.ndim > 1 else x1.astype(dtype).reshape((1, -1))
+    b = x2.astype(dtype) if x2.ndim > 1 else x2.astype(dtype).reshape((-1, 1))
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: shapes {x1.shape} and {x2.shape} do not line up")
+    out = (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2).astype(dtype)  # (..., M, K, N) over K
+    if x1.ndim == 1:
+        out = out.reshape(out.shape[:-2] + out.shape[-1:])
+    if x2.ndim == 1:
+        out = out.reshape(out.shape[:-1])
+    return out
 
 
 def matrix_transpose(x: Tensor, /) -> Tensor:
@@ -353,7 +386,8 @@ def vecdot(x1: Tensor, x2: Tensor, /, *, axis: int = -1) -> Tensor:
     """The dot product over `axis` (real arrays: no conjugation), the others broadcast."""
     if x1.shape[axis] != x2.shape[axis]:
         raise ValueError(f"vecdot: sizes {x1.shape} and {x2.shape} differ along axis {axis}")
-    return (x1 * x2).sum(axis)
+    product = x1 * x2
+    return product.sum(axis).astype(product.dtype)  # (an integer sum alone would be int64)
 
 
 __all__ = (

@@ -11,6 +11,9 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
+import ml_dtypes
+
+from .. import dtypes as dt
 from ..ndarray import NDArray
 from .base import Op, unbroadcast
 
@@ -22,6 +25,25 @@ _HALF_PI = math.pi / 2
 
 def _where(cond: NDArray, a: NDArray | float, b: NDArray | float) -> NDArray:
     return NDArray.where(cond, a, b)
+
+
+def _huge(dtype: dt.DType) -> float:
+    """A magnitude past which x^2 may overflow in `dtype` (1e150 would be inf in float32)."""
+    return math.sqrt(float(ml_dtypes.finfo(dtype.numpy).max)) / 4
+
+
+def _sign_bit(x: NDArray) -> NDArray:
+    """Whether x's sign bit is set (NumPy's signbit, NaN aside): x < 0, or x is -0 (1 / -0 is
+    -inf). The composites below carry a -0 through by it, as torch and the standard do."""
+    return x.scalar_op("lt", 0.0).binary(
+        "logical_or", x.scalar_op("div", 1.0, reflected=True).scalar_op("lt", 0.0)
+    )
+
+
+def _with_sign_of(magnitude: NDArray, x: NDArray) -> NDArray:
+    """|magnitude| with x's sign bit (copysign); NaN stays NaN."""
+    a = magnitude.unary("abs")
+    return _where(_sign_bit(x), a.unary("neg"), a)
 
 
 def log1p(x: NDArray) -> NDArray:
@@ -63,16 +85,16 @@ def asinh(x: NDArray) -> NDArray:
     inner = a.binary(
         "add", a2.binary("div", a2.scalar_op("add", 1.0).unary("sqrt").scalar_op("add", 1.0))
     )
-    big = a.scalar_op("gt", 1e150)
+    big = a.scalar_op("gt", _huge(x.dtype))
     value = _where(big, a.unary("log").scalar_op("add", math.log(2.0)), log1p(inner))
-    return _where(x.scalar_op("lt", 0.0), value.unary("neg"), value)
+    return _where(_sign_bit(x), value.unary("neg"), value)  # asinh(-0) is -0
 
 
 def acosh(x: NDArray) -> NDArray:
     """log1p(t + sqrt(t (t + 2))), t = x - 1 (exact near 1); log(2x) for huge x."""
     t = x.scalar_op("sub", 1.0)
     root = t.binary("mul", t.scalar_op("add", 2.0)).unary("sqrt")
-    big = x.scalar_op("gt", 1e150)
+    big = x.scalar_op("gt", _huge(x.dtype))
     value = _where(
         big, x.unary("log").scalar_op("add", math.log(2.0)), log1p(t.binary("add", root))
     )
@@ -102,13 +124,15 @@ def atan(x: NDArray) -> NDArray:
         s, c = y.unary("sin"), y.unary("cos")
         y = y.binary("sub", s.binary("mul", c)).binary("add", r.binary("mul", c.binary("mul", c)))
     y = _where(inverted, y.scalar_op("sub", _HALF_PI, reflected=True), y)
-    y = _where(x.scalar_op("lt", 0.0), y.unary("neg"), y)
+    y = _where(_sign_bit(x), y.unary("neg"), y)  # atan(-0) is -0
     return _where(x.binary("ne", x), x, y)  # NaN stays NaN
 
 
 def atan2(y: NDArray, x: NDArray) -> NDArray:
     """The angle of (x, y) in [-pi, pi]: atan(y / x) moved into x's half-plane (y / x taken as
-    sign(y) / sign(x) when both are infinite, and 0 / 1 at the origin)."""
+    sign(y) / sign(x) when both are infinite, and y / 1 at the origin). The half-planes go by
+    the sign bits, so signed zeros give C's (and torch's, the standard's) special values:
+    atan2(-0, +0) = -0, atan2(+0, -0) = pi, atan2(-0, -0) = -pi, atan2(-1, inf) = -0."""
     both_zero = y.scalar_op("eq", 0.0).binary("logical_and", x.scalar_op("eq", 0.0))
     both_inf = (
         y.unary("abs")
@@ -122,10 +146,8 @@ def atan2(y: NDArray, x: NDArray) -> NDArray:
     )
     base = atan(ratio)
     # scalars join base's dtype through scalar_op (a where of two Python floats is float32)
-    shifted = _where(
-        y.scalar_op("lt", 0.0), base.scalar_op("sub", math.pi), base.scalar_op("add", math.pi)
-    )
-    return _where(x.scalar_op("lt", 0.0), shifted, base)
+    shifted = _where(_sign_bit(y), base.scalar_op("sub", math.pi), base.scalar_op("add", math.pi))
+    return _where(_sign_bit(x), shifted, base)
 
 
 def asin(x: NDArray) -> NDArray:
@@ -157,7 +179,8 @@ def round_half_even(x: NDArray) -> NDArray:
     d = x.binary("sub", f)
     odd = f.binary("sub", f.scalar_op("mul", 0.5).unary("floor").scalar_op("mul", 2.0))
     up = _where(d.scalar_op("gt", 0.5), 1.0, _where(d.scalar_op("eq", 0.5), odd, 0.0))
-    return f.binary("add", up.astype(f.dtype) if up.dtype is not f.dtype else up)
+    rounded = f.binary("add", up.astype(f.dtype) if up.dtype is not f.dtype else up)
+    return _with_sign_of(rounded, x)  # round(-0) and round(-0.25) are -0, as torch's
 
 
 def hypot(a: NDArray, b: NDArray) -> NDArray:

@@ -122,7 +122,11 @@ class Unary(Op):
         return self.op
 
     def compute(self, x: NDArray) -> NDArray:
-        return x.unary(self.op)
+        out = x.unary(self.op)
+        if self.op == "sign" and out.dtype.is_floating:
+            # sign(-0) is +0 on every backend, as torch's and NumPy's (C's kernel gives -0)
+            return out.scalar_op("add", 0.0)
+        return out
 
     def gradient(self, g: Tensor, node: Tensor) -> Tensor:
         (x,) = node._inputs

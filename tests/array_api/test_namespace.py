@@ -202,6 +202,7 @@ def test_astype_copy_semantics():
 # --- values against NumPy ----------------------------------------------------------------
 RNG = np.random.default_rng(12)
 A = RNG.normal(size=(3, 4))
+INF, NAN = math.inf, math.nan
 B = RNG.normal(size=(4,))
 POS = RNG.uniform(0.5, 2.0, size=(3, 4))
 INTS = RNG.integers(-20, 20, size=(3, 4))
@@ -459,3 +460,119 @@ def test_unique_inverse_of_a_0d_array_keeps_its_shape():
     """inverse_indices has x's shape, () for a 0-d x (the official array-api-tests found it)."""
     values, inverse = xp.unique_inverse(xp.asarray(False))
     assert inverse.shape == () and values.tolist() == [False] and inverse.tolist() == 0
+    values, indices, inverse, counts = xp.unique_all(xp.asarray(3.0))
+    want = np.unique(np.asarray(3.0), return_index=True, return_inverse=True, return_counts=True)
+    assert [values.tolist(), indices.tolist(), counts.tolist()] == [
+        want[0].tolist(),
+        want[1].tolist(),
+        want[3].tolist(),
+    ]
+    assert inverse.shape == want[2].shape == () and inverse.tolist() == 0
+
+
+def test_remainder_follows_the_standard_at_zeros_and_infinities(device):
+    """xp.remainder is NumPy's (Python's %): a zero result has x2's sign (torch's, which
+    plugrad.remainder and % follow, has x1's), a finite x1 over an infinite x2 is x1 or x2."""
+    a = [0.0, -0.0, 0.0, -0.0, 4.0, -4.0, 3.0, 3.0, -3.0, -3.0, 5.0, -5.0, 0.0, INF, NAN]
+    b = [-2.0, -2.0, 2.0, 2.0, -2.0, 2.0, INF, -INF, INF, -INF, 3.0, 3.0, -INF, 2.0, 1.0]
+    for dtype in (xp.float32, xp.float64):
+        x1 = xp.asarray(a, dtype=dtype, device=device)
+        got = xp.remainder(x1, xp.asarray(b, dtype=dtype, device=device))
+        want = np.remainder(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+        assert got.dtype is dtype
+        got = np.asarray(got.tolist())
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+    assert xp.remainder(xp.asarray([5, -5], device=device), 3).tolist() == [2, 1]
+    assert xp.remainder(-0.0, xp.asarray([-2.0], device=device)).tolist() == [-0.0]
+    assert math.copysign(1, xp.remainder(0.0, xp.asarray([-2.0], device=device)).tolist()[0]) == -1
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "cumulative_sum", "cumulative_prod"])
+def test_accumulations_honour_dtype(device, name):
+    """An explicit dtype is the result's (uint8 wraps, as NumPy's); with none, an integer x
+    gives int64 (the default integer; plugrad has no default unsigned one), a float x its own."""
+    a = np.array([200, 100, 7], dtype=np.uint8)
+    fn, np_fn = getattr(xp, name), getattr(np, name.replace("ulative_", ""))
+    x = xp.asarray(a, device=device)
+    got = fn(x, dtype=xp.uint8)
+    assert got.dtype is xp.uint8 and got.tolist() == np_fn(a, dtype=np.uint8).tolist()
+    got = fn(x)
+    assert got.dtype is xp.int64 and got.tolist() == np_fn(a.astype(np.int64)).tolist()
+    small = xp.asarray([100, 100], dtype=xp.int8, device=device)
+    assert fn(small, dtype=xp.int8).tolist() == np_fn(np.int8([100, 100]), dtype=np.int8).tolist()
+    assert fn(xp.asarray([1.5, 2.0], dtype=xp.float32, device=device)).dtype is xp.float32
+    assert fn(x, dtype=xp.float64).dtype is xp.float64
+
+
+def test_integer_vecdot_and_tensordot_keep_the_promoted_dtype(device):
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 255, size=(3, 4), dtype=np.uint8), rng.integers(0, 255, size=(4, 2))
+    b = b.astype(np.uint8)
+    x1, x2 = xp.asarray(a, device=device), xp.asarray(b, device=device)
+    out = xp.tensordot(x1, x2, axes=1)
+    want = np.tensordot(a, b, axes=1)
+    assert out.dtype is xp.uint8 and want.dtype == np.uint8 and out.tolist() == want.tolist()
+    out = xp.vecdot(x1, x1)
+    want = (a * a).sum(-1, dtype=np.uint8)  # NumPy's vecdot of uint8 is uint8 too
+    assert out.dtype is xp.uint8 and out.tolist() == want.tolist()
+    mixed = xp.vecdot(xp.asarray([1, 2], dtype=xp.int8, device=device),
+                      xp.asarray([3, 4], dtype=xp.int16, device=device))  # fmt: skip
+    assert mixed.dtype is xp.int16 and mixed.tolist() == 11
+
+
+@pytest.mark.parametrize(
+    "name", ["add", "subtract", "multiply", "divide", "greater", "not_equal", "bitwise_or",
+             "bitwise_left_shift", "logaddexp", "maximum", "atan2", "pow"],
+)  # fmt: skip
+def test_binary_functions_promote_a_0d_array_as_any_other(device, name):
+    """The standard promotes whatever the ranks (NumPy 2 too): int8 with a 0-d int16 is int16
+    (torch's rule, plugrad's operators', would give int8 and wrap 300 to 44)."""
+    floating = name in ("divide", "logaddexp", "atan2")
+    pairs = (
+        [(np.float32, np.float64, [1.5, -2.0], 3.25)]
+        if floating
+        else [(np.int8, np.int16, [1, 5], 300), (np.int16, np.int8, [300, -2], 3)]
+    )
+    np_name = {"atan2": "arctan2", "bitwise_left_shift": "left_shift", "pow": "power"}
+    for small, wide, values, scalar in pairs:
+        a, b = np.asarray(values, dtype=small), np.asarray(scalar, dtype=wide)
+        if name in ("bitwise_left_shift", "pow"):  # (no overflow, no negative exponents)
+            a, b = np.asarray([1, 2], dtype=small), np.asarray(2, dtype=wide)
+        want = getattr(np, np_name.get(name, name))(a, b)
+        for x1, x2, w in ((a, b, want), (b, a, getattr(np, np_name.get(name, name))(b, a))):
+            got = getattr(xp, name)(xp.asarray(x1, device=device), xp.asarray(x2, device=device))
+            assert str(got.dtype).split(".")[-1] == str(w.dtype), (name, x1.dtype, x2.dtype)
+            np.testing.assert_allclose(np.asarray(got.tolist()), w, rtol=1e-6)
+
+
+def test_take_counts_negative_indices_from_the_end(device):
+    """The standard's take accepts indices in [-n, n) of any integer dtype (NumPy's take)."""
+    a = np.arange(12.0).reshape(3, 4)
+    x = xp.asarray(a, device=device)
+    for dtype in (xp.int8, xp.int16, xp.int32, xp.int64):
+        idx = xp.asarray([0, -1, -4, 2], dtype=dtype, device=device)
+        assert xp.take(x, idx, axis=1).tolist() == np.take(a, [0, -1, -4, 2], axis=1).tolist()
+        assert xp.take(x, idx[:2], axis=-2).tolist() == np.take(a, [0, -1], axis=0).tolist()
+    assert xp.take(
+        xp.asarray([True, False], device=device), xp.asarray([-1], device=device)
+    ).tolist() == [False]
+
+
+@pytest.mark.parametrize(
+    "shapes", [((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)),
+               ((2, 1, 3, 4), (5, 4, 2)), ((5, 3, 4), (4,))],
+)  # fmt: skip
+def test_integer_matmul_matches_numpy(device, shapes):
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 255, size=shapes[0]).astype(np.uint8)
+    b = rng.integers(-128, 127, size=shapes[1]).astype(np.int8)
+    for x1, x2 in ((a, b), (a, a.T if a.ndim == 2 else a), (b.astype(np.int64), b)):
+        if x1.shape[-1] != x2.shape[-2 if x2.ndim > 1 else 0]:
+            continue
+        got = xp.matmul(xp.asarray(x1, device=device), xp.asarray(x2, device=device))
+        want = np.matmul(x1, x2)
+        assert got.shape == want.shape and str(got.dtype).split(".")[-1] == str(want.dtype)
+        assert np.array_equal(np.asarray(got.tolist()), want)
+    with pytest.raises(ValueError):
+        xp.matmul(xp.asarray(a, device=device), xp.asarray(np.uint8(3), device=device))
