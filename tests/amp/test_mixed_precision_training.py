@@ -1,6 +1,5 @@
 """The demo's digits MLP trained under autocast: bfloat16 reaches its float32 accuracy within
-one point, and float16 with a GradScaler does too, on numpy_ref, c_cpu and cuda (each declares
-both; cuda's autocast and GradScaler are the "cuda" ones).
+one point, and float16 with a GradScaler does too, on numpy_ref and c_cpu (cuda: see DEVICES).
 Same seed, data order and optimizer (the demo's AdamW) in every run; the parameters and their
 gradients stay float32, only the products run in the low dtype."""
 
@@ -23,7 +22,10 @@ EPOCHS = 10
 DEVICES = [
     pytest.param(name, marks=pytest.mark.skipif(
         name not in plugrad.available_devices(), reason=f"{name} is not installed"))
-    for name in ("numpy_ref", "c_cpu", "cuda")
+    # cuda trains the same (0.9749 / 0.9749 / 0.9833 on 2026-12-03) but emulated it costs
+    # about 35 s of CI; its 16-bit kernels are checked bit for bit against c_cpu in
+    # tests/backends/cuda/test_dtypes.py, so the training runs on the host backends
+    for name in ("numpy_ref", "c_cpu")
 ]  # fmt: skip
 
 
