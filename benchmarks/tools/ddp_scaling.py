@@ -44,12 +44,12 @@ def _worker(args: argparse.Namespace) -> None:
         dist.init_process_group()
         rank, size = dist.get_rank(), dist.get_world_size()
     plugrad.manual_seed(0)
-    build, loss_name, _ = common.MODELS[args.model]
+    spec = common.MODELS[args.model]
     with plugrad.device(args.device):
-        net = build(plugrad, plugrad.nn).to(args.device)
+        net = spec.build(plugrad, plugrad.nn).to(args.device)
     model = DistributedDataParallel(net, bucket_cap_mb=args.bucket_mb) if distributed else net
     opt = plugrad.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = getattr(plugrad.nn, loss_name)()
+    loss_fn = getattr(plugrad.nn, spec.loss)()
     rng = np.random.default_rng(rank)
     shape = (args.batch, 1, 8, 8) if args.model == "cnn" else (args.batch, 64)
     x = plugrad.tensor(rng.random(shape, dtype=np.float32), device=args.device)
