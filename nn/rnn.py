@@ -31,6 +31,9 @@ def _run_direction(
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     # Every step's input projection in one matmul: (L, N, G*H).
     projected = F.linear(x, weight_ih, bias_ih)
+    if bias_hh is not None and mode != "GRU":  # GRU's reset gate scales h's bias: kept apart
+        projected = projected + bias_hh  # once per sequence instead of once per step
+        bias_hh = None
     steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
     outputs: list[Tensor] = [None] * x.shape[0]  # type: ignore[list-item]
     for t in steps:

@@ -11,6 +11,7 @@ import math
 
 from plugrad.autograd.tensor import Tensor
 from plugrad.factory import empty, zeros
+from plugrad.ops.recurrent import LSTMGates
 
 from . import functional as F
 from . import init
@@ -36,6 +37,10 @@ def cell_step(
     if mode == "RNN_RELU":
         return ((projected + recurrent).relu(),)
     if mode == "LSTM":
+        c_prev = state[1]
+        if _fusable(projected, recurrent, c_prev):
+            hc = LSTMGates()(projected, recurrent, c_prev)
+            return (hc[0], hc[1])
         i, f, g, o = (projected + recurrent).chunk(4, dim=-1)
         c = f.sigmoid() * state[1] + i.sigmoid() * g.tanh()
         return (o.sigmoid() * c.tanh(), c)
@@ -46,6 +51,19 @@ def cell_step(
     z = (x_z + h_z).sigmoid()
     n = (x_n + r * h_n).tanh()
     return ((1 - z) * n + z * h,)
+
+
+def _fusable(projected: Tensor, recurrent: Tensor, c_prev: Tensor) -> bool:
+    """Whether the gates can run as one node: batched (N, 4H) operands of one floating dtype
+    and device (mixed dtypes, as under autocast, take the separate ops and their promotion)."""
+    return (
+        projected.ndim == 2
+        and projected.shape == recurrent.shape
+        and c_prev.ndim == 2
+        and projected.dtype is recurrent.dtype is c_prev.dtype
+        and projected.dtype.is_floating
+        and projected.device == recurrent.device == c_prev.device
+    )
 
 
 def check_input_size(what: str, x: Tensor, input_size: int) -> None:

@@ -528,9 +528,14 @@ class CCpuBackend:
             return _EMPTY_OUT
         sab = a.strides[0] if ba > 1 else 0
         sbb = b.strides[0] if bb > 1 else 0
+        compact = _has_compact_strides(out)
+        if batch > 1 and sbb == 0 and sab == m * a.strides[1] and compact:
+            # A stack of row blocks times one matrix (a linear layer on (L, N, in)): one GEMM
+            # of batch * m rows instead of `batch` small ones.
+            batch, m, sab = 1, batch * m, 0
         return (
             batch, m, n, k, sab, a.strides[1], a.strides[2], sbb, b.strides[1], b.strides[2],
-            _has_compact_strides(out),
+            compact,
         )  # fmt: skip
 
     def _conv(self, what, kernel, inputs, out, geometry):
