@@ -36,8 +36,11 @@ install: $(TEST_STAMP)
 demo: $(DEMO_STAMP)
 	$(PY) -m plugrad demo
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist): both cores of a 2-core CI machine.
+# More workers fit bigger machines (`make test TEST_WORKERS=8`); 0 runs it in one process.
+TEST_WORKERS ?= 2
 test: $(TEST_STAMP)
-	PLUGRAD_CUDA_REQUIRE_NVRTC=1 $(PY) -m pytest -q -p no:cacheprovider tests
+	PLUGRAD_CUDA_REQUIRE_NVRTC=1 $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) tests
 
 # On a machine with an NVIDIA GPU: the conformance kit and the nn-against-torch tests on the
 # real device, then matmul, conv2d, softmax and add against torch on CUDA as throughput ratios
