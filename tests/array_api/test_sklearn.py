@@ -1,7 +1,7 @@
 """scikit-learn with `array_api_dispatch=True` accepts plugrad tensors (through
 `__array_namespace__` and array-api-compat) and gives NumPy's results. SciPy reads
 SCIPY_ARRAY_API when it is first imported, so the cases run in one fresh interpreter (one
-start, about 4 s, for all of them); each case reports its own result or traceback."""
+start for all of them); each case reports its own result or traceback."""
 
 from __future__ import annotations
 
