@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from plugrad.autograd.tensor import Tensor, cat, stack
 from plugrad.factory import empty, zeros
+from plugrad.ops.recurrent import LSTMSequence
 
 from . import functional as F
 from .module import Module
 from .parameter import Parameter
 from .rnn_cell import GATES, cell_step, check_input_size, check_mode, reset_uniform
+from .rnn_cell import fusable as _fusable
 
 
 def _run_direction(
@@ -34,6 +36,10 @@ def _run_direction(
     if bias_hh is not None and mode != "GRU":  # GRU's reset gate scales h's bias: kept apart
         projected = projected + bias_hh  # once per sequence instead of once per step
         bias_hh = None
+    if mode == "LSTM" and _fusable(projected, weight_hh, *state):
+        length = x.shape[0]
+        out = LSTMSequence(reverse)(projected, weight_hh, *state)
+        return out[:length], (out[0 if reverse else length - 1], out[length])
     steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
     outputs: list[Tensor] = [None] * x.shape[0]  # type: ignore[list-item]
     for t in steps:

@@ -38,7 +38,7 @@ def cell_step(
         return ((projected + recurrent).relu(),)
     if mode == "LSTM":
         c_prev = state[1]
-        if _fusable(projected, recurrent, c_prev):
+        if projected.shape == recurrent.shape and fusable(projected, recurrent, c_prev):
             hc = LSTMGates()(projected, recurrent, c_prev)
             return (hc[0], hc[1])
         i, f, g, o = (projected + recurrent).chunk(4, dim=-1)
@@ -53,16 +53,16 @@ def cell_step(
     return ((1 - z) * n + z * h,)
 
 
-def _fusable(projected: Tensor, recurrent: Tensor, c_prev: Tensor) -> bool:
-    """Whether the gates can run as one node: batched (N, 4H) operands of one floating dtype
-    and device (mixed dtypes, as under autocast, take the separate ops and their promotion)."""
+def fusable(*operands: Tensor) -> bool:
+    """Whether an LSTM step or sequence can run as one node (ops.recurrent): operands of one
+    floating dtype and device, the ones after the first 2-D (batched). Mixed dtypes, as under
+    autocast, take the separate ops and their promotion."""
+    first = operands[0]
     return (
-        projected.ndim == 2
-        and projected.shape == recurrent.shape
-        and c_prev.ndim == 2
-        and projected.dtype is recurrent.dtype is c_prev.dtype
-        and projected.dtype.is_floating
-        and projected.device == recurrent.device == c_prev.device
+        first.ndim >= 2
+        and first.dtype.is_floating
+        and all(x.dtype is first.dtype and x.device == first.device for x in operands)
+        and all(x.ndim == 2 for x in operands[1:])
     )
 
 

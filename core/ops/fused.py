@@ -157,3 +157,79 @@ def _check_targets(target: NDArray, classes: int) -> None:
     if low < 0 or high >= classes:
         bad = low if low < 0 else high
         raise IndexError(f"cross_entropy: target {bad} is outside [0, {classes})")
+
+
+# --- the LSTM cell's gates ------------------------------------------------------------------
+# pre = projected + recurrent splits into (i, f, g, o) of H columns each (torch's order):
+# i, f, o = sigmoid(.), g = tanh(.), c = f * c_prev + i * g, h = o * tanh(c).
+
+
+def _rows(x: NDArray) -> NDArray:
+    """x itself when its last axis has unit stride (what the gate kernels take), else a copy."""
+    return x if x.strides[-1] == 1 or x.shape[-1] <= 1 else x.compact()
+
+
+def lstm_gates(
+    projected: NDArray, recurrent: NDArray, c_prev: NDArray, gates: NDArray, c: NDArray,
+    h: NDArray,
+) -> None:  # fmt: skip
+    """Write the activated gates (N, 4H), the cell c (N, H) and h (N, H) of one LSTM step from
+    projected and recurrent (N, 4H) and c_prev (N, H), all of one floating dtype. The outputs
+    have unit stride along their last axis and overlap nothing."""
+    kernel = getattr(c.backend, "lstm_gates", None)
+    if kernel is not None:
+        operands = (_rows(projected), _rows(recurrent), _rows(c_prev), gates, c, h)
+        kernel(*(x.strided() for x in operands))
+        return
+    hidden = c.shape[1]
+    pre = projected.binary("add", recurrent)
+    for j, op in enumerate(("sigmoid", "sigmoid", "tanh", "sigmoid")):
+        _block(gates, j, hidden).assign_(_block(pre, j, hidden).unary(op))
+    i, f, g, o = (_block(gates, j, hidden) for j in range(4))
+    cell = f.binary("mul", c_prev)
+    c.assign_(cell.binary("add", i.binary("mul", g), out=cell))
+    h.assign_(o.binary("mul", c.unary("tanh")))
+
+
+def lstm_gates_backward(
+    dh: NDArray, dc: NDArray, gates: NDArray, c: NDArray, c_prev: NDArray, d_pre: NDArray,
+    dc_prev: NDArray,
+) -> None:  # fmt: skip
+    """The gradients of one `lstm_gates` step: from dh and dc (N, H), the gradients of its h
+    and c, and its gates and c (and c_prev), write d_pre (N, 4H), the gradient of
+    projected + recurrent, and dc_prev (N, H). With t = tanh(c) and dc' = dc + dh o (1 - t^2):
+    d_pre = [dc' g i(1-i), dc' c_prev f(1-f), dc' i (1-g^2), dh t o(1-o)], dc_prev = dc' f.
+    Outputs as for `lstm_gates`."""
+    kernel = getattr(c.backend, "lstm_gates_backward", None)
+    if kernel is not None:
+        operands = (_rows(dh), _rows(dc), _rows(gates), _rows(c), _rows(c_prev), d_pre, dc_prev)
+        kernel(*(x.strided() for x in operands))
+        return
+    hidden = c.shape[1]
+    i, f, g, o = (_block(gates, j, hidden) for j in range(4))
+    tanh_c = c.unary("tanh")
+
+    def one_minus(x: NDArray) -> NDArray:
+        return x.scalar_op("sub", 1.0, reflected=True)
+
+    dc_total = dh.binary("mul", o)
+    dc_total.binary("mul", one_minus(tanh_c.binary("mul", tanh_c)), out=dc_total)
+    dc_total.binary("add", dc, out=dc_total)
+    _block(d_pre, 0, hidden).assign_(
+        dc_total.binary("mul", g).binary("mul", i.binary("mul", one_minus(i)))
+    )
+    _block(d_pre, 1, hidden).assign_(
+        dc_total.binary("mul", c_prev).binary("mul", f.binary("mul", one_minus(f)))
+    )
+    _block(d_pre, 2, hidden).assign_(
+        dc_total.binary("mul", i).binary("mul", one_minus(g.binary("mul", g)))
+    )
+    _block(d_pre, 3, hidden).assign_(
+        dh.binary("mul", tanh_c).binary("mul", o.binary("mul", one_minus(o)))
+    )
+    dc_prev.assign_(dc_total.binary("mul", f, out=dc_total))
+
+
+def _block(x: NDArray, j: int, hidden: int) -> NDArray:
+    """Columns [j H, (j + 1) H) of x (N, 4H): gate j."""
+    return x.slice_view((slice(None), slice(j * hidden, (j + 1) * hidden)))
