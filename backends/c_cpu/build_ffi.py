@@ -24,6 +24,7 @@ SOURCES = [
     "random.c",
     "vmath.c",
     "fused.c",
+    "recurrent.c",
     "sort.c",
     "scan.c",
     "half.c",

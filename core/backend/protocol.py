@@ -279,6 +279,26 @@ class FusedKernels(Protocol):
         `out = grad - exp(y) * sum(grad)`, y log_softmax's output; operands as for
         `softmax_backward`."""
 
+    def lstm_gates(
+        self, projected: Strided, recurrent: Strided, c_prev: Strided, gates: Strided,
+        c: Strided, h: Strided,
+    ) -> None:  # fmt: skip
+        """One LSTM step. pre = projected + recurrent (N, 4H) splits into four blocks of H
+        columns (i, f, g, o: torch's order); writes gates = [sigmoid(i), sigmoid(f), tanh(g),
+        sigmoid(o)] (N, 4H), then c = f * c_prev + i * g and h = o * tanh(c) (N, H) from those
+        activations. Every operand 2-D, of one dtype, with unit stride along its last axis (rows
+        any stride); the outputs overlap nothing."""
+
+    def lstm_gates_backward(
+        self, dh: Strided, dc: Strided, gates: Strided, c: Strided, c_prev: Strided,
+        d_pre: Strided, dc_prev: Strided,
+    ) -> None:  # fmt: skip
+        """The gradients of one `lstm_gates` step from dh and dc (N, H), the gradients of its h
+        and c, and its gates (N, 4H), c and c_prev (N, H). With t = tanh(c) and
+        dc' = dc + dh * o * (1 - t^2), writes d_pre (N, 4H), the gradient of pre:
+        [dc' g i (1 - i), dc' c_prev f (1 - f), dc' i (1 - g^2), dh t o (1 - o)], and
+        dc_prev = dc' f (N, H). Operands as for `lstm_gates`."""
+
 
 class LinalgKernels(Protocol):
     """Optional matrix decompositions (`plugrad.linalg`). A backend may implement any of them;

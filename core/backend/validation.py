@@ -612,6 +612,41 @@ class Validator:
             n *= d
         return (n, c) if n and c else (0, 0)
 
+    def lstm_gates(self, projected, recurrent, c_prev, gates, c, h) -> tuple[int, int]:
+        """(N, H) of one LSTM step's operands."""
+        views = (projected, recurrent, c_prev, gates, c, h)
+        return self._gate_rows("lstm_gates", views, (4, 4, 1, 4, 1, 1),
+                               ("projected", "recurrent", "c_prev", "gates", "c", "h"))  # fmt: skip
+
+    def lstm_gates_backward(self, dh, dc, gates, c, c_prev, d_pre, dc_prev) -> tuple[int, int]:
+        views = (dh, dc, gates, c, c_prev, d_pre, dc_prev)
+        names = ("dh", "dc", "gates", "c", "c_prev", "d_pre", "dc_prev")
+        return self._gate_rows("lstm_gates_backward", views, (1, 1, 4, 1, 1, 4, 1), names)
+
+    def _gate_rows(self, what: str, views: tuple, widths: tuple, names: tuple):
+        """(N, H) of 2-D operands (N, width * H) of one floating dtype, unit stride along
+        their last axis."""
+        dtype = views[0].dtype
+        self.floating(what, dtype)
+        shape = tuple(views[0].shape)
+        if len(shape) != 2:
+            raise ValueError(f"{self.backend} {what}: {names[0]} must be 2-D (N, H), got {shape}")
+        n, hidden = shape[0], shape[1] // widths[0]
+        for view, width, name in zip(views, widths, names):
+            if tuple(view.shape) != (n, width * hidden):
+                expected = f"(N, {width}H)" if width > 1 else "(N, H)"
+                raise ValueError(
+                    f"{self.backend} {what}: {name} must be {expected} = {(n, width * hidden)}, "
+                    f"got {tuple(view.shape)}"
+                )
+            if width * hidden > 1 and view.strides[1] != 1:
+                raise ValueError(
+                    f"{self.backend} {what}: {name} needs unit stride along its last axis, got "
+                    f"strides {tuple(view.strides)} (compact it first)"
+                )
+            self.view(view, what, dtype, name)
+        return (n, hidden) if n and hidden else (0, 0)
+
     def _cross_entropy_shapes(self, what, rows, target, compact, zero_d, scale):
         self.floating(what, rows.dtype)
         shape = tuple(rows.shape)

@@ -1,9 +1,10 @@
 """The optional fused kernels (`protocol.FusedKernels`) of a backend against NumPy.
 
-A backend may implement any of them. A test of a kernel the backend lacks is skipped: the core
-then composes the result from the required kernels (`plugrad.ops.fused`), which
-`test_kernels.py` checks. Expected values come from plain NumPy formulas in float64, never
-through numpy_ref. Run with `pytest --pyargs plugrad.testing --backend NAME`.
+A backend may implement any of them (test_fused_lstm.py checks the LSTM gate kernels). A test
+of a kernel the backend lacks is skipped: the core then composes the result from the required
+kernels (`plugrad.ops.fused`), which `test_kernels.py` checks. Expected values come from plain
+NumPy formulas in float64, never through numpy_ref. Run with
+`pytest --pyargs plugrad.testing --backend NAME`.
 """
 
 from __future__ import annotations
@@ -86,7 +87,9 @@ def scalar_at(backend, value: float, dtype: str, offset: int = 2) -> Strided:
 
 
 def test_fused_table_covers_protocol():
-    assert set(FUSED_CHECKED) == set(OPTIONAL_KERNELS)
+    from plugrad.testing.test_fused_lstm import LSTM_KERNELS
+
+    assert set(FUSED_CHECKED) | set(LSTM_KERNELS) == set(OPTIONAL_KERNELS)
 
 
 def test_fused_kernels_are_callable_or_absent(backend):

@@ -89,3 +89,14 @@ int pg_softmax(int dt, int is_log, char *x, int64_t n, int64_t c, char *out);
 /* their gradient from the output y and its gradient grad, all (n, c) compact:
    softmax: out = y * (grad - sum(grad * y)); log_softmax: out = grad - exp(y) * sum(grad) */
 int pg_softmax_backward(int dt, int is_log, char *y, char *grad, int64_t n, int64_t c, char *out);
+
+/* One LSTM step (recurrent.c), float32 or float64: every operand (n, 4H) or (n, H) with unit
+   stride along its rows, rows[k] operand k's row stride in elements (the order of the
+   arguments). gates = [sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)] of projected + recurrent,
+   c = f * c_prev + i * g, h = o * tanh(c). */
+int pg_lstm_gates(int dt, int64_t n, int64_t hidden, char *projected, char *recurrent,
+                  char *c_prev, char *gates, char *c, char *h, const int64_t *rows);
+/* its gradients: d_pre (n, 4H) and dc_prev (n, H) from dh, dc (n, H), gates, c and c_prev */
+int pg_lstm_gates_backward(int dt, int64_t n, int64_t hidden, char *dh, char *dc, char *gates,
+                           char *c, char *c_prev, char *d_pre, char *dc_prev,
+                           const int64_t *rows);

@@ -334,12 +334,6 @@ typedef struct {
     }                                                                              \
     break;
 
-static inline double sigd(double v) {
-    double e = exp(-fabs(v));
-    double r = 1.0 / (1.0 + e);
-    return v >= 0 ? r : e * r;
-}
-
 PG_CLONES static void un_f32(const void *ctx, int64_t n, char **p, const int64_t *s) {
     switch (((const op_ctx *)ctx)->op) {
     case U_NEG: UN_LOOP(float, -v)
@@ -370,7 +364,7 @@ static inline double un_scalar_f64(int op, double v) {
     case U_LOG: return log(v);
     case U_SQRT: return sqrt(v);
     case U_TANH: return tanh(v);
-    case U_SIGMOID: return sigd(v);
+    case U_SIGMOID: return pg_sigmoid(v);
     case U_RELU: return (v > 0 || v != v) ? v : 0.0;
     case U_SIGN: return v > 0 ? 1.0 : (v < 0 ? -1.0 : v * 0.0);
     case U_SIN: return sin(v);
@@ -390,7 +384,7 @@ PG_CLONES static void un_f64(const void *ctx, int64_t n, char **p, const int64_t
     case U_LOG: UN_LOOP(double, log(v))
     case U_SQRT: UN_LOOP(double, sqrt(v))
     case U_TANH: UN_LOOP(double, tanh(v))
-    case U_SIGMOID: UN_LOOP(double, sigd(v))
+    case U_SIGMOID: UN_LOOP(double, pg_sigmoid(v))
     case U_RELU: UN_LOOP(double, (v > 0 || v != v) ? v : 0.0)
     case U_SIGN: UN_LOOP(double, v > 0 ? 1.0 : (v < 0 ? -1.0 : v * 0.0))
     case U_SIN: UN_LOOP(double, sin(v))

@@ -90,6 +90,13 @@ static inline int pg_threads_for(int64_t work) {
     return t < pg_nthreads ? (int)t : pg_nthreads;
 }
 
+/* sigmoid without overflow: exp of -|v| only */
+static inline double pg_sigmoid(double v) {
+    double e = exp(-fabs(v));
+    double r = 1.0 / (1.0 + e);
+    return v >= 0 ? r : e * r;
+}
+
 /* a * b for non-negative a and b, saturated at INT64_MAX: for work estimates, never bounds. */
 static inline int64_t pg_sat_mul(int64_t a, int64_t b) {
     int64_t r;

@@ -704,6 +704,29 @@ class CCpuBackend:
             err = lib.pg_softmax_backward(code, log, _ptr(y), _ptr(grad), n, c, _ptr(out))
             self._done(err, what)
 
+    def lstm_gates(self, projected, recurrent, c_prev, gates, c, h):
+        self._gates("lstm_gates", lib.pg_lstm_gates, (projected, recurrent, c_prev),
+                    (gates, c, h))  # fmt: skip
+
+    def lstm_gates_backward(self, dh, dc, gates, c, c_prev, d_pre, dc_prev):
+        self._gates("lstm_gates_backward", lib.pg_lstm_gates_backward,
+                    (dh, dc, gates, c, c_prev), (d_pre, dc_prev))  # fmt: skip
+
+    def _gates(self, what, kernel, inputs, outputs):
+        check = getattr(_VALID, what)
+        if outputs[0].dtype in _HALF:
+            check(*inputs, *outputs)  # the operands as given, not their copies
+            wide = lambda *views: self._gates(what, kernel, views[: len(inputs)],  # noqa: E731
+                                              views[len(inputs) :])  # fmt: skip
+            self._half(wide, inputs, outputs)
+            return
+        code = self._float_dtype(what, outputs[0].dtype)
+        n, hidden = check(*inputs, *outputs)
+        if n:
+            views = (*inputs, *outputs)
+            rows = _meta((), *((v.strides[0],) for v in views))
+            self._done(kernel(code, n, hidden, *(_ptr(v) for v in views), rows + 1), what)
+
     # --- random numbers --------------------------------------------------------------------
     # The stream is plugrad/random_stream.py's, to the bit (csrc/random.c).
     def _random(self, kind, out, a, b, seed, what):
