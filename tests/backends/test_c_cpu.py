@@ -587,6 +587,29 @@ def test_matmul_sizes(dtype, kernel):
     assert used in ("avx512", "avx2", "portable")
 
 
+@pytest.mark.parametrize("kernel", ["avx512", "avx2", "portable"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_matmul_few_rows_read_b_in_place(kernel, threads):
+    """Up to 64 rows of A with B's rows contiguous: B is read where it lies, not packed
+    (gemm.c's direct path); a last panel narrower than the micro-kernel's is packed, so no read
+    runs past B. 65 rows take the packed path, for comparison."""
+    used = be.set_gemm_kernel(kernel)
+    before = be.get_num_threads()
+    be.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(12)
+        for dtype in ("float32", "float64"):
+            for m in (1, 5, 12, 13, 32, 64, 65):
+                for n, k in ((32, 1), (33, 300), (100, 7), (1024, 256), (256, 1024)):
+                    layout_b = ("compact", "offset")[(m + n) % 2]
+                    _matmul_case(dtype, 1, 1, m, k, n, "compact", layout_b, rng)
+            _matmul_case(dtype, 3, 1, 32, 40, 70, "T", "offset", rng)  # one B for a batch
+    finally:
+        be.set_gemm_kernel(None)
+        be.set_num_threads(before)
+    assert used in ("avx512", "avx2", "portable")
+
+
 def test_matmul_batched_and_edges():
     rng = np.random.default_rng(10)
     for dtype in ("float32", "float64"):

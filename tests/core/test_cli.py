@@ -31,7 +31,8 @@ def test_backends_json():
     assert names["numpy_ref"]["fused_kernels"] == []
     assert names["c_cpu"]["fused_kernels"] == [
         "relu_backward", "axpy", "cross_entropy", "cross_entropy_backward", "softmax",
-        "softmax_backward", "log_softmax", "log_softmax_backward",
+        "softmax_backward", "log_softmax", "log_softmax_backward", "lstm_gates",
+        "lstm_gates_backward",
     ]  # fmt: skip
     # numpy_ref has every optional linalg kernel (NumPy's LAPACK); c_cpu uses the host fallback
     linalg = ["linalg_cholesky", "linalg_solve", "linalg_slogdet", "linalg_qr", "linalg_eigh",
@@ -43,8 +44,8 @@ def test_backends_json():
 def test_backends_table_counts_the_fused_kernels():
     lines = run("backends").stdout.splitlines()
     assert "fused kernels" in lines[0]
-    assert "8 of 8" in next(l for l in lines if l.startswith("c_cpu"))
-    assert "0 of 8" in next(l for l in lines if l.startswith("numpy_ref"))
+    assert "10 of 10" in next(l for l in lines if l.startswith("c_cpu"))
+    assert "0 of 10" in next(l for l in lines if l.startswith("numpy_ref"))
 
 
 def test_backends_table_counts_the_linalg_kernels_and_names_the_host_fallback():

@@ -120,7 +120,8 @@ def one_hot(target, classes: int) -> np.ndarray:
 def test_every_optional_kernel_is_covered_here():
     assert set(OPTIONAL_KERNELS) == {"relu_backward", "axpy", "cross_entropy",
                                      "cross_entropy_backward", "softmax", "softmax_backward",
-                                     "log_softmax", "log_softmax_backward"}  # fmt: skip
+                                     "log_softmax", "log_softmax_backward", "lstm_gates",
+                                     "lstm_gates_backward"}  # fmt: skip
 
 
 # --- the dispatch in plugrad.ops.fused, path by path, against NumPy -----------------------

@@ -36,15 +36,17 @@ typedef struct {
 typedef struct {
     int mr, nr;
     int64_t mc, kc, nc;
-    void (*kernel)(int64_t kc, const void *A, const void *B, void *C, int64_t ldc, int beta);
+    /* C[MR x NR] (+)= A panel (kc x MR, packed) @ B panel (kc rows of NR, ldb apart) */
+    void (*kernel)(int64_t kc, const void *A, const void *B, int64_t ldb, void *C, int64_t ldc,
+                   int beta);
 } gemm_cfg;
 
 /* ------------------------------------------------------------- micro-kernels ------- */
 
 #define DEFINE_UKERNEL(NAME, T, VL, MR, NV, ATTR)                                          \
     typedef T NAME##_vec __attribute__((vector_size((VL) * sizeof(T)), aligned(sizeof(T)))); \
-    ATTR static void NAME(int64_t kc, const void *Av, const void *Bv, void *Cv, int64_t ldc, \
-                          int beta) {                                                      \
+    ATTR static void NAME(int64_t kc, const void *Av, const void *Bv, int64_t ldb, void *Cv, \
+                          int64_t ldc, int beta) {                                         \
         const T *restrict A = (const T *)Av;                                               \
         const T *restrict B = (const T *)Bv;                                               \
         T *restrict C = (T *)Cv;                                                           \
@@ -54,7 +56,7 @@ typedef struct {
         for (int64_t p = 0; p < kc; p++) {                                                 \
             NAME##_vec b[NV];                                                              \
             for (int v = 0; v < NV; v++)                                                   \
-                b[v] = *(const NAME##_vec *)(B + p * (VL) * (NV) + v * (VL));              \
+                b[v] = *(const NAME##_vec *)(B + p * ldb + v * (VL));                      \
             for (int i = 0; i < MR; i++) {                                                 \
                 T a = A[p * (MR) + i];                                                     \
                 for (int v = 0; v < NV; v++) acc[i][v] += a * b[v];                        \
@@ -155,9 +157,9 @@ static void ensure_cfg(void) {
                                 int64_t mr = mc - ir < MR ? mc - ir : MR;                   \
                                 T *cp = C + (ic + ir) * ldc + jc + jr;                      \
                                 if (mr == MR && nr == NR) {                                 \
-                                    cfg->kernel(kc, myap + ir * kc, bpan, cp, ldc, beta);   \
+                                    cfg->kernel(kc, myap + ir * kc, bpan, NR, cp, ldc, beta);\
                                 } else {                                                    \
-                                    cfg->kernel(kc, myap + ir * kc, bpan, tmp, NR, 0);      \
+                                    cfg->kernel(kc, myap + ir * kc, bpan, NR, tmp, NR, 0);  \
                                     for (int64_t i = 0; i < mr; i++)                        \
                                         for (int64_t j = 0; j < nr; j++) {                  \
                                             T v = tmp[i * NR + j];                          \
@@ -332,12 +334,94 @@ static void ensure_cfg(void) {
         return 0;                                                                           \
     }
 
+/* Few rows of A (m <= SMALL_M) and B with contiguous rows: B is read where it lies instead of
+   packed. Packing copies all of B for each call, which for so few rows costs about what the
+   products do (the recurrent nets' per-step h @ W). Each thread takes a share of B's NR-wide
+   panels for every row of A (so the threads split n, not the few rows) and packs A's k block
+   itself; only a last, narrower panel is packed, so no read runs past B's rows. */
+enum { SMALL_M = 64 };
+
+static int direct_b(int64_t m, int64_t n, const bmat *B, int NR) {
+    return m <= SMALL_M && B->kind == B_STRIDED && B->cs == 1 && n >= NR;
+}
+
+#define DEFINE_GEMM_DIRECT_B(T, SFX)                                                       \
+    static void direct_share_##SFX(const gemm_cfg *cfg, int64_t m, int64_t n, int64_t k,   \
+                                   const amat *A, const bmat *B, T *C, int64_t ldc,        \
+                                   T *ap, T *bp, int64_t p0, int64_t p1) {                 \
+        const int MR = cfg->mr, NR = cfg->nr;                                               \
+        const T *base = (const T *)B->p;                                                    \
+        T tmp[12 * 32];                                                                     \
+        for (int64_t pc = 0; pc < k; pc += cfg->kc) {                                       \
+            int64_t kc = k - pc < cfg->kc ? k - pc : cfg->kc;                               \
+            int beta = pc > 0;                                                              \
+            pack_a_##SFX(A, 0, m, pc, kc, ap, MR);                                          \
+            for (int64_t jp = p0; jp < p1; jp++) {                                          \
+                int64_t jr = jp * NR, nr = n - jr < NR ? n - jr : NR;                       \
+                const T *panel = base + pc * B->rs + jr;                                    \
+                int64_t ldb = B->rs;                                                        \
+                if (nr < NR) {                                                              \
+                    pack_b_##SFX(B, pc, kc, jr, nr, 0, bp, NR);                             \
+                    panel = bp;                                                             \
+                    ldb = NR;                                                               \
+                }                                                                           \
+                for (int64_t ir = 0; ir < m; ir += MR) {                                    \
+                    int64_t mr = m - ir < MR ? m - ir : MR;                                 \
+                    T *cp = C + ir * ldc + jr;                                              \
+                    if (mr == MR && nr == NR) {                                             \
+                        cfg->kernel(kc, ap + ir * kc, panel, ldb, cp, ldc, beta);           \
+                        continue;                                                           \
+                    }                                                                       \
+                    cfg->kernel(kc, ap + ir * kc, panel, ldb, tmp, NR, 0);                  \
+                    for (int64_t i = 0; i < mr; i++)                                        \
+                        for (int64_t j = 0; j < nr; j++) {                                  \
+                            T v = tmp[i * NR + j];                                          \
+                            cp[i * ldc + j] = beta ? cp[i * ldc + j] + v : v;               \
+                        }                                                                   \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    static int gemm_direct_##SFX(const gemm_cfg *cfg, int64_t m, int64_t n, int64_t k,     \
+                                 const amat *A, const bmat *B, T *C, int64_t ldc, int nt) { \
+        const int MR = cfg->mr, NR = cfg->nr;                                               \
+        int64_t np = (n + NR - 1) / NR, kcmax = k < cfg->kc ? k : cfg->kc;                  \
+        int64_t mpad = (m + MR - 1) / MR * MR;                                              \
+        if (nt > np) nt = (int)np;                                                          \
+        if (nt < 1) nt = 1;                                                                 \
+        size_t per = (size_t)(mpad * kcmax + NR * kcmax);                                   \
+        T *scratch = (T *)pg_scratch_alloc(sizeof(T) * per * (size_t)nt);                   \
+        if (!scratch) return -2;                                                            \
+        if (nt > 1) {                                                                       \
+            _Pragma("omp parallel num_threads(nt)")                                         \
+            {                                                                               \
+                int t = omp_get_thread_num();                                               \
+                T *ap = scratch + per * (size_t)t;                                          \
+                direct_share_##SFX(cfg, m, n, k, A, B, C, ldc, ap, ap + mpad * kcmax,       \
+                                   np * t / nt, np * (t + 1) / nt);                         \
+            }                                                                               \
+        } else {                                                                            \
+            direct_share_##SFX(cfg, m, n, k, A, B, C, ldc, scratch, scratch + mpad * kcmax, \
+                               0, np);                                                      \
+        }                                                                                   \
+        pg_scratch_free(scratch);                                                           \
+        return 0;                                                                           \
+    }
+
 DEFINE_GEMM(float, f32)
 DEFINE_GEMM(double, f64)
+DEFINE_GEMM_DIRECT_B(float, f32)
+DEFINE_GEMM_DIRECT_B(double, f64)
 
 static int gemm_dt(int dt, int64_t m, int64_t n, int64_t k, const amat *A, const bmat *B,
                    char *C, int64_t ldc, int nt) {
     ensure_cfg();
+    if (m > 0 && n > 0 && k > 0) {
+        if (dt == DT_F32 && direct_b(m, n, B, cfg_f32.nr))
+            return gemm_direct_f32(&cfg_f32, m, n, k, A, B, (float *)C, ldc, nt);
+        if (dt == DT_F64 && direct_b(m, n, B, cfg_f64.nr))
+            return gemm_direct_f64(&cfg_f64, m, n, k, A, B, (double *)C, ldc, nt);
+    }
     if (dt == DT_F32) return gemm_f32(&cfg_f32, m, n, k, A, B, (float *)C, ldc, nt);
     if (dt == DT_F64) return gemm_f64(&cfg_f64, m, n, k, A, B, (double *)C, ldc, nt);
     return -1;

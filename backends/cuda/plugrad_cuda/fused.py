@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 from . import dtypes, layout
 from .base import THREADS
 from .checks import VALID
@@ -104,3 +106,23 @@ class FusedKernelsMixin:
             self.launch(f"pg_softmax_backward_{y.dtype}", _grid(n, per_block), self.ptr(y),
                         self.ptr(grad), i64(n), i64(c), self.ptr(out), i64(per_block),
                         i64(is_log))  # fmt: skip
+
+    def lstm_gates(self, projected, recurrent, c_prev, gates, c, h):
+        self._gates("lstm_gates", (projected, recurrent, c_prev), (gates, c, h))
+
+    def lstm_gates_backward(self, dh, dc, gates, c, c_prev, d_pre, dc_prev):
+        self._gates("lstm_gates_backward", (dh, dc, gates, c, c_prev), (d_pre, dc_prev))
+
+    def _gates(self, what, inputs, outputs):
+        n, hidden = getattr(VALID, what)(*inputs, *outputs)
+        if outputs[0].dtype in dtypes.HALVES:
+            count = len(inputs)
+            self.on_float32(lambda *views: self._gates(what, views[:count], views[count:]),
+                            inputs, outputs)  # fmt: skip
+            return
+        if n:
+            views = (*inputs, *outputs)
+            rows = (ctypes.c_int64 * 7)(*(v.strides[0] for v in views))
+            pointers = [self.ptr(v) for v in views]
+            name = f"pg_{what}_{outputs[0].dtype}"
+            self.launch_elements(name, n * hidden, *pointers, rows, i64(n), i64(hidden))

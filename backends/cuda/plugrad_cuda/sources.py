@@ -50,6 +50,8 @@ FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
         "pg_cross_entropy_backward": dtypes.FLOATS,
         "pg_softmax": dtypes.FLOATS,
         "pg_softmax_backward": dtypes.FLOATS,
+        "pg_lstm_gates": dtypes.FLOATS,
+        "pg_lstm_gates_backward": dtypes.FLOATS,
     },
 }
 SINGLE_KERNELS = {"index.cu": ("pg_check_index",)}  # kernels not instantiated per dtype

@@ -44,13 +44,6 @@ template <class T> __device__ void fill(T *out, T value, const Layout<1> &L, pg_
 }
 
 /* ---------------------------------------------------------------------- unary ---- */
-template <class T> __device__ __forceinline__ T sigmoid(T v) {
-    /* split by sign so exp never overflows */
-    T e = exp_(-fabs_(v));
-    T r = T(1) / (T(1) + e);
-    return v >= T(0) ? r : e * r;
-}
-
 template <class T> __device__ __forceinline__ T unary_float(int op, T v) {
     switch (op) {
     case U_NEG: return -v;

@@ -1,8 +1,10 @@
 /* The optional fused kernels (plugrad.backend.protocol.FusedKernels): relu_backward and axpy
    over strided layouts, softmax cross-entropy by rows (a warp a row, or a block for long
    rows, as in reduce.cu) with its backward, and softmax / log_softmax over the last axis of
-   compact rows (the same warp or block a row) with their backwards. Targets are checked by pg_check_index (index.cu)
-   first, so the host raises IndexError before anything is written. */
+   compact rows (the same warp or block a row) with their backwards, and the LSTM cell's gates
+   (a thread per hidden unit of a row: its four gates, c and h). Targets are checked by
+   pg_check_index (index.cu) first, so the host raises IndexError before anything is
+   written. */
 #include "pg_common.cuh"
 
 namespace pg {
@@ -181,6 +183,50 @@ __device__ void softmax_backward_rows(const T *y, const T *g, pg_i64 rows, pg_i6
     }
 }
 
+/* rows[k]: operand k's row stride (rows have unit stride); gates (i, f, g, o) blocks of H */
+template <class T>
+__device__ void lstm_gates(const T *p, const T *r, const T *cp, T *g, T *c, T *h,
+                           const pg_i64 *rows, pg_i64 n, pg_i64 H) {
+    for (pg_i64 e = global_thread(); e < n * H; e += grid_threads()) {
+        pg_i64 i = e / H, j = e % H;
+        const T *pi = p + i * rows[0] + j, *ri = r + i * rows[1] + j;
+        T *gi = g + i * rows[3] + j;
+        T in = sigmoid(pi[0] + ri[0]), f = sigmoid(pi[H] + ri[H]);
+        T gg = tanh_(pi[2 * H] + ri[2 * H]), o = sigmoid(pi[3 * H] + ri[3 * H]);
+        gi[0] = in;
+        gi[H] = f;
+        gi[2 * H] = gg;
+        gi[3 * H] = o;
+        T cell = f * cp[i * rows[2] + j] + in * gg;
+        c[i * rows[4] + j] = cell;
+        h[i * rows[5] + j] = o * tanh_(cell);
+    }
+}
+
+template <class T>
+__device__ void lstm_gates_backward(const T *dh, const T *dc, const T *g, const T *c,
+                                    const T *cp, T *d, T *dcp, const pg_i64 *rows, pg_i64 n,
+                                    pg_i64 H) {
+    for (pg_i64 e = global_thread(); e < n * H; e += grid_threads()) {
+        pg_i64 i = e / H, j = e % H;
+        const T *gi = g + i * rows[2] + j;
+        T in = gi[0], f = gi[H], gg = gi[2 * H], o = gi[3 * H];
+        T t = tanh_(c[i * rows[3] + j]), dhj = dh[i * rows[0] + j];
+        T total = dc[i * rows[1] + j] + dhj * o * (T(1) - t * t);
+        T *di = d + i * rows[5] + j;
+        di[0] = total * gg * (in * (T(1) - in));
+        di[H] = total * cp[i * rows[4] + j] * (f * (T(1) - f));
+        di[2 * H] = total * in * (T(1) - gg * gg);
+        di[3 * H] = dhj * t * (o * (T(1) - o));
+        dcp[i * rows[6] + j] = total * f;
+    }
+}
+
+/* the row strides, passed by value (a kernel parameter is one struct) */
+struct GateRows {
+    pg_i64 s[7];
+};
+
 }  // namespace pg
 
 #define PG_FUSED_KERNELS(name, T)                                                          \
@@ -222,5 +268,17 @@ __device__ void softmax_backward_rows(const T *y, const T *g, pg_i64 rows, pg_i6
         pg_i64 is_log) {                                                                   \
         pg::softmax_backward_rows(y, grad, rows, classes, out, (int)per_block, (int)is_log); \
     }                                                                                      \
-    PG_REGISTER_KERNEL(pg_softmax_backward_##name)
+    PG_REGISTER_KERNEL(pg_softmax_backward_##name)                                         \
+    extern "C" __global__ void pg_lstm_gates_##name(const T *p, const T *r, const T *cp,   \
+                                                    T *g, T *c, T *h, pg::GateRows rows,   \
+                                                    pg_i64 n, pg_i64 H) {                  \
+        pg::lstm_gates(p, r, cp, g, c, h, rows.s, n, H);                                   \
+    }                                                                                      \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_lstm_gates_##name)                                        \
+    extern "C" __global__ void pg_lstm_gates_backward_##name(                              \
+        const T *dh, const T *dc, const T *g, const T *c, const T *cp, T *d, T *dcp,       \
+        pg::GateRows rows, pg_i64 n, pg_i64 H) {                                           \
+        pg::lstm_gates_backward(dh, dc, g, c, cp, d, dcp, rows.s, n, H);                   \
+    }                                                                                      \
+    PG_REGISTER_KERNEL_NO_SYNC(pg_lstm_gates_backward_##name)
 PG_FLOAT_DTYPES(PG_FUSED_KERNELS)

@@ -234,6 +234,12 @@ __device__ __forceinline__ float ceil_(float x) { return ceilf(x); }
 __device__ __forceinline__ double ceil_(double x) { return ceil(x); }
 __device__ __forceinline__ float fabs_(float x) { return fabsf(x); }
 __device__ __forceinline__ double fabs_(double x) { return fabs(x); }
+template <class T> __device__ __forceinline__ T sigmoid(T v) {
+    /* split by sign so exp never overflows */
+    T e = exp_(-fabs_(v));
+    T r = T(1) / (T(1) + e);
+    return v >= T(0) ? r : e * r;
+}
 __device__ __forceinline__ float pow_(float x, float y) { return powf(x, y); }
 __device__ __forceinline__ double pow_(double x, double y) { return pow(x, y); }
 
