@@ -589,10 +589,11 @@ def test_matmul_sizes(dtype, kernel):
 
 @pytest.mark.parametrize("kernel", ["avx512", "avx2", "portable"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_matmul_few_rows_read_b_in_place(kernel, threads):
-    """Up to 64 rows of A with B's rows contiguous: B is read where it lies, not packed
-    (gemm.c's direct path); a last panel narrower than the micro-kernel's is packed, so no read
-    runs past B. 65 rows take the packed path, for comparison."""
+def test_matmul_few_rows(kernel, threads):
+    """Up to 64 rows of A: the threads split B's panels, each read where it lies when B's rows
+    are contiguous and packed otherwise (B transposed or strided, or a last panel narrower than
+    the micro-kernel's, so that no read runs past B); gemm.c's few-rows path. 65 rows take the
+    shared packed path, for comparison."""
     used = be.set_gemm_kernel(kernel)
     before = be.get_num_threads()
     be.set_num_threads(threads)
@@ -600,10 +601,12 @@ def test_matmul_few_rows_read_b_in_place(kernel, threads):
         rng = np.random.default_rng(12)
         for dtype in ("float32", "float64"):
             for m in (1, 5, 12, 13, 32, 64, 65):
-                for n, k in ((32, 1), (33, 300), (100, 7), (1024, 256), (256, 1024)):
-                    layout_b = ("compact", "offset")[(m + n) % 2]
+                for i, (n, k) in enumerate(((32, 1), (33, 300), (100, 7), (16, 32), (1024, 256),
+                                            (256, 1024))):  # fmt: skip
+                    layout_b = ("compact", "offset", "T", "step", "flip")[(m + i) % 5]
                     _matmul_case(dtype, 1, 1, m, k, n, "compact", layout_b, rng)
             _matmul_case(dtype, 3, 1, 32, 40, 70, "T", "offset", rng)  # one B for a batch
+            _matmul_case(dtype, 32, 32, 32, 16, 32, "compact", "T", rng)  # attention's q k^T
     finally:
         be.set_gemm_kernel(None)
         be.set_num_threads(before)

@@ -173,6 +173,45 @@ static void ensure_cfg(void) {
             }                                                                               \
         }
 
+/* Positions [q0, q0 + len) of one image's output, in order, of one (c, ki, kj) row of the
+   im2col matrix: dst[t * ds] = x[c, oh * sh - ph + ki * dh, ow * sw - pw + kj * dw] (zero in
+   the padding), for (oh, ow) the position q0 + t. xc is the image's channel c. Along an output
+   row the reads are one strided run (contiguous at stride 1), so the bounds are worked out
+   once a row instead of once an element. */
+#define DEFINE_IM2COL_RUN(T, SFX)                                                           \
+    static void im2col_run_##SFX(const conv_t *g, const T *xc, int64_t ki, int64_t kj,      \
+                                 int64_t q0, int64_t len, T *dst, int64_t ds) {             \
+        int64_t oh = q0 / g->OW, ow = q0 % g->OW;                                           \
+        for (int64_t j = 0; j < len; oh++, ow = 0) {                                        \
+            int64_t run = len - j < g->OW - ow ? len - j : g->OW - ow;                      \
+            T *d = dst + j * ds;                                                            \
+            j += run;                                                                       \
+            int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                   \
+            if (ih < 0 || ih >= g->H) {                                                     \
+                for (int64_t t = 0; t < run; t++) d[t * ds] = 0;                            \
+                continue;                                                                   \
+            }                                                                               \
+            const T *row = xc + ih * g->W;                                                  \
+            int64_t iw0 = ow * g->sw - g->pw + kj * g->dw, sw = g->sw;                      \
+            /* t in [lo, hi) reads inside the row: 0 <= iw0 + t * sw < W */                 \
+            int64_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;                               \
+            int64_t hi = iw0 > g->W - 1 ? 0 : (g->W - 1 - iw0) / sw + 1;                    \
+            if (lo > run) lo = run;                                                         \
+            if (hi > run) hi = run;                                                         \
+            if (hi < lo) hi = lo;                                                           \
+            for (int64_t t = 0; t < lo; t++) d[t * ds] = 0;                                 \
+            if (sw == 1 && ds == 1) {                                                       \
+                const T *src = row + iw0;                                                   \
+                for (int64_t t = lo; t < hi; t++) d[t] = src[t];                            \
+            } else {                                                                        \
+                for (int64_t t = lo; t < hi; t++) d[t * ds] = row[iw0 + t * sw];            \
+            }                                                                               \
+            for (int64_t t = hi; t < run; t++) d[t * ds] = 0;                               \
+        }                                                                                   \
+    }
+DEFINE_IM2COL_RUN(float, f32)
+DEFINE_IM2COL_RUN(double, f64)
+
 #define DEFINE_GEMM(T, SFX)                                                                 \
     static void pack_a_##SFX(const amat *A, int64_t i0, int64_t mc, int64_t p0, int64_t kc,  \
                              T *dst, int MR) {                                              \
@@ -262,38 +301,33 @@ static void ensure_cfg(void) {
             return;                                                                         \
         }                                                                                   \
         const conv_t *g = B->cv;                                                            \
-        if (B->kind == B_IM2COL) {                                                          \
+        if (B->kind == B_IM2COL) { /* row p of the panel: one (c, ki, kj), NR positions */   \
             for (int64_t p = 0; p < kc; p++) {                                              \
                 int64_t r = p0 + p, kj = r % g->KW, t = r / g->KW;                          \
                 int64_t ki = t % g->KH, c = t / g->KH;                                      \
-                const T *xc = base + c * g->H * g->W;                                       \
-                int64_t col = j0 + jr, oh = col / g->OW, ow = col % g->OW;                  \
-                for (int64_t j = 0; j < nr; j++) {                                          \
-                    int64_t ih = oh * g->sh - g->ph + ki * g->dh;                           \
-                    int64_t iw = ow * g->sw - g->pw + kj * g->dw;                           \
-                    d[p * NR + j] = (ih >= 0 && ih < g->H && iw >= 0 && iw < g->W)          \
-                                        ? xc[ih * g->W + iw] : (T)0;                        \
-                    if (++ow == g->OW) { ow = 0; oh++; }                                    \
-                }                                                                           \
+                im2col_run_##SFX(g, base + c * g->H * g->W, ki, kj, j0 + jr, nr,            \
+                                 d + p * NR, 1);                                            \
                 for (int64_t j = nr; j < NR; j++) d[p * NR + j] = 0;                        \
             }                                                                               \
             return;                                                                         \
         }                                                                                   \
-        /* B_IM2COL_T */                                                                    \
+        /* B_IM2COL_T: column j of the panel is one (c, ki, kj) over kc positions (n, oh,  \
+           ow), which may span images */                                                    \
         int64_t ohw = g->OH * g->OW;                                                        \
-        for (int64_t p = 0; p < kc; p++) {                                                  \
-            int64_t k = p0 + p, n = k / ohw, q = k % ohw, oh = q / g->OW, ow = q % g->OW;   \
-            const T *xn = base + n * g->xn;                                                 \
-            int64_t col = j0 + jr, kj = col % g->KW, t = col / g->KW;                       \
-            int64_t ki = t % g->KH, c = t / g->KH;                                          \
-            for (int64_t j = 0; j < nr; j++) {                                              \
-                int64_t ih = oh * g->sh - g->ph + ki * g->dh;                               \
-                int64_t iw = ow * g->sw - g->pw + kj * g->dw;                               \
-                d[p * NR + j] = (ih >= 0 && ih < g->H && iw >= 0 && iw < g->W)              \
-                                    ? xn[(c * g->H + ih) * g->W + iw] : (T)0;               \
-                if (++kj == g->KW) { kj = 0; if (++ki == g->KH) { ki = 0; c++; } }          \
+        for (int64_t j = 0; j < NR; j++) {                                                  \
+            if (j >= nr) {                                                                  \
+                for (int64_t p = 0; p < kc; p++) d[p * NR + j] = 0;                         \
+                continue;                                                                   \
             }                                                                               \
-            for (int64_t j = nr; j < NR; j++) d[p * NR + j] = 0;                            \
+            int64_t col = j0 + jr + j, kj = col % g->KW, t = col / g->KW;                   \
+            int64_t ki = t % g->KH, c = t / g->KH;                                          \
+            for (int64_t p = 0; p < kc;) {                                                  \
+                int64_t k = p0 + p, n = k / ohw, q = k % ohw;                               \
+                int64_t len = kc - p < ohw - q ? kc - p : ohw - q;                          \
+                im2col_run_##SFX(g, base + n * g->xn + c * g->H * g->W, ki, kj, q, len,     \
+                                 d + p * NR + j, NR);                                       \
+                p += len;                                                                   \
+            }                                                                               \
         }                                                                                   \
     }                                                                                       \
     static int gemm_##SFX(const gemm_cfg *cfg, int64_t m, int64_t n, int64_t k,             \
@@ -334,19 +368,18 @@ static void ensure_cfg(void) {
         return 0;                                                                           \
     }
 
-/* Few rows of A (m <= SMALL_M) and B with contiguous rows: B is read where it lies instead of
-   packed. Packing copies all of B for each call, which for so few rows costs about what the
-   products do (the recurrent nets' per-step h @ W). Each thread takes a share of B's NR-wide
-   panels for every row of A (so the threads split n, not the few rows) and packs A's k block
-   itself; only a last, narrower panel is packed, so no read runs past B's rows. */
+/* Few rows of A (m <= SMALL_M): each thread takes a share of B's NR-wide panels for every row
+   of A (the threads split n, not the few rows), packs A's k block itself and reads each panel
+   of B where it lies when B's rows are contiguous; other panels (B transposed or strided, or a
+   last panel narrower than NR, so that no read runs past B) it packs for itself. Packing all
+   of B up front, shared by the threads, would cost about what the products do at so few rows
+   (the recurrent nets' per-step h @ W, attention's per-head products), plus a barrier. */
 enum { SMALL_M = 64 };
 
-static int direct_b(int64_t m, int64_t n, const bmat *B, int NR) {
-    return m <= SMALL_M && B->kind == B_STRIDED && B->cs == 1 && n >= NR;
-}
+static int few_rows(int64_t m, const bmat *B) { return m <= SMALL_M && B->kind == B_STRIDED; }
 
-#define DEFINE_GEMM_DIRECT_B(T, SFX)                                                       \
-    static void direct_share_##SFX(const gemm_cfg *cfg, int64_t m, int64_t n, int64_t k,   \
+#define DEFINE_GEMM_FEW_ROWS(T, SFX)                                                       \
+    static void few_rows_share_##SFX(const gemm_cfg *cfg, int64_t m, int64_t n, int64_t k,   \
                                    const amat *A, const bmat *B, T *C, int64_t ldc,        \
                                    T *ap, T *bp, int64_t p0, int64_t p1) {                 \
         const int MR = cfg->mr, NR = cfg->nr;                                               \
@@ -360,7 +393,7 @@ static int direct_b(int64_t m, int64_t n, const bmat *B, int NR) {
                 int64_t jr = jp * NR, nr = n - jr < NR ? n - jr : NR;                       \
                 const T *panel = base + pc * B->rs + jr;                                    \
                 int64_t ldb = B->rs;                                                        \
-                if (nr < NR) {                                                              \
+                if (nr < NR || B->cs != 1) {                                                \
                     pack_b_##SFX(B, pc, kc, jr, nr, 0, bp, NR);                             \
                     panel = bp;                                                             \
                     ldb = NR;                                                               \
@@ -382,7 +415,7 @@ static int direct_b(int64_t m, int64_t n, const bmat *B, int NR) {
             }                                                                               \
         }                                                                                   \
     }                                                                                       \
-    static int gemm_direct_##SFX(const gemm_cfg *cfg, int64_t m, int64_t n, int64_t k,     \
+    static int gemm_few_rows_##SFX(const gemm_cfg *cfg, int64_t m, int64_t n, int64_t k,     \
                                  const amat *A, const bmat *B, T *C, int64_t ldc, int nt) { \
         const int MR = cfg->mr, NR = cfg->nr;                                               \
         int64_t np = (n + NR - 1) / NR, kcmax = k < cfg->kc ? k : cfg->kc;                  \
@@ -397,11 +430,11 @@ static int direct_b(int64_t m, int64_t n, const bmat *B, int NR) {
             {                                                                               \
                 int t = omp_get_thread_num();                                               \
                 T *ap = scratch + per * (size_t)t;                                          \
-                direct_share_##SFX(cfg, m, n, k, A, B, C, ldc, ap, ap + mpad * kcmax,       \
+                few_rows_share_##SFX(cfg, m, n, k, A, B, C, ldc, ap, ap + mpad * kcmax,       \
                                    np * t / nt, np * (t + 1) / nt);                         \
             }                                                                               \
         } else {                                                                            \
-            direct_share_##SFX(cfg, m, n, k, A, B, C, ldc, scratch, scratch + mpad * kcmax, \
+            few_rows_share_##SFX(cfg, m, n, k, A, B, C, ldc, scratch, scratch + mpad * kcmax, \
                                0, np);                                                      \
         }                                                                                   \
         pg_scratch_free(scratch);                                                           \
@@ -410,17 +443,17 @@ static int direct_b(int64_t m, int64_t n, const bmat *B, int NR) {
 
 DEFINE_GEMM(float, f32)
 DEFINE_GEMM(double, f64)
-DEFINE_GEMM_DIRECT_B(float, f32)
-DEFINE_GEMM_DIRECT_B(double, f64)
+DEFINE_GEMM_FEW_ROWS(float, f32)
+DEFINE_GEMM_FEW_ROWS(double, f64)
 
 static int gemm_dt(int dt, int64_t m, int64_t n, int64_t k, const amat *A, const bmat *B,
                    char *C, int64_t ldc, int nt) {
     ensure_cfg();
     if (m > 0 && n > 0 && k > 0) {
-        if (dt == DT_F32 && direct_b(m, n, B, cfg_f32.nr))
-            return gemm_direct_f32(&cfg_f32, m, n, k, A, B, (float *)C, ldc, nt);
-        if (dt == DT_F64 && direct_b(m, n, B, cfg_f64.nr))
-            return gemm_direct_f64(&cfg_f64, m, n, k, A, B, (double *)C, ldc, nt);
+        if (dt == DT_F32 && few_rows(m, B))
+            return gemm_few_rows_f32(&cfg_f32, m, n, k, A, B, (float *)C, ldc, nt);
+        if (dt == DT_F64 && few_rows(m, B))
+            return gemm_few_rows_f64(&cfg_f64, m, n, k, A, B, (double *)C, ldc, nt);
     }
     if (dt == DT_F32) return gemm_f32(&cfg_f32, m, n, k, A, B, (float *)C, ldc, nt);
     if (dt == DT_F64) return gemm_f64(&cfg_f64, m, n, k, A, B, (double *)C, ldc, nt);
