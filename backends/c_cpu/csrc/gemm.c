@@ -605,6 +605,8 @@ int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
     return err;
 }
 
+/* The adjoint of im2col: each (c, ki, kj) row of cols adds into its input channel, a strided
+   run an output row, bounds worked out once a row (as im2col_run reads them). */
 #define DEFINE_COL2IM(T, SFX)                                                             \
     static void col2im_##SFX(const geom_t *g, const T *cols, T *gx, int nt) {              \
         _Pragma("omp parallel for schedule(static) num_threads(nt) if(nt > 1)")           \
@@ -614,15 +616,20 @@ int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
             for (int64_t ki = 0; ki < g->KH; ki++)                                        \
                 for (int64_t kj = 0; kj < g->KW; kj++) {                                  \
                     const T *row = cols + ((c * g->KH + ki) * g->KW + kj) * g->OHW;        \
+                    int64_t iw0 = kj * g->dw - g->pw, sw = g->sw;                         \
+                    /* ow in [lo, hi) lands inside the row: 0 <= iw0 + ow * sw < W */     \
+                    int64_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;                     \
+                    int64_t hi = iw0 > g->W - 1 ? 0 : (g->W - 1 - iw0) / sw + 1;          \
+                    if (hi > g->OW) hi = g->OW;                                           \
                     for (int64_t oh = 0; oh < g->OH; oh++) {                              \
                         int64_t ih = oh * g->sh - g->ph + ki * g->dh;                     \
                         if (ih < 0 || ih >= g->H) continue;                               \
-                        T *dst = img + ih * g->W;                                         \
+                        T *dst = img + ih * g->W + iw0;                                   \
                         const T *src = row + oh * g->OW;                                  \
-                        for (int64_t ow = 0; ow < g->OW; ow++) {                          \
-                            int64_t iw = ow * g->sw - g->pw + kj * g->dw;                 \
-                            if (iw >= 0 && iw < g->W) dst[iw] += src[ow];                 \
-                        }                                                                 \
+                        if (sw == 1)                                                      \
+                            for (int64_t ow = lo; ow < hi; ow++) dst[ow] += src[ow];      \
+                        else                                                              \
+                            for (int64_t ow = lo; ow < hi; ow++) dst[ow * sw] += src[ow]; \
                     }                                                                     \
                 }                                                                         \
         }                                                                                 \
