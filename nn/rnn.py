@@ -144,6 +144,11 @@ class RNNBase(Module):
             x = input.unsqueeze(1)
         else:
             x = input.transpose(0, 1) if self.batch_first else input
+        if x.shape[0] == 0:
+            raise ValueError(
+                f"{name} expects a sequence of at least one step, got input shape "
+                f"{tuple(input.shape)} (length 0)"
+            )
         initial = [self._initial(h, x.shape[1], input, unbatched) for h in states]
         directions = 2 if self.bidirectional else 1
         finals: list[list[Tensor]] = [[] for _ in initial]

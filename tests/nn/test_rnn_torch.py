@@ -135,6 +135,11 @@ def test_recurrent_bad_input_names_the_fix(device):
         lstm(plugrad.zeros(2, 1, 3, device=device), (plugrad.zeros(2, 1, 4, device=device),) * 2)
     with pytest.raises(ValueError, match="nonlinearity"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
+    for kind in (nn.LSTM, nn.GRU, nn.RNN):  # torch: "Expected sequence length to be larger than 0"
+        with pytest.raises(ValueError, match="at least one step"):
+            kind(3, 4, device=device)(plugrad.zeros(0, 2, 3, device=device))
+        with pytest.raises(ValueError, match="at least one step"):
+            kind(3, 4, batch_first=True, device=device)(plugrad.zeros(2, 0, 3, device=device))
 
 
 @pytest.mark.parametrize(
