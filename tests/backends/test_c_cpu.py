@@ -643,6 +643,10 @@ CONV_CASES = [
     (1, 8, 6, 6, 8, 3, 3, (1, 1), (1, 1), (1, 1), 8),
     (2, 16, 12, 12, 32, 3, 3, (1, 1), (1, 1), (1, 1), 1),
     (1, 1, 2, 2, 1, 3, 3, (1, 1), (0, 0), (1, 1), 1),  # empty output
+    # the forward over small images is one GEMM a chunk of images (gemm.c's conv2d_batched):
+    (130, 1, 32, 32, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1),  # two chunks, 128 + 2 images
+    (5, 4, 6, 6, 6, 3, 3, (2, 2), (1, 1), (1, 1), 2),  # groups, stride 2
+    (2, 16, 20, 20, 32, 3, 3, (1, 1), (1, 1), (1, 1), 1),  # big enough for one GEMM an image
 ]
 
 

@@ -24,7 +24,7 @@ typedef struct {
 enum { B_STRIDED, B_IM2COL, B_IM2COL_T };
 
 /* B_STRIDED: B[k, j] = p[k*rs + j*cs]
-   B_IM2COL:  B[(c, ki, kj), (oh, ow)] = x[c, oh*sh - ph + ki*dh, ow*sw - pw + kj*dw] (one image)
+   B_IM2COL:  B[(c, ki, kj), (n, oh, ow)] = x[n, c, oh*sh - ph + ki*dh, ow*sw - pw + kj*dw]
    B_IM2COL_T: B[(n, oh, ow), (c, ki, kj)] = the same element of image n */
 typedef struct {
     int kind;
@@ -301,19 +301,25 @@ DEFINE_IM2COL_RUN(double, f64)
             return;                                                                         \
         }                                                                                   \
         const conv_t *g = B->cv;                                                            \
-        if (B->kind == B_IM2COL) { /* row p of the panel: one (c, ki, kj), NR positions */   \
+        int64_t ohw = g->OH * g->OW;                                                        \
+        if (B->kind == B_IM2COL) { /* row p of the panel: one (c, ki, kj), NR positions    \
+                                      (n, oh, ow), which may span images */                \
             for (int64_t p = 0; p < kc; p++) {                                              \
                 int64_t r = p0 + p, kj = r % g->KW, t = r / g->KW;                          \
                 int64_t ki = t % g->KH, c = t / g->KH;                                      \
-                im2col_run_##SFX(g, base + c * g->H * g->W, ki, kj, j0 + jr, nr,            \
-                                 d + p * NR, 1);                                            \
+                for (int64_t j = 0; j < nr;) {                                              \
+                    int64_t col = j0 + jr + j, n = col / ohw, q = col % ohw;                \
+                    int64_t len = nr - j < ohw - q ? nr - j : ohw - q;                      \
+                    im2col_run_##SFX(g, base + n * g->xn + c * g->H * g->W, ki, kj, q, len, \
+                                     d + p * NR + j, 1);                                    \
+                    j += len;                                                               \
+                }                                                                           \
                 for (int64_t j = nr; j < NR; j++) d[p * NR + j] = 0;                        \
             }                                                                               \
             return;                                                                         \
         }                                                                                   \
         /* B_IM2COL_T: column j of the panel is one (c, ki, kj) over kc positions (n, oh,  \
            ow), which may span images */                                                    \
-        int64_t ohw = g->OH * g->OW;                                                        \
         for (int64_t j = 0; j < NR; j++) {                                                  \
             if (j >= nr) {                                                                  \
                 for (int64_t p = 0; p < kc; p++) d[p * NR + j] = 0;                         \
@@ -539,12 +545,50 @@ static int conv_image_threads(const geom_t *g, int nt) {
     return (nt > 1 && g->N >= nt) ? nt : 1;
 }
 
+/* Small images (a GEMM of at most SMALL_IMAGE multiply-adds each): a chunk of images is one
+   GEMM a group, over their im2col side by side, into cols (Og, images * OH * OW), then copied
+   to out (N, O, OH, OW); one GEMM per image would spend its time in per-call packing. Chunks
+   keep cols to about CHUNK_ELEMENTS. */
+enum { SMALL_IMAGE = 1 << 20, CHUNK_ELEMENTS = 1 << 20 };
+
+static int small_images(const geom_t *g) {
+    return g->N > 1 && g->OHW > 0 && g->KK > 0 &&
+           pg_sat_mul(pg_sat_mul(g->Og, g->OHW), g->KK) <= SMALL_IMAGE;
+}
+
+static int conv2d_batched(int dt, const geom_t *g, char *x, char *w, char *out, int nt) {
+    int64_t isz = dt == DT_F32 ? 4 : 8, per_chunk = CHUNK_ELEMENTS / (g->Og * g->OHW);
+    if (per_chunk < 1) per_chunk = 1;
+    if (per_chunk > g->N) per_chunk = g->N;
+    conv_t cv = conv_of(g);
+    char *cols = (char *)pg_scratch_alloc((size_t)(g->Og * per_chunk * g->OHW * isz));
+    if (!cols) return -2;
+    int err = 0;
+    for (int64_t n0 = 0; n0 < g->N && !err; n0 += per_chunk) {
+        int64_t images = g->N - n0 < per_chunk ? g->N - n0 : per_chunk;
+        int64_t width = images * g->OHW;
+        for (int64_t gi = 0; gi < g->G && !err; gi++) {
+            amat A = {w + gi * g->Og * g->KK * isz, g->KK, 1, 0, 0};
+            bmat B = {B_IM2COL, x + (n0 * g->C + gi * g->Cg) * g->H * g->W * isz, 0, 0, &cv};
+            err = gemm_dt(dt, g->Og, width, g->KK, &A, &B, cols, width, nt);
+            size_t row = (size_t)(g->OHW * isz);
+            for (int64_t n = 0; n < images && !err; n++)
+                for (int64_t o = 0; o < g->Og; o++)
+                    memcpy(out + (((n0 + n) * g->O + gi * g->Og + o) * g->OHW) * isz,
+                           cols + (o * width + n * g->OHW) * isz, row);
+        }
+    }
+    pg_scratch_free(cols);
+    return err;
+}
+
 int pg_conv2d(int dt, char *x, char *w, char *out, const int64_t *geometry) {
     geom_t g;
     if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
     int64_t isz = dt == DT_F32 ? 4 : 8;
     conv_t cv = conv_of(&g);
     int nt = pg_threads_for(conv_work(&g));
+    if (small_images(&g)) return conv2d_batched(dt, &g, x, w, out, nt);
     int ni = conv_image_threads(&g, nt);
     int inner = ni > 1 ? 1 : nt;
     int err = 0;
