@@ -649,17 +649,18 @@ int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
     return err;
 }
 
-/* The adjoint of im2col: each (c, ki, kj) row of cols adds into its input channel, a strided
-   run an output row, bounds worked out once a row (as im2col_run reads them). */
+/* The adjoint of im2col: each (c, ki, kj) row of cols (OH * OW values, rows ld apart) adds
+   into its input channel, a strided run an output row, bounds worked out once a row (as
+   im2col_run reads them). */
 #define DEFINE_COL2IM(T, SFX)                                                             \
-    static void col2im_##SFX(const geom_t *g, const T *cols, T *gx, int nt) {              \
+    static void col2im_##SFX(const geom_t *g, const T *cols, int64_t ld, T *gx, int nt) {  \
         _Pragma("omp parallel for schedule(static) num_threads(nt) if(nt > 1)")           \
         for (int64_t c = 0; c < g->Cg; c++) {                                             \
             T *img = gx + c * g->H * g->W;                                                \
             for (int64_t i = 0; i < g->H * g->W; i++) img[i] = 0;                         \
             for (int64_t ki = 0; ki < g->KH; ki++)                                        \
                 for (int64_t kj = 0; kj < g->KW; kj++) {                                  \
-                    const T *row = cols + ((c * g->KH + ki) * g->KW + kj) * g->OHW;        \
+                    const T *row = cols + ((c * g->KH + ki) * g->KW + kj) * ld;            \
                     int64_t iw0 = kj * g->dw - g->pw, sw = g->sw;                         \
                     /* ow in [lo, hi) lands inside the row: 0 <= iw0 + ow * sw < W */     \
                     int64_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;                     \
@@ -681,12 +682,53 @@ int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
 DEFINE_COL2IM(float, f32)
 DEFINE_COL2IM(double, f64)
 
+/* Small images, as conv2d_batched: grad_out's chunk of images side by side (Og, images * OHW)
+   in gt, one GEMM a group into cols (KK, images * OHW), then col2im an image (the images split
+   between the threads). */
+static int backward_input_batched(int dt, const geom_t *g, char *grad_out, char *w,
+                                  char *grad_x, int nt) {
+    int64_t isz = dt == DT_F32 ? 4 : 8, per_chunk = CHUNK_ELEMENTS / (g->KK * g->OHW);
+    if (per_chunk < 1) per_chunk = 1;
+    if (per_chunk > g->N) per_chunk = g->N;
+    size_t row = (size_t)(g->OHW * isz), chunk = (size_t)(per_chunk * g->OHW * isz);
+    char *cols = (char *)pg_scratch_alloc(chunk * (size_t)g->KK);
+    char *gt = (char *)pg_scratch_alloc(chunk * (size_t)g->Og);
+    int err = cols && gt ? 0 : -2;
+    for (int64_t n0 = 0; n0 < g->N && !err; n0 += per_chunk) {
+        int64_t images = g->N - n0 < per_chunk ? g->N - n0 : per_chunk;
+        int64_t width = images * g->OHW;
+        for (int64_t gi = 0; gi < g->G && !err; gi++) {
+            for (int64_t o = 0; o < g->Og; o++)
+                for (int64_t n = 0; n < images; n++)
+                    memcpy(gt + (o * width + n * g->OHW) * isz,
+                           grad_out + (((n0 + n) * g->O + gi * g->Og + o) * g->OHW) * isz, row);
+            amat A = {w + gi * g->Og * g->KK * isz, 1, g->KK, 0, 0};
+            bmat B = {B_STRIDED, gt, width, 1, NULL};
+            err = gemm_dt(dt, g->KK, width, g->Og, &A, &B, cols, width, nt);
+            if (err) break;
+#pragma omp parallel for schedule(static) num_threads(nt) if(nt > 1)
+            for (int64_t n = 0; n < images; n++) {
+                char *gx = grad_x + ((n0 + n) * g->C + gi * g->Cg) * g->H * g->W * isz;
+                char *mine = cols + n * g->OHW * isz;
+                if (dt == DT_F32)
+                    col2im_f32(g, (const float *)mine, width, (float *)gx, 1);
+                else
+                    col2im_f64(g, (const double *)mine, width, (double *)gx, 1);
+            }
+        }
+    }
+    pg_scratch_free(cols);
+    pg_scratch_free(gt);
+    return err;
+}
+
 int pg_conv2d_backward_input(int dt, char *grad_out, char *w, char *grad_x,
                              const int64_t *geometry) {
     geom_t g;
     if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
     int64_t isz = dt == DT_F32 ? 4 : 8;
     int nt = pg_threads_for(conv_work(&g));
+    if (small_images(&g)) return backward_input_batched(dt, &g, grad_out, w, grad_x, nt);
     int ni = conv_image_threads(&g, nt);
     /* one column buffer per working thread: memory is bounded by threads, not the batch */
     size_t csize = (size_t)(g.KK * g.OHW * isz);
@@ -706,9 +748,9 @@ int pg_conv2d_backward_input(int dt, char *grad_out, char *w, char *grad_x,
             if (e) continue;
             char *gx = grad_x + (n * g.C + gi * g.Cg) * g.H * g.W * isz;
             if (dt == DT_F32)
-                col2im_f32(&g, (const float *)mycols, (float *)gx, ntc);
+                col2im_f32(&g, (const float *)mycols, g.OHW, (float *)gx, ntc);
             else
-                col2im_f64(&g, (const double *)mycols, (double *)gx, ntc);
+                col2im_f64(&g, (const double *)mycols, g.OHW, (double *)gx, ntc);
         }
     }
     pg_scratch_free(cols);
