@@ -19,6 +19,9 @@ typedef struct {
 typedef struct {
     int64_t C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw;
     int64_t xn; /* elements between images of x */
+    /* NULL, or for narrow outputs (runs too short to pay their bounds arithmetic) the offset
+       in an image of each im2col element, (C KH KW, OH OW) row-major, -1 in the padding */
+    const int32_t *table;
 } conv_t;
 
 enum { B_STRIDED, B_IM2COL, B_IM2COL_T };
@@ -302,6 +305,20 @@ DEFINE_IM2COL_RUN(double, f64)
         }                                                                                   \
         const conv_t *g = B->cv;                                                            \
         int64_t ohw = g->OH * g->OW;                                                        \
+        if (B->kind == B_IM2COL && g->table) {                                              \
+            for (int64_t p = 0; p < kc; p++) {                                              \
+                const int32_t *offsets = g->table + (p0 + p) * ohw;                         \
+                int64_t col = j0 + jr, n = col / ohw, q = col % ohw;                        \
+                const T *img = base + n * g->xn;                                            \
+                for (int64_t j = 0; j < nr; j++) {                                          \
+                    int32_t off = offsets[q];                                               \
+                    d[p * NR + j] = off >= 0 ? img[off] : (T)0;                             \
+                    if (++q == ohw) { q = 0; img += g->xn; }                                \
+                }                                                                           \
+                for (int64_t j = nr; j < NR; j++) d[p * NR + j] = 0;                        \
+            }                                                                               \
+            return;                                                                         \
+        }                                                                                   \
         if (B->kind == B_IM2COL) { /* row p of the panel: one (c, ki, kj), NR positions    \
                                       (n, oh, ow), which may span images */                \
             for (int64_t p = 0; p < kc; p++) {                                              \
@@ -327,6 +344,17 @@ DEFINE_IM2COL_RUN(double, f64)
             }                                                                               \
             int64_t col = j0 + jr + j, kj = col % g->KW, t = col / g->KW;                   \
             int64_t ki = t % g->KH, c = t / g->KH;                                          \
+            if (g->table) {                                                                 \
+                const int32_t *offsets = g->table + col * ohw;                              \
+                int64_t n = p0 / ohw, q = p0 % ohw;                                         \
+                const T *img = base + n * g->xn;                                            \
+                for (int64_t p = 0; p < kc; p++) {                                          \
+                    int32_t off = offsets[q];                                               \
+                    d[p * NR + j] = off >= 0 ? img[off] : (T)0;                             \
+                    if (++q == ohw) { q = 0; img += g->xn; }                                \
+                }                                                                           \
+                continue;                                                                   \
+            }                                                                               \
             for (int64_t p = 0; p < kc;) {                                                  \
                 int64_t k = p0 + p, n = k / ohw, q = k % ohw;                               \
                 int64_t len = kc - p < ohw - q ? kc - p : ohw - q;                          \
@@ -533,10 +561,35 @@ static int64_t conv_work(const geom_t *g) {
     return pg_sat_mul(pg_sat_mul(pg_sat_mul(g->N, g->O), g->OHW), g->KK ? g->KK : 1) / 8;
 }
 
+/* Outputs narrower than NARROW_OW, with at most TABLE_MAX im2col elements an image, pack
+   through an offset table (conv_t.table) built once a call. */
+enum { NARROW_OW = 16, TABLE_MAX = 1 << 20 };
+
 static conv_t conv_of(const geom_t *g) {
     conv_t c = {g->Cg, g->H, g->W, g->KH, g->KW, g->OH, g->OW,
-                g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, g->C * g->H * g->W};
+                g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, g->C * g->H * g->W, NULL};
     return c;
+}
+
+/* c's table when its outputs are narrow (the caller frees it); NULL otherwise or when memory
+   is short (packing then takes the run path) */
+static int32_t *attach_table(const geom_t *g, conv_t *c) {
+    if (g->OW >= NARROW_OW || pg_sat_mul(g->KK, g->OHW) > TABLE_MAX || g->Cg * g->H * g->W > INT32_MAX)
+        return NULL;
+    int32_t *table = (int32_t *)pg_scratch_alloc(sizeof(int32_t) * (size_t)(g->KK * g->OHW));
+    if (!table) return NULL;
+    int32_t *t = table;
+    for (int64_t r = 0; r < g->KK; r++) {
+        int64_t kj = r % g->KW, ki = r / g->KW % g->KH, ch = r / (g->KW * g->KH);
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                int64_t ih = oh * g->sh - g->ph + ki * g->dh, iw = ow * g->sw - g->pw + kj * g->dw;
+                *t++ = ih >= 0 && ih < g->H && iw >= 0 && iw < g->W
+                           ? (int32_t)((ch * g->H + ih) * g->W + iw) : -1;
+            }
+    }
+    c->table = table;
+    return table;
 }
 
 /* Threads split the batch when it has enough images (one parallel region per call, which
@@ -561,9 +614,9 @@ static int conv2d_batched(int dt, const geom_t *g, char *x, char *w, char *out, 
     if (per_chunk < 1) per_chunk = 1;
     if (per_chunk > g->N) per_chunk = g->N;
     conv_t cv = conv_of(g);
+    int32_t *table = attach_table(g, &cv);
     char *cols = (char *)pg_scratch_alloc((size_t)(g->Og * per_chunk * g->OHW * isz));
-    if (!cols) return -2;
-    int err = 0;
+    int err = cols ? 0 : -2;
     for (int64_t n0 = 0; n0 < g->N && !err; n0 += per_chunk) {
         int64_t images = g->N - n0 < per_chunk ? g->N - n0 : per_chunk;
         int64_t width = images * g->OHW;
@@ -579,6 +632,7 @@ static int conv2d_batched(int dt, const geom_t *g, char *x, char *w, char *out, 
         }
     }
     pg_scratch_free(cols);
+    pg_scratch_free(table);
     return err;
 }
 
@@ -589,6 +643,7 @@ int pg_conv2d(int dt, char *x, char *w, char *out, const int64_t *geometry) {
     conv_t cv = conv_of(&g);
     int nt = pg_threads_for(conv_work(&g));
     if (small_images(&g)) return conv2d_batched(dt, &g, x, w, out, nt);
+    int32_t *table = attach_table(&g, &cv);
     int ni = conv_image_threads(&g, nt);
     int inner = ni > 1 ? 1 : nt;
     int err = 0;
@@ -601,6 +656,7 @@ int pg_conv2d(int dt, char *x, char *w, char *out, const int64_t *geometry) {
             int e = gemm_dt(dt, g.Og, g.OHW, g.KK, &A, &B, C, g.OHW, inner);
             if (e < err) err = e;
         }
+    pg_scratch_free(table);
     return err;
 }
 
@@ -610,6 +666,7 @@ int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
     if ((dt != DT_F32 && dt != DT_F64) || load_geom(&g, geometry)) return -1;
     int64_t isz = dt == DT_F32 ? 4 : 8;
     conv_t cv = conv_of(&g);
+    int32_t *table = attach_table(&g, &cv);
     int nt = pg_threads_for(conv_work(&g));
     int ni = conv_image_threads(&g, nt);
     int64_t wsize = g.O * g.KK; /* elements of grad_w */
@@ -646,6 +703,7 @@ int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
         }
         pg_scratch_free(part);
     }
+    pg_scratch_free(table);
     return err;
 }
 
@@ -653,7 +711,18 @@ int pg_conv2d_backward_weight(int dt, char *x, char *grad_out, char *grad_w,
    into its input channel, a strided run an output row, bounds worked out once a row (as
    im2col_run reads them). */
 #define DEFINE_COL2IM(T, SFX)                                                             \
-    static void col2im_##SFX(const geom_t *g, const T *cols, int64_t ld, T *gx, int nt) {  \
+    static void col2im_##SFX(const geom_t *g, const T *cols, int64_t ld, T *gx, int nt,   \
+                             const int32_t *table) {                                      \
+        if (table) { /* narrow outputs: through im2col's offset table, one thread */      \
+            for (int64_t i = 0; i < g->Cg * g->H * g->W; i++) gx[i] = 0;                  \
+            for (int64_t r = 0; r < g->KK; r++) {                                         \
+                const int32_t *offsets = table + r * g->OHW;                              \
+                const T *row = cols + r * ld;                                             \
+                for (int64_t q = 0; q < g->OHW; q++)                                      \
+                    if (offsets[q] >= 0) gx[offsets[q]] += row[q];                        \
+            }                                                                             \
+            return;                                                                       \
+        }                                                                                 \
         _Pragma("omp parallel for schedule(static) num_threads(nt) if(nt > 1)")           \
         for (int64_t c = 0; c < g->Cg; c++) {                                             \
             T *img = gx + c * g->H * g->W;                                                \
@@ -693,6 +762,8 @@ static int backward_input_batched(int dt, const geom_t *g, char *grad_out, char 
     size_t row = (size_t)(g->OHW * isz), chunk = (size_t)(per_chunk * g->OHW * isz);
     char *cols = (char *)pg_scratch_alloc(chunk * (size_t)g->KK);
     char *gt = (char *)pg_scratch_alloc(chunk * (size_t)g->Og);
+    conv_t cv = conv_of(g);
+    int32_t *table = attach_table(g, &cv);
     int err = cols && gt ? 0 : -2;
     for (int64_t n0 = 0; n0 < g->N && !err; n0 += per_chunk) {
         int64_t images = g->N - n0 < per_chunk ? g->N - n0 : per_chunk;
@@ -711,14 +782,15 @@ static int backward_input_batched(int dt, const geom_t *g, char *grad_out, char 
                 char *gx = grad_x + ((n0 + n) * g->C + gi * g->Cg) * g->H * g->W * isz;
                 char *mine = cols + n * g->OHW * isz;
                 if (dt == DT_F32)
-                    col2im_f32(g, (const float *)mine, width, (float *)gx, 1);
+                    col2im_f32(g, (const float *)mine, width, (float *)gx, 1, table);
                 else
-                    col2im_f64(g, (const double *)mine, width, (double *)gx, 1);
+                    col2im_f64(g, (const double *)mine, width, (double *)gx, 1, table);
             }
         }
     }
     pg_scratch_free(cols);
     pg_scratch_free(gt);
+    pg_scratch_free(table);
     return err;
 }
 
@@ -748,9 +820,9 @@ int pg_conv2d_backward_input(int dt, char *grad_out, char *w, char *grad_x,
             if (e) continue;
             char *gx = grad_x + (n * g.C + gi * g.Cg) * g.H * g.W * isz;
             if (dt == DT_F32)
-                col2im_f32(&g, (const float *)mycols, g.OHW, (float *)gx, ntc);
+                col2im_f32(&g, (const float *)mycols, g.OHW, (float *)gx, ntc, NULL);
             else
-                col2im_f64(&g, (const double *)mycols, g.OHW, (double *)gx, ntc);
+                col2im_f64(&g, (const double *)mycols, g.OHW, (double *)gx, ntc, NULL);
         }
     }
     pg_scratch_free(cols);
