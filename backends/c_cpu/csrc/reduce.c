@@ -313,20 +313,21 @@ int pg_reduce(int op, int dt, char *out, char *x, const int64_t *meta) {
 
 /* ---------------------------------------------------------------- arg reduce ------- */
 
+/* Each thread takes a contiguous share of the outputs and walks their positions as an
+   odometer (one division a share, not one a dimension an output: outputs are often small,
+   e.g. max pooling's argmax over four taps). */
 #define DEFINE_ARG(NAME, T, CMP, ISNAN)                                                  \
-    static void NAME(int64_t nout, int nk, const int64_t *shape, const int64_t *xs,      \
-                     const int64_t *os, const void *xv, int64_t *out, int64_t n,         \
-                     int64_t s, int nt) {                                                \
-        const T *x = (const T *)xv;                                                      \
-        _Pragma("omp parallel for schedule(static) num_threads(nt) if(nt > 1)")          \
-        for (int64_t o = 0; o < nout; o++) {                                             \
-            int64_t xo = 0, oo = 0, rem = o;                                             \
-            for (int d = nk - 1; d >= 0; d--) {                                          \
-                int64_t idx = rem % shape[d];                                            \
-                rem /= shape[d];                                                         \
-                xo += idx * xs[d];                                                       \
-                oo += idx * os[d];                                                       \
-            }                                                                            \
+    static void NAME##_share(int64_t o0, int64_t o1, int nk, const int64_t *shape,        \
+                             const int64_t *xs, const int64_t *os, const T *x,            \
+                             int64_t *out, int64_t n, int64_t s) {                        \
+        int64_t idx[PG_MAXD], xo = 0, oo = 0, rem = o0;                                  \
+        for (int d = nk - 1; d >= 0; d--) {                                              \
+            idx[d] = rem % shape[d];                                                     \
+            rem /= shape[d];                                                             \
+            xo += idx[d] * xs[d];                                                        \
+            oo += idx[d] * os[d];                                                        \
+        }                                                                                \
+        for (int64_t o = o0; o < o1; o++) {                                              \
             const T *p = x + xo;                                                         \
             T best = p[0];                                                               \
             int64_t bi = 0;                                                              \
@@ -338,6 +339,29 @@ int pg_reduce(int op, int dt, char *out, char *x, const int64_t *meta) {
                 }                                                                        \
             }                                                                            \
             out[oo] = bi;                                                                \
+            for (int d = nk - 1; d >= 0; d--) { /* the next output's position */         \
+                xo += xs[d];                                                             \
+                oo += os[d];                                                             \
+                if (++idx[d] < shape[d]) break;                                          \
+                xo -= shape[d] * xs[d];                                                  \
+                oo -= shape[d] * os[d];                                                  \
+                idx[d] = 0;                                                              \
+            }                                                                            \
+        }                                                                                \
+    }                                                                                    \
+    static void NAME(int64_t nout, int nk, const int64_t *shape, const int64_t *xs,      \
+                     const int64_t *os, const void *xv, int64_t *out, int64_t n,         \
+                     int64_t s, int nt) {                                                \
+        const T *x = (const T *)xv;                                                      \
+        if (nt > 1) {                                                                    \
+            _Pragma("omp parallel num_threads(nt)")                                      \
+            {                                                                            \
+                int t = omp_get_thread_num(), T_ = omp_get_num_threads();                \
+                NAME##_share(nout * t / T_, nout * (t + 1) / T_, nk, shape, xs, os, x,   \
+                             out, n, s);                                                 \
+            }                                                                            \
+        } else {                                                                         \
+            NAME##_share(0, nout, nk, shape, xs, os, x, out, n, s);                      \
         }                                                                                \
     }
 
