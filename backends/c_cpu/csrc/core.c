@@ -193,6 +193,8 @@ int pg_iter_load(pg_iter *it, int nops, const int64_t *meta) {
 
 static int64_t iabs64(int64_t v) { return v < 0 ? -v : v; }
 
+enum { SHORT_RUN = 8 };
+
 int64_t pg_iter_simplify(pg_iter *it) {
     int nd = 0, nops = it->nops;
     int64_t total = 1;
@@ -249,6 +251,25 @@ int64_t pg_iter_simplify(pg_iter *it) {
         it->nd = 1;
     } else {
         it->nd = m + 1;
+    }
+    /* a short innermost run (a pooling window's taps, a narrow view) costs a kernel call per
+       few elements: the longest dimension goes innermost instead (elementwise results do not
+       depend on the order) */
+    nd = it->nd;
+    if (nd >= 2 && it->shape[nd - 1] < SHORT_RUN) {
+        int longest = nd - 1;
+        for (int d = 0; d < nd - 1; d++)
+            if (it->shape[d] > it->shape[longest]) longest = d;
+        if (it->shape[longest] >= 4 * it->shape[nd - 1]) {
+            int64_t sh = it->shape[longest];
+            it->shape[longest] = it->shape[nd - 1];
+            it->shape[nd - 1] = sh;
+            for (int k = 0; k < nops; k++) {
+                int64_t st = it->st[k][longest];
+                it->st[k][longest] = it->st[k][nd - 1];
+                it->st[k][nd - 1] = st;
+            }
+        }
     }
     return total;
 }
