@@ -404,13 +404,14 @@ DEFINE_IM2COL_RUN(double, f64)
 
 /* Few rows of A (m <= SMALL_M): each thread takes a share of B's NR-wide panels for every row
    of A (the threads split n, not the few rows), packs A's k block itself and reads each panel
-   of B where it lies when B's rows are contiguous; other panels (B transposed or strided, or a
-   last panel narrower than NR, so that no read runs past B) it packs for itself. Packing all
+   of B where it lies when B's rows are contiguous; other panels (B transposed or strided, an
+   im2col matrix, or a last panel narrower than NR, so that no read runs past B) it packs for
+   itself. Packing all
    of B up front, shared by the threads, would cost about what the products do at so few rows
    (the recurrent nets' per-step h @ W, attention's per-head products), plus a barrier. */
 enum { SMALL_M = 64 };
 
-static int few_rows(int64_t m, const bmat *B) { return m <= SMALL_M && B->kind == B_STRIDED; }
+static int few_rows(int64_t m) { return m <= SMALL_M; }
 
 #define DEFINE_GEMM_FEW_ROWS(T, SFX)                                                       \
     static void few_rows_share_##SFX(const gemm_cfg *cfg, int64_t m, int64_t n, int64_t k,   \
@@ -427,7 +428,7 @@ static int few_rows(int64_t m, const bmat *B) { return m <= SMALL_M && B->kind =
                 int64_t jr = jp * NR, nr = n - jr < NR ? n - jr : NR;                       \
                 const T *panel = base + pc * B->rs + jr;                                    \
                 int64_t ldb = B->rs;                                                        \
-                if (nr < NR || B->cs != 1) {                                                \
+                if (nr < NR || B->kind != B_STRIDED || B->cs != 1) {                        \
                     pack_b_##SFX(B, pc, kc, jr, nr, 0, bp, NR);                             \
                     panel = bp;                                                             \
                     ldb = NR;                                                               \
@@ -484,9 +485,9 @@ static int gemm_dt(int dt, int64_t m, int64_t n, int64_t k, const amat *A, const
                    char *C, int64_t ldc, int nt) {
     ensure_cfg();
     if (m > 0 && n > 0 && k > 0) {
-        if (dt == DT_F32 && few_rows(m, B))
+        if (dt == DT_F32 && few_rows(m))
             return gemm_few_rows_f32(&cfg_f32, m, n, k, A, B, (float *)C, ldc, nt);
-        if (dt == DT_F64 && few_rows(m, B))
+        if (dt == DT_F64 && few_rows(m))
             return gemm_few_rows_f64(&cfg_f64, m, n, k, A, B, (double *)C, ldc, nt);
     }
     if (dt == DT_F32) return gemm_f32(&cfg_f32, m, n, k, A, B, (float *)C, ldc, nt);
