@@ -81,18 +81,23 @@ class _Geometry:
         taps = NDArray.from_numpy(np.arange(self.taps, dtype=np.int64), g.device, dt.int64)
         shape = (self.taps, *index.shape[1:])
         hit = index.binary("eq", taps.reshape(self.taps, *(1,) * (index.ndim - 1)))
-        grads = NDArray.empty(shape, g.dtype, g.device)  # (T, N, C, OH, OW)
         zero = NDArray.full((), 0, g.dtype, g.device)._broadcast_view(shape)
         spread = g.reshape(1, *g.shape)._broadcast_view(shape)
-        g.backend.where(hit.strided(), spread.strided(), zero.strided(), grads.strided())
-        if self.tiles():  # every input element is one window's tap: no zero fill
+        if self.tiles():  # every input element is one window's tap: written once, in place
             (kh, kw), (oh, ow) = self.kernel, self.out
             lead = len(self.x_shape) - 2
             out = NDArray.empty(self.x_shape, g.dtype, g.device)
             tiled = out.reshape(*self.x_shape[:-2], oh, kh, ow, kw)
-            order = (*range(2, 2 + lead), 2 + lead, 0, 3 + lead, 1)
-            tiled.assign_(grads.reshape(kh, kw, *grads.shape[1:]).permute(order))
+            # (KH, KW, lead..., OH, OW): the taps' order, a view of out
+            taps_first = tiled.permute(lead + 1, lead + 3, *range(lead), lead, lead + 2)
+            tap_shape = (kh, kw, *shape[1:])
+            g.backend.where(hit.reshape(tap_shape).strided(),
+                            spread._view(tap_shape, (0, 0, *spread.strides[1:]), spread.offset)
+                            .strided(), zero._view(tap_shape, (0,) * len(tap_shape), zero.offset)
+                            .strided(), taps_first.strided())  # fmt: skip
             return out
+        grads = NDArray.empty(shape, g.dtype, g.device)  # (T, N, C, OH, OW)
+        g.backend.where(hit.strided(), spread.strided(), zero.strided(), grads.strided())
         out = NDArray.full(self.x_shape, 0, g.dtype, g.device)
         view = self.view(out)  # (N, C, OH, OW, KH, KW), its taps first as grads are
         places = view.permute((view.ndim - 2, view.ndim - 1, *range(view.ndim - 2)))
