@@ -229,6 +229,8 @@ class NDArray:
         new_shape = resolve_reshape(self.size, tuple(int(d) for d in shape), self.shape)
         if new_shape == self.shape:
             return self
+        if self.strides == compact_strides(self.shape):  # row-major: the new shape's own strides
+            return self._view(new_shape, compact_strides(new_shape), self.offset)
         strides = view_strides_for_reshape(self.shape, self.strides, new_shape)
         if strides is None:
             return self.copy().reshape(new_shape)
