@@ -39,17 +39,22 @@ typedef struct {
 typedef struct {
     int mr, nr;
     int64_t mc, kc, nc;
-    /* C[MR x NR] (+)= A panel (kc x MR, packed) @ B panel (kc rows of NR, ldb apart) */
-    void (*kernel)(int64_t kc, const void *A, const void *B, int64_t ldb, void *C, int64_t ldc,
-                   int beta);
+    /* C[MR x NR] (+)= A panel (kc x MR, packed) @ B panel (kc rows of NR, packed) */
+    void (*kernel)(int64_t kc, const void *A, const void *B, void *C, int64_t ldc, int beta);
+    /* the same with B's panel rows ldb apart (B read where it lies) */
+    void (*kernel_ld)(int64_t kc, const void *A, const void *B, int64_t ldb, void *C,
+                      int64_t ldc, int beta);
 } gemm_cfg;
 
 /* ------------------------------------------------------------- micro-kernels ------- */
 
+/* NAME reads a packed B panel (rows NR = VL * NV apart, a constant the compiler folds into
+   its addressing); NAME##_ld one whose rows are ldb apart (B read in place). */
 #define DEFINE_UKERNEL(NAME, T, VL, MR, NV, ATTR)                                          \
     typedef T NAME##_vec __attribute__((vector_size((VL) * sizeof(T)), aligned(sizeof(T)))); \
-    ATTR static void NAME(int64_t kc, const void *Av, const void *Bv, int64_t ldb, void *Cv, \
-                          int64_t ldc, int beta) {                                         \
+    ATTR static inline __attribute__((always_inline)) void NAME##_body(                    \
+        int64_t kc, const void *Av, const void *Bv, int64_t ldb, void *Cv, int64_t ldc,    \
+        int beta) {                                                                        \
         const T *restrict A = (const T *)Av;                                               \
         const T *restrict B = (const T *)Bv;                                               \
         T *restrict C = (T *)Cv;                                                           \
@@ -71,6 +76,14 @@ typedef struct {
                 if (beta) *c += acc[i][v];                                                 \
                 else *c = acc[i][v];                                                       \
             }                                                                              \
+    }                                                                                      \
+    ATTR static void NAME(int64_t kc, const void *A, const void *B, void *C, int64_t ldc,  \
+                          int beta) {                                                      \
+        NAME##_body(kc, A, B, (VL) * (NV), C, ldc, beta);                                  \
+    }                                                                                      \
+    ATTR static void NAME##_ld(int64_t kc, const void *A, const void *B, int64_t ldb,      \
+                               void *C, int64_t ldc, int beta) {                           \
+        NAME##_body(kc, A, B, ldb, C, ldc, beta);                                          \
     }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -85,8 +98,8 @@ DEFINE_UKERNEL(uk_f64_avx2, double, 4, 6, 2, T_AVX2)
 DEFINE_UKERNEL(uk_f32_gen, float, 4, 4, 2, )
 DEFINE_UKERNEL(uk_f64_gen, double, 2, 4, 2, )
 
-static gemm_cfg cfg_f32 = {4, 8, 128, 256, 4096, uk_f32_gen};
-static gemm_cfg cfg_f64 = {4, 4, 128, 256, 4096, uk_f64_gen};
+static gemm_cfg cfg_f32 = {4, 8, 128, 256, 4096, uk_f32_gen, uk_f32_gen_ld};
+static gemm_cfg cfg_f64 = {4, 4, 128, 256, 4096, uk_f64_gen, uk_f64_gen_ld};
 static int simd_level = -1;
 
 int pg_set_simd_level(int level) {
@@ -95,20 +108,20 @@ int pg_set_simd_level(int level) {
     if (level == 1) level = 0;
 #ifdef PG_X86
     if (level == 3) {
-        gemm_cfg f = {12, 32, 144, 256, 4096, uk_f32_avx512};
-        gemm_cfg d = {12, 16, 144, 256, 4096, uk_f64_avx512};
+        gemm_cfg f = {12, 32, 144, 256, 4096, uk_f32_avx512, uk_f32_avx512_ld};
+        gemm_cfg d = {12, 16, 144, 256, 4096, uk_f64_avx512, uk_f64_avx512_ld};
         cfg_f32 = f;
         cfg_f64 = d;
     } else if (level == 2) {
-        gemm_cfg f = {6, 16, 144, 256, 4096, uk_f32_avx2};
-        gemm_cfg d = {6, 8, 144, 256, 4096, uk_f64_avx2};
+        gemm_cfg f = {6, 16, 144, 256, 4096, uk_f32_avx2, uk_f32_avx2_ld};
+        gemm_cfg d = {6, 8, 144, 256, 4096, uk_f64_avx2, uk_f64_avx2_ld};
         cfg_f32 = f;
         cfg_f64 = d;
     } else
 #endif
     {
-        gemm_cfg f = {4, 8, 128, 256, 4096, uk_f32_gen};
-        gemm_cfg d = {4, 4, 128, 256, 4096, uk_f64_gen};
+        gemm_cfg f = {4, 8, 128, 256, 4096, uk_f32_gen, uk_f32_gen_ld};
+        gemm_cfg d = {4, 4, 128, 256, 4096, uk_f64_gen, uk_f64_gen_ld};
         cfg_f32 = f;
         cfg_f64 = d;
         level = 0;
@@ -160,9 +173,9 @@ static void ensure_cfg(void) {
                                 int64_t mr = mc - ir < MR ? mc - ir : MR;                   \
                                 T *cp = C + (ic + ir) * ldc + jc + jr;                      \
                                 if (mr == MR && nr == NR) {                                 \
-                                    cfg->kernel(kc, myap + ir * kc, bpan, NR, cp, ldc, beta);\
+                                    cfg->kernel(kc, myap + ir * kc, bpan, cp, ldc, beta);   \
                                 } else {                                                    \
-                                    cfg->kernel(kc, myap + ir * kc, bpan, NR, tmp, NR, 0);  \
+                                    cfg->kernel(kc, myap + ir * kc, bpan, tmp, NR, 0);      \
                                     for (int64_t i = 0; i < mr; i++)                        \
                                         for (int64_t j = 0; j < nr; j++) {                  \
                                             T v = tmp[i * NR + j];                          \
@@ -437,10 +450,10 @@ static int few_rows(int64_t m) { return m <= SMALL_M; }
                     int64_t mr = m - ir < MR ? m - ir : MR;                                 \
                     T *cp = C + ir * ldc + jr;                                              \
                     if (mr == MR && nr == NR) {                                             \
-                        cfg->kernel(kc, ap + ir * kc, panel, ldb, cp, ldc, beta);           \
+                        cfg->kernel_ld(kc, ap + ir * kc, panel, ldb, cp, ldc, beta);        \
                         continue;                                                           \
                     }                                                                       \
-                    cfg->kernel(kc, ap + ir * kc, panel, ldb, tmp, NR, 0);                  \
+                    cfg->kernel_ld(kc, ap + ir * kc, panel, ldb, tmp, NR, 0);               \
                     for (int64_t i = 0; i < mr; i++)                                        \
                         for (int64_t j = 0; j < nr; j++) {                                  \
                             T v = tmp[i * NR + j];                                          \
