@@ -167,21 +167,11 @@ static double ce_rows_f64(const double *x, int64_t s0, int64_t s1, int64_t c, do
 /* Threads for n rows of c classes (exp and log cost about 8 additions each). */
 static int ce_threads(int64_t n, int64_t c) { return pg_threads_for(pg_sat_mul(n * c, 8)); }
 
-/* The calling thread's share [r[0], r[1]) of n rows: all of them outside a parallel region. */
-static void my_rows(int64_t n, int64_t r[2]) {
-#ifdef _OPENMP
-    int t = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-    int t = 0, T = 1;
-#endif
-    r[0] = n * t / T;
-    r[1] = n * (t + 1) / T;
-}
 
 static double ce_forward_rows(int dt, const char *logits, int64_t n, int64_t c, int64_t s0,
                               int64_t s1, const int64_t *tg, int64_t st, char *log_probs) {
     int64_t r[2];
-    my_rows(n, r);
+    pg_my_share(n, r);
     if (dt == DT_F32)
         return ce_rows_f32((const float *)logits, s0, s1, c, (float *)log_probs, tg, st, r[0],
                            r[1]);
@@ -214,7 +204,7 @@ static void ce_backward_rows(int dt, const char *log_probs, int64_t n, int64_t c
                              const int64_t *tg, int64_t st, const char *grad, double scale,
                              char *out) {
     int64_t r[2];
-    my_rows(n, r);
+    pg_my_share(n, r);
     int64_t r0 = r[0], len = (r[1] - r[0]) * c;
     if (dt == DT_F32) {
         const float *lp = (const float *)log_probs + r0 * c;
@@ -416,7 +406,7 @@ PG_CLONES static void sm_bwd_rows_f64(const double *y, const double *g, int64_t 
 
 static void sm_share(int dt, int lg, const char *x, int64_t n, int64_t c, char *out) {
     int64_t r[2];
-    my_rows(n, r);
+    pg_my_share(n, r);
     if (dt == DT_F32)
         sm_rows_f32((const float *)x, c, (float *)out, lg, r[0], r[1]);
     else
@@ -426,7 +416,7 @@ static void sm_share(int dt, int lg, const char *x, int64_t n, int64_t c, char *
 static void sm_bwd_share(int dt, int lg, const char *y, const char *g, int64_t n, int64_t c,
                          char *out) {
     int64_t r[2];
-    my_rows(n, r);
+    pg_my_share(n, r);
     if (dt == DT_F32)
         sm_bwd_rows_f32((const float *)y, (const float *)g, c, (float *)out, lg, r[0], r[1]);
     else

@@ -176,11 +176,7 @@ static void ensure_cfg(void) {
                                     cfg->kernel(kc, myap + ir * kc, bpan, cp, ldc, beta);   \
                                 } else {                                                    \
                                     cfg->kernel(kc, myap + ir * kc, bpan, tmp, NR, 0);      \
-                                    for (int64_t i = 0; i < mr; i++)                        \
-                                        for (int64_t j = 0; j < nr; j++) {                  \
-                                            T v = tmp[i * NR + j];                          \
-                                            cp[i * ldc + j] = beta ? cp[i * ldc + j] + v : v;\
-                                        }                                                   \
+                                    store_edge_##SFX(tmp, NR, cp, ldc, mr, nr, beta);       \
                                 }                                                           \
                             }                                                               \
                         }                                                                   \
@@ -188,6 +184,20 @@ static void ensure_cfg(void) {
                 }                                                                           \
             }                                                                               \
         }
+
+/* An edge tile: the mr x nr corner of a full tile computed into tmp (rows ld apart) written
+   to C, or added to it (beta) */
+#define DEFINE_STORE_EDGE(T, SFX)                                                           \
+    static void store_edge_##SFX(const T *tmp, int64_t ld, T *cp, int64_t ldc, int64_t mr,  \
+                                 int64_t nr, int beta) {                                    \
+        for (int64_t i = 0; i < mr; i++)                                                    \
+            for (int64_t j = 0; j < nr; j++) {                                              \
+                T v = tmp[i * ld + j];                                                      \
+                cp[i * ldc + j] = beta ? cp[i * ldc + j] + v : v;                           \
+            }                                                                               \
+    }
+DEFINE_STORE_EDGE(float, f32)
+DEFINE_STORE_EDGE(double, f64)
 
 /* Positions [q0, q0 + len) of one image's output, in order, of one (c, ki, kj) row of the
    im2col matrix: dst[t * ds] = x[c, oh * sh - ph + ki * dh, ow * sw - pw + kj * dw] (zero in
@@ -454,11 +464,7 @@ static int few_rows(int64_t m) { return m <= SMALL_M; }
                         continue;                                                           \
                     }                                                                       \
                     cfg->kernel_ld(kc, ap + ir * kc, panel, ldb, tmp, NR, 0);               \
-                    for (int64_t i = 0; i < mr; i++)                                        \
-                        for (int64_t j = 0; j < nr; j++) {                                  \
-                            T v = tmp[i * NR + j];                                          \
-                            cp[i * ldc + j] = beta ? cp[i * ldc + j] + v : v;               \
-                        }                                                                   \
+                    store_edge_##SFX(tmp, NR, cp, ldc, mr, nr, beta);                       \
                 }                                                                           \
             }                                                                               \
         }                                                                                   \

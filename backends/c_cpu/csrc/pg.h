@@ -90,6 +90,17 @@ static inline int pg_threads_for(int64_t work) {
     return t < pg_nthreads ? (int)t : pg_nthreads;
 }
 
+/* The calling thread's share [r[0], r[1]) of n items: all of them outside a parallel region. */
+static inline void pg_my_share(int64_t n, int64_t r[2]) {
+#ifdef _OPENMP
+    int t = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+    int t = 0, T = 1;
+#endif
+    r[0] = n * t / T;
+    r[1] = n * (t + 1) / T;
+}
+
 /* sigmoid without overflow: exp of -|v| only */
 static inline double pg_sigmoid(double v) {
     double e = exp(-fabs(v));

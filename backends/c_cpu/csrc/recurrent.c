@@ -96,12 +96,9 @@ static int run_rows(rows_fn fn, int dt, int64_t n, int64_t H, char **ptr, const 
     if (nt > 1) {
 #pragma omp parallel num_threads(nt)
         {
-#ifdef _OPENMP
-            int t = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-            int t = 0, T = 1;
-#endif
-            fn(dt, H, ptr, rows, n * t / T, n * (t + 1) / T);
+            int64_t share[2];
+            pg_my_share(n, share);
+            fn(dt, H, ptr, rows, share[0], share[1]);
         }
     } else {
         fn(dt, H, ptr, rows, 0, n);
