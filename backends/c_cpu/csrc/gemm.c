@@ -399,7 +399,8 @@ DEFINE_IM2COL_RUN(double, f64)
         int64_t KC = cfg->kc, NC = cfg->nc, mcb = cfg->mc;                                  \
         if (nt < 1) nt = 1;                                                                 \
         int64_t mb = (m + mcb - 1) / mcb;                                                   \
-        if (nt > 1 && mb % nt) {                                                            \
+        if (nt > 1) { /* a multiple of nt blocks of about equal rows: an uneven last block  \
+                         (1024 = 7 x 144 + 16) leaves one thread waiting on the other */    \
             mb = (mb + nt - 1) / nt * nt;                                                   \
             mcb = ((m + mb - 1) / mb + MR - 1) / MR * MR;                                   \
             mb = (m + mcb - 1) / mcb;                                                       \
