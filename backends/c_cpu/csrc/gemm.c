@@ -235,8 +235,28 @@ DEFINE_STORE_EDGE(double, f64)
             for (int64_t t = hi; t < run; t++) d[t * ds] = 0;                               \
         }                                                                                   \
     }
+/* The same run through conv_t.table (narrow outputs): positions [k0, k0 + len) of the
+   images side by side, (n, oh, ow), of one im2col row whose offsets in an image are `offsets`
+   (-1 in the padding). */
+#define DEFINE_IM2COL_TABLE_RUN(T, SFX)                                                     \
+    static void im2col_table_run_##SFX(const conv_t *g, const T *base,                     \
+                                       const int32_t *offsets, int64_t k0, int64_t len,    \
+                                       T *dst, int64_t ds) {                               \
+        int64_t ohw = g->OH * g->OW, q = k0 % ohw;                                          \
+        const T *img = base + k0 / ohw * g->xn;                                             \
+        for (int64_t t = 0; t < len; t++) {                                                 \
+            int32_t off = offsets[q];                                                       \
+            dst[t * ds] = off >= 0 ? img[off] : (T)0;                                       \
+            if (++q == ohw) {                                                               \
+                q = 0;                                                                      \
+                img += g->xn;                                                               \
+            }                                                                               \
+        }                                                                                   \
+    }
 DEFINE_IM2COL_RUN(float, f32)
 DEFINE_IM2COL_RUN(double, f64)
+DEFINE_IM2COL_TABLE_RUN(float, f32)
+DEFINE_IM2COL_TABLE_RUN(double, f64)
 
 #define DEFINE_GEMM(T, SFX)                                                                 \
     static void pack_a_##SFX(const amat *A, int64_t i0, int64_t mc, int64_t p0, int64_t kc,  \
@@ -330,14 +350,8 @@ DEFINE_IM2COL_RUN(double, f64)
         int64_t ohw = g->OH * g->OW;                                                        \
         if (B->kind == B_IM2COL && g->table) {                                              \
             for (int64_t p = 0; p < kc; p++) {                                              \
-                const int32_t *offsets = g->table + (p0 + p) * ohw;                         \
-                int64_t col = j0 + jr, n = col / ohw, q = col % ohw;                        \
-                const T *img = base + n * g->xn;                                            \
-                for (int64_t j = 0; j < nr; j++) {                                          \
-                    int32_t off = offsets[q];                                               \
-                    d[p * NR + j] = off >= 0 ? img[off] : (T)0;                             \
-                    if (++q == ohw) { q = 0; img += g->xn; }                                \
-                }                                                                           \
+                im2col_table_run_##SFX(g, base, g->table + (p0 + p) * ohw, j0 + jr, nr,     \
+                                       d + p * NR, 1);                                      \
                 for (int64_t j = nr; j < NR; j++) d[p * NR + j] = 0;                        \
             }                                                                               \
             return;                                                                         \
@@ -365,19 +379,12 @@ DEFINE_IM2COL_RUN(double, f64)
                 for (int64_t p = 0; p < kc; p++) d[p * NR + j] = 0;                         \
                 continue;                                                                   \
             }                                                                               \
-            int64_t col = j0 + jr + j, kj = col % g->KW, t = col / g->KW;                   \
-            int64_t ki = t % g->KH, c = t / g->KH;                                          \
+            int64_t col = j0 + jr + j;                                                      \
             if (g->table) {                                                                 \
-                const int32_t *offsets = g->table + col * ohw;                              \
-                int64_t n = p0 / ohw, q = p0 % ohw;                                         \
-                const T *img = base + n * g->xn;                                            \
-                for (int64_t p = 0; p < kc; p++) {                                          \
-                    int32_t off = offsets[q];                                               \
-                    d[p * NR + j] = off >= 0 ? img[off] : (T)0;                             \
-                    if (++q == ohw) { q = 0; img += g->xn; }                                \
-                }                                                                           \
+                im2col_table_run_##SFX(g, base, g->table + col * ohw, p0, kc, d + j, NR);   \
                 continue;                                                                   \
             }                                                                               \
+            int64_t kj = col % g->KW, t = col / g->KW, ki = t % g->KH, c = t / g->KH;       \
             for (int64_t p = 0; p < kc;) {                                                  \
                 int64_t k = p0 + p, n = k / ohw, q = k % ohw;                               \
                 int64_t len = kc - p < ohw - q ? kc - p : ohw - q;                          \

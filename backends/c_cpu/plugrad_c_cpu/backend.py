@@ -724,8 +724,9 @@ class CCpuBackend:
         n, hidden = check(*inputs, *outputs)
         if n:
             views = (*inputs, *outputs)
-            rows = _meta((), *((v.strides[0],) for v in views))
-            self._done(kernel(code, n, hidden, *(_ptr(v) for v in views), rows + 1), what)
+            # each operand's row stride, in _meta's cached int64 array [0, s0, s1, ...]
+            rows = _meta((), *((v.strides[0],) for v in views)) + 1  # past its ndim
+            self._done(kernel(code, n, hidden, *(_ptr(v) for v in views), rows), what)
 
     # --- random numbers --------------------------------------------------------------------
     # The stream is plugrad/random_stream.py's, to the bit (csrc/random.c).
